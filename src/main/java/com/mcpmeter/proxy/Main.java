@@ -1,0 +1,5 @@
+package com.mcpmeter.proxy;
+
+public final class Main {
+    public static void main(String[] args) {}
+}
