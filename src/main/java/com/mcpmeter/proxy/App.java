@@ -1,0 +1,66 @@
+package com.mcpmeter.proxy;
+
+import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.http.ProxyServer;
+import com.mcpmeter.proxy.meter.Pipeline;
+import com.mcpmeter.proxy.store.CachedKeyDirectory;
+import com.mcpmeter.proxy.store.Database;
+import com.mcpmeter.proxy.store.Redis;
+import com.mcpmeter.proxy.store.RedisRateWindows;
+import com.mcpmeter.proxy.store.SqlDirectory;
+import com.mcpmeter.proxy.store.SqlLedger;
+import java.time.Clock;
+
+/** One running proxy instance: the stores, the pipeline over them and the HTTP edge in front. */
+public final class App implements AutoCloseable {
+    private final Database database;
+    private final Redis redis;
+    private final ProxyServer server;
+
+    private App(Database database, Redis redis, ProxyServer server) {
+        this.database = database;
+        this.redis = redis;
+        this.server = server;
+    }
+
+    public static App start(Config config, Clock clock) throws Exception {
+        Database database = new Database(config.database());
+        Redis redis = new Redis(config.redis());
+        try {
+            SqlDirectory directory = new SqlDirectory(database, config);
+            Pipeline pipeline = new Pipeline(
+                    new CachedKeyDirectory(database, redis, config.caches()),
+                    directory,
+                    directory,
+                    new RedisRateWindows(redis),
+                    new SqlLedger(database),
+                    config,
+                    clock);
+            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable);
+            return new App(database, redis, server);
+        } catch (Exception | Error e) {
+            redis.close();
+            database.close();
+            throw e;
+        }
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public void join() throws InterruptedException {
+        server.join();
+    }
+
+    /** Drains in-flight calls and their ledger writes, then lets go of the stores. */
+    @Override
+    public void close() {
+        try {
+            server.close();
+        } finally {
+            redis.close();
+            database.close();
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package com.mcpmeter.proxy.config;
+
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * The whole configuration of one proxy instance: immutable, built once at start by {@link
+ * ConfigLoader} from the environment (and an optional {@code .env}), and validated there so that a
+ * running proxy never meets a bad value.
+ */
+public record Config(
+        Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money) {
+
+    /** Where the proxy listens and how it names itself to OAuth clients. */
+    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel) {}
+
+    public record Database(String host, int port, String user, String password, String name, int poolSize) {
+        public String jdbcUrl() {
+            return "jdbc:mysql://" + host + ":" + port + "/" + name;
+        }
+    }
+
+    /** {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet. */
+    public record Redis(String host, int port, int database, String password, String keyPrefix) {}
+
+    public record Caches(Duration keyTtl, Duration keyNegativeTtl, Duration listingTtl) {}
+
+    /** Operator defaults, used where a listing sets no limit of its own. */
+    public record Limits(int perMinute, int perDay, long maxBodyBytes) {}
+
+    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
+
+    /** Platform fee in basis points (2000 = 20 %) for publishers with no setting of their own. */
+    public record Money(int defaultPlatformFeeBps) {}
+}

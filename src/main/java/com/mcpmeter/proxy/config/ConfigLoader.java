@@ -1,0 +1,211 @@
+package com.mcpmeter.proxy.config;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds a {@link Config} from environment variables, after values from an optional {@code .env}
+ * file (the real environment wins). Every bad value is reported, all at once, in one {@link
+ * ConfigException}.
+ */
+public final class ConfigLoader {
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final int DEFAULT_PORT = 3010;
+    public static final int DEFAULT_DB_PORT = 3306;
+    public static final String DEFAULT_DB_NAME = "mcpmeter";
+    public static final int DEFAULT_DB_POOL_SIZE = 16;
+    public static final int DEFAULT_REDIS_PORT = 6379;
+    public static final int DEFAULT_REDIS_DB = 2;
+    public static final String DEFAULT_REDIS_KEY_PREFIX = "mcpmeter:";
+    public static final int DEFAULT_KEY_CACHE_TTL_SECONDS = 60;
+    public static final int DEFAULT_KEY_NEGATIVE_CACHE_TTL_SECONDS = 30;
+    public static final int DEFAULT_LISTING_CACHE_TTL_SECONDS = 30;
+    public static final int DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
+    public static final int DEFAULT_RATE_LIMIT_PER_DAY = 10_000;
+    public static final int DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+    public static final int DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS = 300;
+    public static final int DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS = 300;
+    public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
+    public static final int DEFAULT_PLATFORM_FEE_BPS = 2000;
+    public static final String DEFAULT_AUTHORIZATION_SERVER = "https://mcpmeter.com";
+
+    private final Map<String, String> env;
+    private final List<String> problems = new ArrayList<>();
+
+    private ConfigLoader(Map<String, String> env) {
+        this.env = env;
+    }
+
+    /** The process environment over {@code .env} in the working directory, if there is one. */
+    public static Config fromEnvironment() {
+        Map<String, String> merged = new HashMap<>(readDotEnv(Path.of(".env")));
+        merged.putAll(System.getenv());
+        return load(merged);
+    }
+
+    public static Config load(Map<String, String> env) {
+        return new ConfigLoader(env).build();
+    }
+
+    private Config build() {
+        String host = text("HOST", DEFAULT_HOST);
+        int port = integer("PORT", DEFAULT_PORT, 0, 65_535);
+        URI publicBase = uri("PUBLIC_BASE_URL", "http://" + host + ":" + port);
+        URI authServer = uri("OAUTH_AUTHORIZATION_SERVER", DEFAULT_AUTHORIZATION_SERVER);
+        String logLevel = oneOf("LOG_LEVEL", "info", List.of("trace", "debug", "info", "warn", "error", "fatal"));
+        var server = new Config.Server(host, port, publicBase, authServer, logLevel);
+
+        var database = new Config.Database(
+                text("DB_HOST", "127.0.0.1"),
+                integer("DB_PORT", DEFAULT_DB_PORT, 1, 65_535),
+                required("DB_USER"),
+                text("DB_PASSWORD", ""),
+                identifier("DB_NAME", DEFAULT_DB_NAME),
+                integer("DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000));
+
+        var redis = new Config.Redis(
+                text("REDIS_HOST", "127.0.0.1"),
+                integer("REDIS_PORT", DEFAULT_REDIS_PORT, 1, 65_535),
+                integer("REDIS_DB", DEFAULT_REDIS_DB, 0, 15),
+                text("REDIS_PASSWORD", ""),
+                text("REDIS_KEY_PREFIX", DEFAULT_REDIS_KEY_PREFIX));
+
+        var caches = new Config.Caches(
+                seconds("KEY_CACHE_TTL_SECONDS", DEFAULT_KEY_CACHE_TTL_SECONDS, 1, 86_400),
+                seconds("KEY_NEGATIVE_CACHE_TTL_SECONDS", DEFAULT_KEY_NEGATIVE_CACHE_TTL_SECONDS, 1, 86_400),
+                seconds("LISTING_CACHE_TTL_SECONDS", DEFAULT_LISTING_CACHE_TTL_SECONDS, 1, 86_400));
+
+        var limits = new Config.Limits(
+                integer("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, 1, Integer.MAX_VALUE),
+                integer("RATE_LIMIT_PER_DAY", DEFAULT_RATE_LIMIT_PER_DAY, 1, Integer.MAX_VALUE),
+                integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE));
+
+        Duration maxTimeout =
+                seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);
+        Duration defaultTimeout = seconds("UPSTREAM_TIMEOUT_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_SECONDS, 1, 3600);
+        if (defaultTimeout.compareTo(maxTimeout) > 0) {
+            problems.add("UPSTREAM_TIMEOUT_SECONDS (" + defaultTimeout.toSeconds()
+                    + ") must not exceed UPSTREAM_TIMEOUT_MAX_SECONDS (" + maxTimeout.toSeconds() + ")");
+        }
+        var upstream = new Config.Upstream(
+                defaultTimeout,
+                maxTimeout,
+                seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400));
+
+        var money = new Config.Money(integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000));
+
+        if (!problems.isEmpty()) {
+            throw new ConfigException(problems);
+        }
+        return new Config(server, database, redis, caches, limits, upstream, money);
+    }
+
+    private String raw(String name) {
+        String value = env.get(name);
+        return value == null || value.isBlank() ? null : value.strip();
+    }
+
+    private String text(String name, String fallback) {
+        String value = raw(name);
+        return value == null ? fallback : value;
+    }
+
+    private String required(String name) {
+        String value = raw(name);
+        if (value == null) {
+            problems.add(name + " is required and not set");
+            return "";
+        }
+        return value;
+    }
+
+    private String identifier(String name, String fallback) {
+        String value = text(name, fallback);
+        if (!value.matches("[A-Za-z0-9_$]{1,64}")) {
+            problems.add(name + " must be a plain database name (letters, digits, _ or $), got '" + value + "'");
+        }
+        return value;
+    }
+
+    private String oneOf(String name, String fallback, List<String> allowed) {
+        String value = text(name, fallback).toLowerCase(java.util.Locale.ROOT);
+        if (!allowed.contains(value)) {
+            problems.add(name + " must be one of " + allowed + ", got '" + value + "'");
+        }
+        return value;
+    }
+
+    private int integer(String name, int fallback, int min, int max) {
+        String value = raw(name);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            int parsed = Integer.parseInt(value);
+            if (parsed < min || parsed > max) {
+                problems.add(name + " must be between " + min + " and " + max + ", got " + parsed);
+            }
+            return parsed;
+        } catch (NumberFormatException e) {
+            problems.add(name + " must be a whole number, got '" + value + "'");
+            return fallback;
+        }
+    }
+
+    private Duration seconds(String name, int fallback, int min, int max) {
+        return Duration.ofSeconds(integer(name, fallback, min, max));
+    }
+
+    private URI uri(String name, String fallback) {
+        String value = text(name, fallback);
+        try {
+            URI parsed = new URI(value.endsWith("/") ? value.substring(0, value.length() - 1) : value);
+            if (!"http".equals(parsed.getScheme()) && !"https".equals(parsed.getScheme())) {
+                problems.add(name + " must be an http(s) URL, got '" + value + "'");
+            }
+            return parsed;
+        } catch (URISyntaxException e) {
+            problems.add(name + " is not a valid URL: '" + value + "'");
+            return URI.create("http://invalid");
+        }
+    }
+
+    /** KEY=value lines; blank lines and # comments ignored; optional single or double quotes. */
+    static Map<String, String> readDotEnv(Path file) {
+        Map<String, String> values = new HashMap<>();
+        if (!Files.isRegularFile(file)) {
+            return values;
+        }
+        try {
+            for (String line : Files.readAllLines(file)) {
+                String trimmed = line.strip();
+                int eq = trimmed.indexOf('=');
+                if (trimmed.isEmpty() || trimmed.startsWith("#") || eq <= 0) {
+                    continue;
+                }
+                String key = trimmed.substring(0, eq).strip();
+                if (key.startsWith("export ")) {
+                    key = key.substring("export ".length()).strip();
+                }
+                String value = trimmed.substring(eq + 1).strip();
+                if (value.length() >= 2
+                        && (value.startsWith("\"") && value.endsWith("\"")
+                                || value.startsWith("'") && value.endsWith("'"))) {
+                    value = value.substring(1, value.length() - 1);
+                }
+                values.put(key, value);
+            }
+        } catch (IOException e) {
+            throw new ConfigException(List.of("cannot read " + file.toAbsolutePath() + ": " + e.getMessage()));
+        }
+        return values;
+    }
+}

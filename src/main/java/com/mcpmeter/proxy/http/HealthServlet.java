@@ -1,0 +1,41 @@
+package com.mcpmeter.proxy.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * {@code GET /health}: 200 while MySQL answers (Redis down is "degraded": the proxy keeps working
+ * without it), 503 when MySQL does not, since no paid call can then be taken.
+ */
+final class HealthServlet extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What /health asks of the stores. */
+    record Probe(BooleanSupplier mysql, BooleanSupplier redis) {}
+
+    private final transient Probe probe;
+
+    HealthServlet(Probe probe) {
+        this.probe = probe;
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        boolean mysql = probe.mysql().getAsBoolean();
+        boolean redis = probe.redis().getAsBoolean();
+        ObjectNode body = JSON.createObjectNode();
+        body.put("status", !mysql ? "down" : redis ? "ok" : "degraded");
+        body.put("mysql", mysql ? "up" : "down");
+        body.put("redis", redis ? "up" : "down");
+        response.setStatus(mysql ? 200 : 503);
+        response.setContentType("application/json");
+        response.setHeader("Cache-Control", "no-store");
+        response.getOutputStream().write(JSON.writeValueAsBytes(body));
+    }
+}

@@ -1,0 +1,15 @@
+package com.mcpmeter.proxy.http;
+
+/** The response headers of SPEC §4, named once. */
+final class MeterHeaders {
+    static final String REQUEST_ID = "X-Mcpmeter-Request-Id";
+    static final String BILLED = "X-Mcpmeter-Billed";
+    static final String DURATION_MS = "X-Mcpmeter-Duration-Ms";
+    static final String BALANCE = "X-Mcpmeter-Balance";
+    static final String PROJECT = "X-Mcpmeter-Project";
+    static final String FORWARD_PREFIX = "x-forward-";
+    /** Nothing was debited for a refused or failed call. */
+    static final String NOTHING_BILLED = "0";
+
+    private MeterHeaders() {}
+}

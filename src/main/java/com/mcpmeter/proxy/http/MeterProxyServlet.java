@@ -1,0 +1,333 @@
+package com.mcpmeter.proxy.http;
+
+import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.meter.Admission;
+import com.mcpmeter.proxy.meter.Call;
+import com.mcpmeter.proxy.meter.CallRequest;
+import com.mcpmeter.proxy.meter.JsonRpcMessage;
+import com.mcpmeter.proxy.meter.Pipeline;
+import com.mcpmeter.proxy.meter.Rejection;
+import com.mcpmeter.proxy.meter.StoreUnavailableException;
+import com.mcpmeter.proxy.meter.UpstreamOutcome;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Collections;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.ee10.proxy.ProxyServlet;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP edge of the pipeline: translates client→proxy requests into {@link CallRequest}s, runs
+ * steps 1–5 on the request's virtual thread, forwards admitted calls through Jetty's proxy hooks
+ * (step 6) and hands the ended exchange to step 7 on a settling executor, never on a client
+ * callback thread.
+ *
+ * <p>Header rules, proxy→upstream: the consumer's Authorization, Cookie, X-Mcpmeter-*,
+ * X-Forwarded-* and hop-by-hop headers are dropped; {@code X-Forward-<Name>} becomes {@code <Name>};
+ * the publisher's headers are added last and win. Upstream→client: hop-by-hop headers, anything the
+ * publisher configured as secret and any X-Mcpmeter-* the upstream sent are dropped.
+ */
+final class MeterProxyServlet extends ProxyServlet {
+    private static final long serialVersionUID = 1L;
+    private static final Logger log = LoggerFactory.getLogger(MeterProxyServlet.class);
+    private static final String EXCHANGE = MeterProxyServlet.class.getName() + ".exchange";
+    private static final int SNIFF_LIMIT = 64 * 1024;
+    private static final Set<String> NEVER_FORWARDED = Set.of(
+            "authorization", "proxy-authorization", "cookie", "x-mcpmeter-project", "accept-encoding",
+            "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-server",
+            "forwarded", "x-real-ip", "via");
+    private static final Set<String> FRAMING = Set.of(
+            "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+            "proxy-connection", "expect");
+
+    private final transient Pipeline pipeline;
+    private final transient ExecutorService settler;
+    private final transient Config config;
+    private final transient ErrorResponder errors;
+
+    MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors) {
+        this.pipeline = pipeline;
+        this.settler = settler;
+        this.config = config;
+        this.errors = errors;
+    }
+
+    @Override
+    protected void service(HttpServletRequest request, HttpServletResponse response)
+            throws ServletException, IOException {
+        long started = System.nanoTime();
+        CallRequest call = callRequest(request, UUID.randomUUID().toString());
+        Admission admission = pipeline.admit(call);
+        switch (admission) {
+            case Admission.Refused refused -> {
+                JsonRpcMessage message = refused.message().envelopes().isEmpty()
+                        ? sniff(request, call)
+                        : refused.message();
+                errors.send(response, call.requestId(), refused.rejection(), refused.details(), message,
+                        isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
+            }
+            case Admission.Admitted admitted -> {
+                request.setAttribute(EXCHANGE, new Exchange(admitted.call(), started));
+                super.service(request, response);
+            }
+        }
+    }
+
+    private static CallRequest callRequest(HttpServletRequest request, String requestId) {
+        return new CallRequest(
+                requestId,
+                request.getMethod(),
+                request.getRequestURI(),
+                Optional.ofNullable(request.getQueryString()),
+                Optional.ofNullable(request.getHeader("Authorization")),
+                Optional.ofNullable(request.getHeader(MeterHeaders.PROJECT)),
+                Optional.ofNullable(request.getContentType()),
+                Optional.ofNullable(request.getHeader("Mcp-Method")),
+                Optional.ofNullable(request.getHeader("Mcp-Name")),
+                Optional.ofNullable(request.getHeader("User-Agent")).orElse(""),
+                limit -> readBody(request, limit));
+    }
+
+    /** Reads the whole body, refusing early by Content-Length or once past the limit. */
+    private static Optional<byte[]> readBody(HttpServletRequest request, long limit) throws IOException {
+        if (request.getContentLengthLong() > limit) {
+            return Optional.empty();
+        }
+        try (InputStream in = request.getInputStream()) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            return body.length > limit ? Optional.empty() : Optional.of(body);
+        }
+    }
+
+    private static boolean isJsonRpc(CallRequest call) {
+        return "POST".equals(call.httpMethod())
+                && call.contentType().map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json")).orElse(false);
+    }
+
+    /** For a call refused before its body was read: small JSON-RPC bodies are read for their ids. */
+    private static JsonRpcMessage sniff(HttpServletRequest request, CallRequest call) {
+        if (!isJsonRpc(call) || request.getContentLengthLong() < 0 || request.getContentLengthLong() > SNIFF_LIMIT) {
+            return JsonRpcMessage.NONE;
+        }
+        try {
+            Optional<byte[]> body = readBody(request, SNIFF_LIMIT);
+            if (body.isPresent() && JsonRpcMessage.parse(body.get()) instanceof com.mcpmeter.proxy.meter.Verdict.Pass<JsonRpcMessage> p) {
+                return p.value();
+            }
+        } catch (IOException | IllegalStateException e) {
+            // the body was already read, or the client went away: answer without ids
+        }
+        return JsonRpcMessage.NONE;
+    }
+
+    private static Exchange exchange(HttpServletRequest request) {
+        return (Exchange) request.getAttribute(EXCHANGE);
+    }
+
+    // ---- client→proxy request becomes proxy→upstream request ----
+
+    @Override
+    protected String rewriteTarget(HttpServletRequest request) {
+        return exchange(request).call.target().toString();
+    }
+
+    @Override
+    protected boolean hasContent(HttpServletRequest request) {
+        return exchange(request).call.body().length > 0;
+    }
+
+    @Override
+    protected Request.Content proxyRequestContent(
+            HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {
+        return new BytesRequestContent(request.getContentType(), exchange(request).call.body());
+    }
+
+    @Override
+    protected void copyRequestHeaders(HttpServletRequest request, Request proxyRequest) {
+        super.copyRequestHeaders(request, proxyRequest);
+        Map<String, String> publisher = exchange(request).call.listing().upstreamHeaders();
+        proxyRequest.headers(headers -> {
+            for (String name : Collections.list(request.getHeaderNames())) {
+                String lower = name.toLowerCase(Locale.ROOT);
+                if (NEVER_FORWARDED.contains(lower) || lower.startsWith("x-mcpmeter-")) {
+                    headers.remove(name);
+                } else if (lower.startsWith(MeterHeaders.FORWARD_PREFIX)) {
+                    headers.remove(name);
+                    String unwrapped = name.substring(MeterHeaders.FORWARD_PREFIX.length());
+                    if (!unwrapped.isEmpty() && !FRAMING.contains(unwrapped.toLowerCase(Locale.ROOT))) {
+                        headers.put(unwrapped, request.getHeader(name));
+                    }
+                }
+            }
+            publisher.forEach(headers::put);
+        });
+    }
+
+    /** No X-Forwarded-For or Via: the publisher never learns who the consumer is. */
+    @Override
+    protected void addProxyHeaders(HttpServletRequest request, Request proxyRequest) {}
+
+    @Override
+    protected void sendProxyRequest(HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {
+        Exchange exchange = exchange(request);
+        // The listing's timeout bounds the wait for the answer to begin; after that a stream lives
+        // as long as both ends do, bounded only by the idle timeout.
+        proxyRequest.timeout(0, TimeUnit.MILLISECONDS);
+        proxyRequest.idleTimeout(config.upstream().streamIdleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        Scheduler.Task deadline = getHttpClient().getScheduler().schedule(() -> {
+            if (!exchange.hasBegun()) {
+                proxyRequest.abort(new TimeoutException("no answer within " + exchange.call.timeout().toSeconds() + " s"));
+            }
+        }, exchange.call.timeout().toMillis(), TimeUnit.MILLISECONDS);
+        proxyRequest.onResponseBegin(r -> deadline.cancel());
+        proxyRequest.onComplete(r -> deadline.cancel());
+        super.sendProxyRequest(request, response, proxyRequest);
+    }
+
+    // ---- upstream→proxy response becomes proxy→client response ----
+
+    @Override
+    protected void onServerResponseHeaders(
+            HttpServletRequest request, HttpServletResponse response, Response serverResponse) {
+        Exchange exchange = exchange(request);
+        String contentType = serverResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
+        exchange.began(serverResponse.getStatus(), contentType);
+        super.onServerResponseHeaders(request, response, serverResponse);
+        Call call = exchange.call;
+        response.setHeader(MeterHeaders.REQUEST_ID, call.requestId());
+        response.setHeader(MeterHeaders.BILLED, call.charge().billedHeader());
+        response.setHeader(MeterHeaders.DURATION_MS, Long.toString(exchange.durationMillis()));
+        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter()));
+        if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
+            response.setHeader("X-Accel-Buffering", "no"); // nginx: never buffer an event stream
+        }
+    }
+
+    @Override
+    protected HttpField filterServerResponseHeader(
+            HttpServletRequest request, Response serverResponse, HttpField field) {
+        String headerName = field.getName();
+        String headerValue = field.getValue() == null ? "" : field.getValue();
+        String lower = headerName.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("x-mcpmeter-")) {
+            return null;
+        }
+        for (Map.Entry<String, String> secret : exchange(request).call.listing().upstreamHeaders().entrySet()) {
+            if (secret.getKey().equalsIgnoreCase(headerName)
+                    || (!secret.getValue().isEmpty() && headerValue.contains(secret.getValue()))) {
+                return null;
+            }
+        }
+        return field;
+    }
+
+    @Override
+    protected void onResponseContent(HttpServletRequest request, HttpServletResponse response, Response proxyResponse,
+            byte[] buffer, int offset, int length, Callback callback) {
+        Exchange exchange = exchange(request);
+        exchange.meter().accept(buffer, offset, length);
+        try {
+            var out = response.getOutputStream();
+            out.write(buffer, offset, length);
+            if (isEventStream(response)) {
+                out.flush(); // each event reaches the client as soon as the upstream sent it
+            }
+            callback.succeeded();
+        } catch (Throwable x) {
+            exchange.clientGone();
+            callback.failed(x);
+        }
+    }
+
+    private static boolean isEventStream(HttpServletResponse response) {
+        String ct = response.getContentType();
+        return ct != null && ct.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    }
+
+    @Override
+    protected void onProxyResponseSuccess(
+            HttpServletRequest request, HttpServletResponse response, Response serverResponse) {
+        Exchange exchange = exchange(request);
+        if (exchange.end()) {
+            UpstreamOutcome outcome = exchange.completed();
+            settler.execute(() -> settle(exchange, outcome));
+        }
+        super.onProxyResponseSuccess(request, response, serverResponse);
+    }
+
+    @Override
+    protected void onProxyResponseFailure(
+            HttpServletRequest request, HttpServletResponse response, Response serverResponse, Throwable failure) {
+        Exchange exchange = exchange(request);
+        if (!exchange.end()) {
+            return;
+        }
+        UpstreamOutcome outcome = exchange.failed(failure);
+        // Settle first (a refund is a database write, so not on this client thread), then answer
+        // with the balance as it stands after the refund.
+        settler.execute(() -> {
+            settle(exchange, outcome);
+            try {
+                if (!response.isCommitted()) {
+                    Rejection rejection = outcome.kind() == UpstreamOutcome.Kind.TIMEOUT
+                            ? Rejection.UPSTREAM_TIMEOUT
+                            : Rejection.UPSTREAM_FAILED;
+                    response.reset();
+                    errors.send(response, exchange.call.requestId(), rejection, Map.of(),
+                            exchange.call.message(), isJsonRpc(exchange.call.request()),
+                            currentBalance(exchange), exchange.startedNanos, Optional.empty());
+                }
+            } catch (IOException | RuntimeException e) {
+                log.debug("request_id={} could not send the error answer: {}", exchange.call.requestId(), e.toString());
+            } finally {
+                request.getAsyncContext().complete();
+            }
+        });
+    }
+
+    private OptionalLong currentBalance(Exchange exchange) {
+        try {
+            return OptionalLong.of(pipeline.balance(exchange.call.consumer().userId()));
+        } catch (StoreUnavailableException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    private void settle(Exchange exchange, UpstreamOutcome outcome) {
+        Call call = exchange.call;
+        try {
+            pipeline.settle(call, outcome, exchange.durationMillis());
+            log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
+                    call.requestId(), call.listing().slug(), call.usage().toolName(), outcome.recordedStatus(),
+                    call.charge().billedMicroCents(), exchange.elapsedMillis(), outcome.responseBytes(), outcome.kind());
+        } catch (RuntimeException e) {
+            // The debit stays in flight (usage status 0) and is closed by recovery.
+            log.error("request_id={} could not settle: {}", call.requestId(), e.toString());
+        }
+    }
+
+    /** Not used: errors before the exchange are answered by {@link ErrorResponder}. */
+    @Override
+    protected void onProxyRewriteFailed(HttpServletRequest request, HttpServletResponse response) {
+        throw new IllegalStateException("rewriteTarget never fails for an admitted call");
+    }
+}

@@ -1,0 +1,99 @@
+package com.mcpmeter.proxy.http;
+
+import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.meter.Pipeline;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * The proxy's Jetty server: request handling on virtual threads, the metering proxy at {@code /*},
+ * {@code /health} and the RFC 9728 document beside it. {@link #close()} drains: it stops accepting,
+ * lets in-flight calls finish (up to the grace period) and waits for every settlement.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private static final Duration GRACE = Duration.ofSeconds(30);
+
+    private final Server server;
+    private final ServerConnector connector;
+    private final ExecutorService settler;
+
+    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler) {
+        this.server = server;
+        this.connector = connector;
+        this.settler = settler;
+    }
+
+    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp)
+            throws Exception {
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setName("mcpmeter");
+        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        Server server = new Server(threads);
+
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendDateHeader(true);
+        // Path tricks (encoded slashes, dot segments) must reach the pipeline, which refuses them
+        // with a JSON error instead of Jetty's HTML page.
+        http.setUriCompliance(UriCompliance.UNSAFE);
+        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        connector.setHost(config.server().host());
+        connector.setPort(config.server().port());
+        connector.setIdleTimeout(config.upstream().streamIdleTimeout().toMillis());
+        server.addConnector(connector);
+
+        ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
+        ProtectedResource resource = new ProtectedResource(config.server());
+        ServletContextHandler context = new ServletContextHandler();
+        context.setContextPath("/");
+        // Let the pipeline see raw paths and judge them itself.
+        context.getServletHandler().setDecodeAmbiguousURIs(true);
+
+        ServletHolder proxy = new ServletHolder("meter", new MeterProxyServlet(pipeline, settler, config,
+                new ErrorResponder(resource)));
+        proxy.setAsyncSupported(true);
+        proxy.setInitParameter("maxConnections", "1024");
+        proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
+        proxy.setInitParameter("timeout", "0");
+        proxy.setInitParameter("maxThreads", "256");
+        context.addServlet(proxy, "/*");
+        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp))),
+                "/health");
+        context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
+        context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
+        server.setHandler(context);
+        server.setStopTimeout(GRACE.toMillis());
+        server.setStopAtShutdown(false);
+        server.start();
+        return new ProxyServer(server, connector, settler);
+    }
+
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    public void join() throws InterruptedException {
+        server.join();
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            throw new IllegalStateException("could not stop the proxy cleanly", e);
+        } finally {
+            settler.close(); // waits for every settlement to be written
+        }
+    }
+}

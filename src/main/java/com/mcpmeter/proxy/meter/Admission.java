@@ -1,0 +1,17 @@
+package com.mcpmeter.proxy.meter;
+
+import java.util.Map;
+import java.util.OptionalLong;
+
+/** The answer of steps 1–5: forward the call, or refuse it (nothing debited). */
+public sealed interface Admission {
+    record Admitted(Call call) implements Admission {}
+
+    /** @param balance the caller's balance when the caller is known, for X-Mcpmeter-Balance */
+    record Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message)
+            implements Admission {
+        public Refused {
+            details = Map.copyOf(details);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package com.mcpmeter.proxy.meter;
+
+import java.net.URI;
+import java.time.Duration;
+import java.time.YearMonth;
+
+/**
+ * An admitted call, ready to forward: who pays, what was charged, and where it goes.
+ *
+ * @param body the exact request bytes to forward
+ * @param timeout how long the upstream may take to begin its answer
+ */
+public record Call(
+        CallRequest request,
+        Consumer consumer,
+        Listing listing,
+        URI target,
+        JsonRpcMessage message,
+        byte[] body,
+        Charge charge,
+        Ledger.UsageRow usage,
+        YearMonth period,
+        Duration timeout) {
+
+    public String requestId() {
+        return request.requestId();
+    }
+}

@@ -1,0 +1,40 @@
+package com.mcpmeter.proxy.meter;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * A client→proxy request as the pipeline sees it: metadata only, with the body read on demand so
+ * that nothing is read before the caller is authenticated.
+ *
+ * @param path the raw request path, still percent-encoded, e.g. {@code /weather/mcp}
+ */
+public record CallRequest(
+        String requestId,
+        String httpMethod,
+        String path,
+        Optional<String> query,
+        Optional<String> authorization,
+        Optional<String> projectOverride,
+        Optional<String> contentType,
+        Optional<String> mcpMethodHeader,
+        Optional<String> mcpNameHeader,
+        String userAgent,
+        Body body) {
+
+    /** The request body, read once, never more than {@code limit} bytes. */
+    public interface Body {
+        /** @return the bytes, or empty when the body is longer than {@code limit} */
+        Optional<byte[]> read(long limit) throws IOException;
+    }
+
+    /** The client's product name from User-Agent ("claude-code/1.2 (...)" → "claude-code"). */
+    public String client() {
+        String ua = userAgent.strip();
+        int end = 0;
+        while (end < ua.length() && end < 40 && ua.charAt(end) != '/' && ua.charAt(end) != ' ') {
+            end++;
+        }
+        return ua.substring(0, end);
+    }
+}

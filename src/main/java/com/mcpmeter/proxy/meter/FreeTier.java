@@ -1,0 +1,57 @@
+package com.mcpmeter.proxy.meter;
+
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Step 4: the listing's monthly free calls per consumer (UTC month). The ledger grants them
+ * atomically; this class only remembers, per instance, who has none left this month, so that an
+ * exhausted consumer costs no extra database round trip. That memory can only make it grant
+ * fewer, never more.
+ */
+final class FreeTier {
+    private static final int MAX_REMEMBERED = 100_000;
+
+    private final Ledger ledger;
+    private final Map<String, Boolean> exhausted = new ConcurrentHashMap<>();
+
+    FreeTier(Ledger ledger) {
+        this.ledger = ledger;
+    }
+
+    /** @return the priced calls with the first ones marked free as far as the allowance reaches */
+    List<PricedCall> apply(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period) {
+        int allowance = listing.freeCallsPerConsumer();
+        if (allowance <= 0 || priced.isEmpty()) {
+            return priced;
+        }
+        String memo = listing.id() + ":" + consumer.userId() + ":" + period;
+        if (exhausted.containsKey(memo)) {
+            return priced;
+        }
+        int granted = ledger.grantFreeCalls(listing.id(), consumer.userId(), period, allowance, priced.size());
+        if (granted < priced.size()) {
+            if (exhausted.size() >= MAX_REMEMBERED) {
+                exhausted.clear();
+            }
+            exhausted.put(memo, Boolean.TRUE);
+        }
+        List<PricedCall> result = new ArrayList<>(priced.size());
+        for (int i = 0; i < priced.size(); i++) {
+            result.add(i < granted ? priced.get(i).asFree() : priced.get(i));
+        }
+        return result;
+    }
+
+    /** Returns the grants of a call that the credit gate then refused. */
+    void giveBack(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period) {
+        int granted = (int) priced.stream().filter(PricedCall::free).count();
+        if (granted > 0) {
+            ledger.returnFreeCalls(listing.id(), consumer.userId(), period, granted);
+            exhausted.remove(listing.id() + ":" + consumer.userId() + ":" + period);
+        }
+    }
+}

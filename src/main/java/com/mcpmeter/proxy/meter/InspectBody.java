@@ -1,0 +1,73 @@
+package com.mcpmeter.proxy.meter;
+
+import java.io.IOException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Reads and checks what the call asks for, so that it can be priced: POST bodies must be JSON-RPC
+ * 2.0 in {@code application/json}; GET streams and DELETE carry no body and are free.
+ */
+final class InspectBody {
+    private final long maxBodyBytes;
+
+    InspectBody(long maxBodyBytes) {
+        this.maxBodyBytes = maxBodyBytes;
+    }
+
+    /** The parsed message and the exact bytes to forward. */
+    record Inspected(JsonRpcMessage message, byte[] body) {}
+
+    Verdict<Inspected> apply(CallRequest request) throws IOException {
+        switch (request.httpMethod()) {
+            case "GET", "DELETE" -> {
+                return Verdict.pass(new Inspected(JsonRpcMessage.NONE, new byte[0]));
+            }
+            case "POST" -> {
+                // handled below
+            }
+            default -> {
+                return Verdict.fail(Rejection.METHOD_NOT_ALLOWED, Map.of("allow", "GET, POST, DELETE"));
+            }
+        }
+        if (!isJson(request.contentType())) {
+            return Verdict.fail(Rejection.UNSUPPORTED_MEDIA_TYPE,
+                    Map.of("content_type", request.contentType().orElse("")));
+        }
+        Optional<byte[]> body = request.body().read(maxBodyBytes);
+        if (body.isEmpty()) {
+            return Verdict.fail(Rejection.BODY_TOO_LARGE, Map.of("limit_bytes", maxBodyBytes));
+        }
+        return switch (JsonRpcMessage.parse(body.get())) {
+            case Verdict.Fail<JsonRpcMessage> f -> Verdict.fail(f.rejection(), f.details());
+            case Verdict.Pass<JsonRpcMessage> p -> headersAgree(request, p.value())
+                    ? Verdict.pass(new Inspected(p.value(), body.get()))
+                    : Verdict.fail(Rejection.HEADER_MISMATCH);
+        };
+    }
+
+    private static boolean isJson(Optional<String> contentType) {
+        return contentType
+                .map(ct -> ct.toLowerCase(Locale.ROOT).strip())
+                .filter(ct -> ct.equals("application/json") || ct.startsWith("application/json;"))
+                .isPresent();
+    }
+
+    /**
+     * Stateless MCP (2026-07-28) repeats the method and tool name in Mcp-Method / Mcp-Name. The body
+     * is what is priced and forwarded, so a header that disagrees with it is refused rather than
+     * allowed to mislead anything downstream.
+     */
+    private static boolean headersAgree(CallRequest request, JsonRpcMessage message) {
+        if (request.mcpMethodHeader().isPresent()
+                && !request.mcpMethodHeader().equals(message.singleMethod())) {
+            return false;
+        }
+        if (request.mcpNameHeader().isPresent()) {
+            var tools = message.toolCalls();
+            return tools.size() == 1 && request.mcpNameHeader().equals(tools.getFirst().toolName());
+        }
+        return true;
+    }
+}

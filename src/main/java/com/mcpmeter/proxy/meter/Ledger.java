@@ -1,0 +1,75 @@
+package com.mcpmeter.proxy.meter;
+
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.OptionalLong;
+
+/**
+ * Every money movement and usage row. Implementations keep these invariants, each in one
+ * transaction: a balance never goes below zero; every change of a balance is one
+ * credit_transactions row carrying the balance after it; a debited call is refunded at most once.
+ * Methods throw {@link StoreUnavailableException} when the database cannot be reached.
+ */
+public interface Ledger {
+
+    /** What a usage_events row says about a call, apart from its outcome. */
+    record UsageRow(
+            String requestId,
+            long userId,
+            long projectId,
+            long mcpId,
+            OptionalLong apiKeyId,
+            String toolName,
+            String client,
+            String userAgent,
+            Instant calledAt,
+            long billedMicroCents,
+            int platformFeeBps) {
+
+        public UsageRow withBilled(long micro) {
+            return new UsageRow(requestId, userId, projectId, mcpId, apiKeyId, toolName, client, userAgent, calledAt,
+                    micro, platformFeeBps);
+        }
+    }
+
+    sealed interface DebitResult {
+        /** @param usageEventId the usage row, written in flight (status 0) in the debit transaction */
+        record Debited(long usageEventId, long balanceAfter) implements DebitResult {}
+
+        record InsufficientCredit(long balance) implements DebitResult {}
+
+        record CapReached(long spentMicroCents, long capMicroCents) implements DebitResult {}
+    }
+
+    /**
+     * Grants up to {@code wanted} of the consumer's free calls for {@code period}, never more than
+     * {@code allowance} in total however many instances ask at once.
+     *
+     * @return how many were granted
+     */
+    int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted);
+
+    /** Gives back free calls granted to a call that was then refused. */
+    void returnFreeCalls(long mcpId, long userId, YearMonth period, int count);
+
+    /**
+     * Debits {@code row.billedMicroCents()} from the user and the project's month, if both the
+     * balance and the project's cap allow it, and writes the usage row (in flight) and the usage
+     * ledger row; all or nothing.
+     */
+    DebitResult debit(UsageRow row, YearMonth period);
+
+    long balance(long userId);
+
+    /**
+     * Closes a debited call: records its status and duration and, if {@code refundMicroCents > 0},
+     * gives that much back in the same transaction. Does nothing if the call is already closed.
+     *
+     * @return false if the call had already been closed (by recovery or an earlier settle)
+     */
+    boolean settleDebited(
+            long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refundMicroCents);
+
+    /** Writes the usage row of a call that moved no money. */
+    void recordUnbilled(UsageRow row, int status, long durationMs);
+}

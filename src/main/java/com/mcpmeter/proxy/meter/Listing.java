@@ -1,0 +1,45 @@
+package com.mcpmeter.proxy.meter;
+
+import java.net.URI;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * A published MCP server as the proxy needs it: where to forward, what to charge, how hard to
+ * limit. Prices are integer µ¢; {@code toolPrices} overrides {@code defaultPriceMicroCents}.
+ */
+public record Listing(
+        long id,
+        long publisherId,
+        String slug,
+        Status status,
+        Optional<URI> upstreamUrl,
+        String transport,
+        Map<String, String> upstreamHeaders,
+        int freeCallsPerConsumer,
+        OptionalInt ratePerMinute,
+        OptionalInt ratePerDay,
+        OptionalInt timeoutSeconds,
+        long defaultPriceMicroCents,
+        Map<String, Long> toolPrices,
+        int platformFeeBps) {
+
+    public enum Status {
+        DRAFT,
+        REVIEW,
+        LIVE,
+        PAUSED,
+        ARCHIVED
+    }
+
+    public Listing {
+        upstreamHeaders = Map.copyOf(upstreamHeaders);
+        toolPrices = Map.copyOf(toolPrices);
+    }
+
+    /** Per-tool rule, else the listing default; 0 means free. */
+    public long priceOf(String tool) {
+        return toolPrices.getOrDefault(tool, defaultPriceMicroCents);
+    }
+}

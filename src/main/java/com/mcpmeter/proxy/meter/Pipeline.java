@@ -1,0 +1,166 @@
+package com.mcpmeter.proxy.meter;
+
+import com.mcpmeter.proxy.config.Config;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The seven steps of every call, top to bottom. Steps 1–5 ({@link #admit}) run on the request's
+ * own (virtual) thread before anything is forwarded; step 6 is the HTTP edge's; step 7 ({@link
+ * #settle}) runs once the exchange has ended. Any refusal ends the call with nothing debited.
+ *
+ * <p>Thread-safe; one instance serves every request.
+ */
+public final class Pipeline {
+    private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+
+    private final Authenticate authenticate;
+    private final ResolveListing resolveListing;
+    private final InspectBody inspectBody;
+    private final RateLimit rateLimit;
+    private final FreeTier freeTier;
+    private final CreditGate creditGate;
+    private final Record record;
+    private final Ledger ledger;
+    private final Config.Upstream upstream;
+    private final Clock clock;
+
+    public Pipeline(
+            KeyDirectory keys,
+            ProjectDirectory projects,
+            ListingDirectory listings,
+            RateWindows windows,
+            Ledger ledger,
+            Config config,
+            Clock clock) {
+        this.authenticate = new Authenticate(keys, projects);
+        this.resolveListing = new ResolveListing(listings);
+        this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
+        this.rateLimit = new RateLimit(windows, config.limits());
+        this.freeTier = new FreeTier(ledger);
+        this.creditGate = new CreditGate(ledger);
+        this.record = new Record(ledger);
+        this.ledger = ledger;
+        this.upstream = config.upstream();
+        this.clock = clock;
+    }
+
+    /** Steps 1–5. Blocking; never throws for an expected outcome. */
+    public Admission admit(CallRequest request) throws IOException {
+        Instant now = clock.instant();
+        try {
+            // 1. Authenticate
+            Verdict<Consumer> who = authenticate.apply(request, now);
+            if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
+                return refused(who, OptionalLong.empty(), JsonRpcMessage.NONE);
+            }
+            // 2. Resolve listing
+            Verdict<ResolveListing.Route> where = resolveListing.apply(request.path(), request.query());
+            if (!(where instanceof Verdict.Pass<ResolveListing.Route>(ResolveListing.Route route))) {
+                return refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
+            }
+            Listing listing = route.listing();
+            Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
+            if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
+                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE);
+            }
+            JsonRpcMessage message = inspected.message();
+            // 3. Rate limit
+            Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, now);
+            if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
+                return refused(allowed, balanceOf(consumer), message);
+            }
+            // 4. Free tier
+            YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
+            List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period);
+            // 5. Credit gate
+            Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
+            Verdict<Charge> paid = creditGate.apply(usage, priced, period);
+            if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
+                freeTier.giveBack(listing, consumer, priced, period);
+                return refused(paid, balanceOf(consumer), message);
+            }
+            return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
+                    inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
+                    timeoutOf(listing)));
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
+            return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
+                    JsonRpcMessage.NONE);
+        }
+    }
+
+    /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
+    public void settle(Call call, UpstreamOutcome outcome, long durationMs) {
+        record.apply(call, outcome, durationMs);
+    }
+
+    /** The consumer's balance now, for answers written after a refund. */
+    public long balance(long userId) {
+        return ledger.balance(userId);
+    }
+
+    /** Only {@code tools/call} is priced; each envelope of a batch on its own. */
+    private static List<PricedCall> price(Listing listing, JsonRpcMessage message) {
+        List<PricedCall> priced = new ArrayList<>();
+        for (JsonRpcMessage.Envelope envelope : message.toolCalls()) {
+            String tool = envelope.toolName().orElseThrow();
+            long price = listing.priceOf(tool);
+            if (price > 0) {
+                priced.add(new PricedCall(envelope.id().orElseThrow(), tool, price, false));
+            }
+        }
+        return priced;
+    }
+
+    private static Ledger.UsageRow usageRow(
+            CallRequest request, Consumer consumer, Listing listing, JsonRpcMessage message, Instant now) {
+        return new Ledger.UsageRow(
+                request.requestId(),
+                consumer.userId(),
+                consumer.project().id(),
+                listing.id(),
+                consumer.principal().apiKeyId(),
+                truncate(message.label(request.httpMethod()), 191),
+                truncate(request.client(), 40),
+                truncate(request.userAgent(), 255),
+                now,
+                0,
+                listing.platformFeeBps());
+    }
+
+    private Duration timeoutOf(Listing listing) {
+        Duration wanted = listing.timeoutSeconds().isPresent()
+                ? Duration.ofSeconds(listing.timeoutSeconds().getAsInt())
+                : upstream.defaultTimeout();
+        return wanted.compareTo(upstream.maxTimeout()) > 0 ? upstream.maxTimeout() : wanted;
+    }
+
+    /** Best effort: a refusal still answers when the balance cannot be read. */
+    private OptionalLong balanceOf(Consumer consumer) {
+        try {
+            return OptionalLong.of(ledger.balance(consumer.userId()));
+        } catch (StoreUnavailableException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
+        var fail = (Verdict.Fail<?>) verdict;
+        return new Admission.Refused(fail.rejection(), fail.details(), balance, message);
+    }
+
+    private static String truncate(String text, int max) {
+        return text.length() <= max ? text : text.substring(0, max);
+    }
+}

@@ -1,0 +1,17 @@
+package com.mcpmeter.proxy.meter;
+
+import java.time.Instant;
+
+/**
+ * Sliding-window counters shared by every proxy instance. One call both checks and counts, and a
+ * refused call is not counted.
+ */
+public interface RateWindows {
+    record Decision(boolean allowed, long retryAfterSeconds, String window, int limit) {
+        public static Decision allow() {
+            return new Decision(true, 0, "", 0);
+        }
+    }
+
+    Decision acquire(String subject, int perMinute, int perDay, Instant now);
+}

@@ -1,0 +1,59 @@
+package com.mcpmeter.proxy.meter;
+
+/**
+ * Every way the proxy itself can refuse or fail a call, mapped once to its HTTP status, JSON-RPC
+ * error code and stable code word (the word agents switch on; never rename one).
+ */
+public enum Rejection {
+    MISSING_TOKEN(401, -32001, "missing_token", "Authorization: Bearer <key> is required"),
+    INVALID_TOKEN(401, -32001, "invalid_token", "The bearer token is unknown, revoked or expired"),
+    ACCOUNT_SUSPENDED(403, -32003, "account_suspended", "The account is not active"),
+    PROJECT_FORBIDDEN(403, -32003, "project_forbidden", "X-Mcpmeter-Project names a project that is not yours"),
+    NO_PROJECT(403, -32003, "no_project", "The account has no project to bill"),
+    INVALID_SLUG(400, -32600, "invalid_slug", "The listing slug is not valid"),
+    INVALID_PATH(400, -32600, "invalid_path", "The request path is not allowed"),
+    METHOD_NOT_ALLOWED(405, -32600, "method_not_allowed", "Only GET, POST and DELETE are proxied"),
+    UNSUPPORTED_MEDIA_TYPE(415, -32600, "unsupported_media_type", "POST bodies must be application/json"),
+    BODY_TOO_LARGE(413, -32600, "body_too_large", "The request body is over the limit"),
+    PARSE_ERROR(400, -32700, "parse_error", "The request body is not valid JSON"),
+    INVALID_REQUEST(400, -32600, "invalid_request", "The request is not a valid JSON-RPC 2.0 message"),
+    HEADER_MISMATCH(400, -32600, "header_mismatch", "Mcp-Method / Mcp-Name headers disagree with the body"),
+    LISTING_NOT_FOUND(404, -32004, "listing_not_found", "No listing has this slug"),
+    LISTING_ARCHIVED(410, -32004, "listing_archived", "The listing is archived"),
+    LISTING_PAUSED(503, -32005, "listing_paused", "The publisher has paused this listing"),
+    LISTING_NOT_LIVE(503, -32005, "listing_not_live", "The listing is not live"),
+    RATE_LIMITED(429, -32029, "rate_limited", "Rate limit exceeded; retry after the given seconds"),
+    INSUFFICIENT_CREDIT(402, -32002, "insufficient_credit", "Not enough credit for this call"),
+    PROJECT_CAP_REACHED(402, -32002, "project_cap_reached", "The project's monthly spending cap is reached"),
+    STORE_UNAVAILABLE(503, -32006, "store_unavailable", "The proxy cannot reach its ledger; nothing was charged"),
+    UPSTREAM_FAILED(502, -32007, "upstream_failed", "The publisher's server failed; the call was refunded"),
+    UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded");
+
+    private final int httpStatus;
+    private final int jsonRpcCode;
+    private final String codeWord;
+    private final String message;
+
+    Rejection(int httpStatus, int jsonRpcCode, String codeWord, String message) {
+        this.httpStatus = httpStatus;
+        this.jsonRpcCode = jsonRpcCode;
+        this.codeWord = codeWord;
+        this.message = message;
+    }
+
+    public int httpStatus() {
+        return httpStatus;
+    }
+
+    public int jsonRpcCode() {
+        return jsonRpcCode;
+    }
+
+    public String codeWord() {
+        return codeWord;
+    }
+
+    public String message() {
+        return message;
+    }
+}

@@ -1,0 +1,86 @@
+package com.mcpmeter.proxy.meter;
+
+import java.net.URI;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/** Step 2: {@code /<slug>[/<subpath>]} → a live listing and the upstream URL to forward to. */
+final class ResolveListing {
+    private static final Pattern SLUG = Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
+
+    /** The listing and where this request goes on the publisher's side. */
+    record Route(Listing listing, URI target) {}
+
+    private final ListingDirectory listings;
+
+    ResolveListing(ListingDirectory listings) {
+        this.listings = listings;
+    }
+
+    Verdict<Route> apply(String path, Optional<String> query) {
+        String rest = path.startsWith("/") ? path.substring(1) : path;
+        int slash = rest.indexOf('/');
+        String slug = slash < 0 ? rest : rest.substring(0, slash);
+        String subpath = slash < 0 ? "" : rest.substring(slash + 1);
+        if (!SLUG.matcher(slug).matches()) {
+            return Verdict.fail(Rejection.INVALID_SLUG);
+        }
+        if (!safe(subpath)) {
+            return Verdict.fail(Rejection.INVALID_PATH);
+        }
+        Optional<Listing> found = listings.find(slug);
+        if (found.isEmpty()) {
+            return Verdict.fail(Rejection.LISTING_NOT_FOUND);
+        }
+        Listing listing = found.get();
+        return switch (listing.status()) {
+            case ARCHIVED -> Verdict.fail(Rejection.LISTING_ARCHIVED);
+            case PAUSED -> Verdict.fail(Rejection.LISTING_PAUSED);
+            case DRAFT, REVIEW -> Verdict.fail(Rejection.LISTING_NOT_LIVE);
+            case LIVE -> route(listing, subpath, query);
+        };
+    }
+
+    private static Verdict<Route> route(Listing listing, String subpath, Optional<String> query) {
+        if (listing.upstreamUrl().isEmpty()) {
+            return Verdict.fail(Rejection.LISTING_NOT_LIVE);
+        }
+        try {
+            return Verdict.pass(new Route(listing, target(listing.upstreamUrl().get(), subpath, query)));
+        } catch (IllegalArgumentException e) {
+            return Verdict.fail(Rejection.INVALID_PATH);
+        }
+    }
+
+    /**
+     * No way out of the listing's upstream path: no dot segments (plain or encoded), no encoded
+     * slashes or backslashes, no NUL, no empty segments.
+     */
+    static boolean safe(String subpath) {
+        if (subpath.isEmpty()) {
+            return true;
+        }
+        String lower = subpath.toLowerCase(Locale.ROOT);
+        if (lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") || lower.contains("\\")) {
+            return false;
+        }
+        for (String segment : lower.replace("%2e", ".").split("/", -1)) {
+            if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static URI target(URI base, String subpath, Optional<String> query) {
+        String url = base.toString();
+        if (!subpath.isEmpty()) {
+            url = (url.endsWith("/") ? url : url + "/") + subpath;
+        }
+        if (query.isPresent()) {
+            url += (url.contains("?") ? "&" : "?") + query.get();
+        }
+        return URI.create(url);
+    }
+}

@@ -1,0 +1,266 @@
+package com.mcpmeter.proxy.meter;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.async.ByteArrayFeeder;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Watches an upstream→proxy answer as it passes, chunk by chunk, and notes which JSON-RPC ids were
+ * answered with {@code result} and which with {@code error}. It never holds bytes back and keeps no
+ * copy of the body: JSON is fed to an incremental parser, and SSE {@code data:} lines of each
+ * event go to a fresh one.
+ *
+ * <p>Not thread-safe: one instance per exchange, fed in order by whoever delivers the content.
+ */
+public final class ResponseMeter {
+    private static final JsonFactory FACTORY = new JsonFactory();
+    private static final byte[] DATA = "data:".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private final Set<String> resultIds = new HashSet<>();
+    private final Set<String> errorIds = new HashSet<>();
+    private final boolean sse;
+    private final boolean enabled;
+    private long bytes;
+
+    private MessageScanner json;
+
+    // SSE line state: how much of "data:" the current line has matched, or -1 once it cannot match.
+    private int prefixMatched;
+    private boolean inData;
+    private boolean skipSpace;
+    private boolean lineHadContent;
+    private boolean lastWasCr;
+
+    private ResponseMeter(boolean enabled, boolean sse) {
+        this.enabled = enabled;
+        this.sse = sse;
+        if (enabled && !sse) {
+            json = new MessageScanner();
+        }
+    }
+
+    /** Picks the reading mode from the upstream's Content-Type; anything else is only counted. */
+    public static ResponseMeter forContentType(String contentType) {
+        String ct = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
+        if (ct.startsWith("text/event-stream")) {
+            return new ResponseMeter(true, true);
+        }
+        if (ct.startsWith("application/json") || ct.contains("+json")) {
+            return new ResponseMeter(true, false);
+        }
+        return new ResponseMeter(false, false);
+    }
+
+    public void accept(byte[] buffer, int offset, int length) {
+        bytes += length;
+        if (!enabled) {
+            return;
+        }
+        if (!sse) {
+            json.feed(buffer, offset, length);
+            return;
+        }
+        int i = offset;
+        int end = offset + length;
+        while (i < end) {
+            byte b = buffer[i];
+            if (b == '\n' || b == '\r') {
+                if (!(b == '\n' && lastWasCr)) {
+                    endLine();
+                }
+                lastWasCr = b == '\r';
+                i++;
+                continue;
+            }
+            lastWasCr = false;
+            if (inData) {
+                int stop = i;
+                while (stop < end && buffer[stop] != '\n' && buffer[stop] != '\r') {
+                    stop++;
+                }
+                int from = i;
+                if (skipSpace && buffer[from] == ' ') {
+                    from++;
+                }
+                skipSpace = false;
+                if (stop > from) {
+                    json.feed(buffer, from, stop - from);
+                }
+                i = stop;
+                continue;
+            }
+            lineHadContent = true;
+            if (prefixMatched >= 0 && b == DATA[prefixMatched]) {
+                prefixMatched++;
+                if (prefixMatched == DATA.length) {
+                    inData = true;
+                    skipSpace = true;
+                    if (json == null) {
+                        json = new MessageScanner();
+                    }
+                }
+            } else {
+                prefixMatched = -1;
+            }
+            i++;
+        }
+    }
+
+    private void endLine() {
+        if (inData) {
+            json.feed(new byte[] {'\n'}, 0, 1);
+        } else if (!lineHadContent && json != null) {
+            json.finish(); // blank line: the event is complete
+            json = null;
+        }
+        inData = false;
+        skipSpace = false;
+        lineHadContent = false;
+        prefixMatched = 0;
+    }
+
+    /** Call when the answer has ended; a JSON body is checked for a last message. */
+    public void finish() {
+        if (json != null) {
+            json.finish();
+        }
+    }
+
+    public Set<String> resultIds() {
+        return Set.copyOf(resultIds);
+    }
+
+    public Set<String> errorIds() {
+        return Set.copyOf(errorIds);
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    /** One JSON document: a message or a batch. Stops quietly at the first malformed byte. */
+    private final class MessageScanner {
+        private final JsonParser parser;
+        private final ByteArrayFeeder feeder;
+        private boolean broken;
+        private int depth;
+        private int messageDepth = 1;
+        private String field;
+        private String id;
+        private boolean result;
+        private boolean error;
+
+        MessageScanner() {
+            try {
+                parser = FACTORY.createNonBlockingByteArrayParser();
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot create a JSON parser", e);
+            }
+            feeder = (ByteArrayFeeder) parser.getNonBlockingInputFeeder();
+        }
+
+        void feed(byte[] buffer, int offset, int length) {
+            if (broken) {
+                return;
+            }
+            try {
+                feeder.feedInput(buffer, offset, offset + length);
+                drain();
+            } catch (IOException e) {
+                broken = true;
+            }
+        }
+
+        void finish() {
+            if (broken) {
+                return;
+            }
+            try {
+                feeder.endOfInput();
+                drain();
+            } catch (IOException e) {
+                broken = true;
+            }
+        }
+
+        private void drain() throws IOException {
+            JsonToken token;
+            while ((token = parser.nextToken()) != null && token != JsonToken.NOT_AVAILABLE) {
+                onToken(token);
+            }
+        }
+
+        private void onToken(JsonToken token) throws IOException {
+            switch (token) {
+                case START_ARRAY -> {
+                    if (depth == 0) {
+                        messageDepth = 2;
+                    } else {
+                        valueAtMessageLevel(depth);
+                    }
+                    depth++;
+                }
+                case START_OBJECT -> {
+                    depth++;
+                    if (depth == messageDepth) {
+                        id = null;
+                        result = false;
+                        error = false;
+                        field = null;
+                    } else {
+                        valueAtMessageLevel(depth - 1);
+                    }
+                }
+                case END_OBJECT -> {
+                    if (depth == messageDepth && id != null) {
+                        if (error) {
+                            errorIds.add(id);
+                        } else if (result) {
+                            resultIds.add(id);
+                        }
+                    }
+                    depth--;
+                }
+                case END_ARRAY -> depth--;
+                case FIELD_NAME -> {
+                    if (depth == messageDepth) {
+                        field = parser.currentName();
+                    }
+                }
+                default -> {
+                    if (depth == messageDepth && "id".equals(field)) {
+                        id = idText(token);
+                    }
+                    valueAtMessageLevel(depth);
+                }
+            }
+        }
+
+        private void valueAtMessageLevel(int level) {
+            if (level != messageDepth) {
+                return;
+            }
+            if ("result".equals(field)) {
+                result = true;
+            } else if ("error".equals(field)) {
+                error = true;
+            }
+        }
+
+        /** The id as JSON text, matching how the request's id prints. */
+        private String idText(JsonToken token) throws IOException {
+            return switch (token) {
+                case VALUE_STRING -> '"' + new String(JsonStringEncoder.getInstance().quoteAsString(parser.getText()))
+                        + '"';
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> parser.getText();
+                default -> null;
+            };
+        }
+    }
+}

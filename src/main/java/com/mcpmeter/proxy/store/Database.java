@@ -1,0 +1,119 @@
+package com.mcpmeter.proxy.store;
+
+import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.meter.StoreUnavailableException;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.SQLTransientException;
+import javax.sql.DataSource;
+
+/**
+ * The MySQL pool and the one way this package runs work against it: {@link #inTransaction} for
+ * anything that must be all-or-nothing (retried on deadlock), {@link #call} for single reads.
+ * Every failure to reach the database surfaces as {@link StoreUnavailableException}.
+ */
+public final class Database implements AutoCloseable {
+    private static final int DEADLOCK_RETRIES = 3;
+    private static final int ER_LOCK_DEADLOCK = 1213;
+    private static final int ER_LOCK_WAIT_TIMEOUT = 1205;
+
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    private final HikariDataSource pool;
+
+    public Database(Config.Database config) {
+        HikariConfig hikari = new HikariConfig();
+        hikari.setPoolName("mcpmeter-db");
+        hikari.setJdbcUrl(config.jdbcUrl());
+        hikari.setUsername(config.user());
+        hikari.setPassword(config.password());
+        hikari.setMaximumPoolSize(config.poolSize());
+        hikari.setMinimumIdle(Math.min(4, config.poolSize()));
+        // A dead database must fail calls fast (503), not park request threads.
+        hikari.setConnectionTimeout(2_000);
+        hikari.setValidationTimeout(1_000);
+        hikari.setInitializationFailTimeout(-1);
+        hikari.addDataSourceProperty("connectTimeout", "2000");
+        hikari.addDataSourceProperty("socketTimeout", "10000");
+        hikari.addDataSourceProperty("cachePrepStmts", "true");
+        hikari.addDataSourceProperty("prepStmtCacheSize", "64");
+        hikari.addDataSourceProperty("useServerPrepStmts", "true");
+        hikari.addDataSourceProperty("useLocalSessionState", "true");
+        hikari.addDataSourceProperty("elideSetAutoCommits", "true");
+        hikari.addDataSourceProperty("cacheServerConfiguration", "true");
+        // Every timestamp the proxy writes is UTC, whatever the server's zone.
+        hikari.addDataSourceProperty("connectionTimeZone", "UTC");
+        hikari.addDataSourceProperty("forceConnectionTimeZoneToSession", "true");
+        hikari.addDataSourceProperty("allowPublicKeyRetrieval", "true");
+        hikari.addDataSourceProperty("sslMode", "PREFERRED");
+        this.pool = new HikariDataSource(hikari);
+    }
+
+    public DataSource dataSource() {
+        return pool;
+    }
+
+    public <T> T call(String what, Work<T> work) {
+        try (Connection connection = pool.getConnection()) {
+            return work.run(connection);
+        } catch (SQLException e) {
+            throw new StoreUnavailableException(what, e);
+        }
+    }
+
+    /** Runs {@code work} in one transaction; it commits only if {@code work} returns normally. */
+    public <T> T inTransaction(String what, Work<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            try (Connection connection = pool.getConnection()) {
+                connection.setAutoCommit(false);
+                try {
+                    T result = work.run(connection);
+                    connection.commit();
+                    return result;
+                } catch (SQLException | RuntimeException e) {
+                    rollbackQuietly(connection, e);
+                    throw e;
+                } finally {
+                    connection.setAutoCommit(true);
+                }
+            } catch (SQLException e) {
+                if (attempt < DEADLOCK_RETRIES && retryable(e)) {
+                    continue;
+                }
+                throw new StoreUnavailableException(what, e);
+            }
+        }
+    }
+
+    public boolean isReachable() {
+        try (Connection connection = pool.getConnection()) {
+            return connection.isValid(1);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static boolean retryable(SQLException e) {
+        return e.getErrorCode() == ER_LOCK_DEADLOCK
+                || e.getErrorCode() == ER_LOCK_WAIT_TIMEOUT
+                || e instanceof SQLTransientException && !(e.getCause() instanceof java.io.IOException);
+    }
+
+    private static void rollbackQuietly(Connection connection, Exception cause) {
+        try {
+            connection.rollback();
+        } catch (SQLException suppressed) {
+            cause.addSuppressed(suppressed);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}
