@@ -75,12 +75,13 @@ final class MeterProxyServlet extends ProxyServlet {
     protected void service(HttpServletRequest request, HttpServletResponse response)
             throws ServletException, IOException {
         long started = System.nanoTime();
-        CallRequest call = callRequest(request, UUID.randomUUID().toString());
+        BodyOnce body = new BodyOnce(request);
+        CallRequest call = callRequest(request, UUID.randomUUID().toString(), body);
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> {
-                JsonRpcMessage message = refused.message().envelopes().isEmpty()
-                        ? sniff(request, call)
+                JsonRpcMessage message = refused.message().envelopes().isEmpty() && isJsonRpc(call)
+                        ? JsonRpcMessage.idsOnly(body.readForErrorIds())
                         : refused.message();
                 errors.send(response, call.requestId(), refused.rejection(), refused.details(), message,
                         isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
@@ -92,7 +93,7 @@ final class MeterProxyServlet extends ProxyServlet {
         }
     }
 
-    private static CallRequest callRequest(HttpServletRequest request, String requestId) {
+    private static CallRequest callRequest(HttpServletRequest request, String requestId, CallRequest.Body body) {
         return new CallRequest(
                 requestId,
                 request.getMethod(),
@@ -104,18 +105,7 @@ final class MeterProxyServlet extends ProxyServlet {
                 Optional.ofNullable(request.getHeader("Mcp-Method")),
                 Optional.ofNullable(request.getHeader("Mcp-Name")),
                 Optional.ofNullable(request.getHeader("User-Agent")).orElse(""),
-                limit -> readBody(request, limit));
-    }
-
-    /** Reads the whole body, refusing early by Content-Length or once past the limit. */
-    private static Optional<byte[]> readBody(HttpServletRequest request, long limit) throws IOException {
-        if (request.getContentLengthLong() > limit) {
-            return Optional.empty();
-        }
-        try (InputStream in = request.getInputStream()) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-            return body.length > limit ? Optional.empty() : Optional.of(body);
-        }
+                body);
     }
 
     private static boolean isJsonRpc(CallRequest call) {
@@ -123,20 +113,43 @@ final class MeterProxyServlet extends ProxyServlet {
                 && call.contentType().map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json")).orElse(false);
     }
 
-    /** For a call refused before its body was read: small JSON-RPC bodies are read for their ids. */
-    private static JsonRpcMessage sniff(HttpServletRequest request, CallRequest call) {
-        if (!isJsonRpc(call) || request.getContentLengthLong() < 0 || request.getContentLengthLong() > SNIFF_LIMIT) {
-            return JsonRpcMessage.NONE;
+    /**
+     * The client→proxy body, read at most once and kept, so that an error about the call can still
+     * name the request's JSON-RPC ids.
+     */
+    private static final class BodyOnce implements CallRequest.Body {
+        private final HttpServletRequest request;
+        private byte[] bytes;
+        private boolean read;
+
+        BodyOnce(HttpServletRequest request) {
+            this.request = request;
         }
-        try {
-            Optional<byte[]> body = readBody(request, SNIFF_LIMIT);
-            if (body.isPresent() && JsonRpcMessage.parse(body.get()) instanceof com.mcpmeter.proxy.meter.Verdict.Pass<JsonRpcMessage> p) {
-                return p.value();
+
+        /** Reads the whole body, refusing early by Content-Length or once past the limit. */
+        @Override
+        public Optional<byte[]> read(long limit) throws IOException {
+            if (!read) {
+                read = true;
+                if (request.getContentLengthLong() > limit) {
+                    return Optional.empty();
+                }
+                try (InputStream in = request.getInputStream()) {
+                    byte[] all = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+                    bytes = all.length > limit ? null : all;
+                }
             }
-        } catch (IOException | IllegalStateException e) {
-            // the body was already read, or the client went away: answer without ids
+            return Optional.ofNullable(bytes);
         }
-        return JsonRpcMessage.NONE;
+
+        /** For an error answer: the body if it is small (reading it now if need be), else nothing. */
+        byte[] readForErrorIds() {
+            try {
+                return read(SNIFF_LIMIT).orElse(new byte[0]);
+            } catch (IOException | RuntimeException e) {
+                return new byte[0]; // the client went away: answer without ids
+            }
+        }
     }
 
     private static Exchange exchange(HttpServletRequest request) {
@@ -213,10 +226,14 @@ final class MeterProxyServlet extends ProxyServlet {
         exchange.began(serverResponse.getStatus(), contentType);
         super.onServerResponseHeaders(request, response, serverResponse);
         Call call = exchange.call;
+        // A non-2xx answer refunds the whole charge (step 7), so the headers already say so.
+        int status = serverResponse.getStatus();
+        long charged = call.charge().billedMicroCents();
+        boolean refunded = charged > 0 && (status < 200 || status >= 300);
         response.setHeader(MeterHeaders.REQUEST_ID, call.requestId());
-        response.setHeader(MeterHeaders.BILLED, call.charge().billedHeader());
+        response.setHeader(MeterHeaders.BILLED, refunded ? MeterHeaders.NOTHING_BILLED : call.charge().billedHeader());
         response.setHeader(MeterHeaders.DURATION_MS, Long.toString(exchange.durationMillis()));
-        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter()));
+        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter() + (refunded ? charged : 0)));
         if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
             response.setHeader("X-Accel-Buffering", "no"); // nginx: never buffer an event stream
         }

@@ -102,6 +102,28 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
         };
     }
 
+    /**
+     * The request ids of a body that may not be valid JSON-RPC, so that an error about it can still
+     * carry them. Whatever cannot be read is left out.
+     */
+    public static JsonRpcMessage idsOnly(byte[] body) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(body);
+        } catch (IOException e) {
+            return NONE;
+        }
+        List<Envelope> envelopes = new ArrayList<>();
+        Iterable<JsonNode> nodes = root != null && root.isArray() ? root : java.util.Collections.singletonList(root);
+        for (JsonNode node : nodes) {
+            JsonNode id = node == null ? null : node.get("id");
+            if (id != null && (id.isTextual() || id.isNumber())) {
+                envelopes.add(new Envelope(Kind.REQUEST, Optional.of(id), Optional.empty(), Optional.empty()));
+            }
+        }
+        return new JsonRpcMessage(root != null && root.isArray(), envelopes);
+    }
+
     private static Verdict<Envelope> envelope(JsonNode node) {
         if (!node.isObject()) {
             return invalid("a message that is not an object");

@@ -1,0 +1,394 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Every row of SPEC §3, each produced by a real HTTP request, with the SPEC §4 headers checked. */
+class StatusCodesIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern UUID_V4 =
+            Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+    private static final long PRICE = 2_000;
+
+    private static ProxyFixture proxy;
+    private static TestUpstream upstream;
+
+    @BeforeAll
+    static void start() throws Exception {
+        proxy = ProxyFixture.start(java.util.Map.of("MAX_BODY_BYTES", "4096"), java.time.Clock.systemUTC());
+        upstream = TestUpstream.start(TestUpstream.jsonRpc());
+    }
+
+    @AfterAll
+    static void stop() {
+        upstream.close();
+        proxy.close();
+    }
+
+    private static String liveListing() throws Exception {
+        return proxy.listing(ListingSpec.live(ProxyFixture.slug("s"), upstream.mcp().toString(), PRICE));
+    }
+
+    /** X-Mcpmeter-Request-Id, -Billed, -Duration-Ms and -Balance, on success and failure alike. */
+    private static void assertMeterHeaders(HttpResponse<String> response, String billed, Long balance) {
+        var h = response.headers();
+        assertTrue(UUID_V4.matcher(h.firstValue("X-Mcpmeter-Request-Id").orElse("")).matches(),
+                "request id is a UUID v4: " + h.map());
+        assertEquals(billed, h.firstValue("X-Mcpmeter-Billed").orElse(null));
+        assertTrue(Long.parseLong(h.firstValue("X-Mcpmeter-Duration-Ms").orElseThrow()) >= 0);
+        if (balance == null) {
+            assertTrue(h.firstValue("X-Mcpmeter-Balance").isEmpty());
+        } else {
+            assertEquals(balance, Long.parseLong(h.firstValue("X-Mcpmeter-Balance").orElseThrow()));
+        }
+    }
+
+    private static JsonNode errorData(HttpResponse<String> response) throws Exception {
+        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("application/json"));
+        JsonNode body = JSON.readTree(response.body());
+        return body.has("error") && body.get("error").isObject() ? body.path("error").path("data") : body;
+    }
+
+    @Test
+    void paidCallPassesTheUpstreamAnswerThroughAndDebitsThePrice() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = liveListing();
+        var response = proxy.post("/" + slug, c.key(), toolCall(7, "echo"));
+        assertEquals(200, response.statusCode());
+        assertEquals(7, JSON.readTree(response.body()).path("id").asInt());
+        assertTrue(response.body().contains("\"result\""));
+        assertMeterHeaders(response, Long.toString(PRICE), 10_000 - PRICE);
+        assertTrue(response.headers().firstValue("Retry-After").isEmpty());
+        assertTrue(response.headers().firstValue("WWW-Authenticate").isEmpty());
+        proxy.awaitSettled(c.userId());
+        assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
+    @Test
+    void freeTierCallsAreBilledFreeThenPaid() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("f"), upstream.mcp().toString(), PRICE)
+                .withFreeCalls(2));
+        assertMeterHeaders(proxy.post("/" + slug, c.key(), toolCall(1, "echo")), "free", 10_000L);
+        assertMeterHeaders(proxy.post("/" + slug, c.key(), toolCall(2, "echo")), "free", 10_000L);
+        assertMeterHeaders(proxy.post("/" + slug, c.key(), toolCall(3, "echo")), "2000", 8_000L);
+    }
+
+    @Test
+    void nonToolMethodsAreFreeButRecorded() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = liveListing();
+        var response = proxy.post("/" + slug, c.key(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+        assertEquals(200, response.statusCode());
+        assertMeterHeaders(response, "free", 10_000L);
+        ProxyFixture.await("usage row", () -> proxy.count(
+                "SELECT COUNT(*) FROM usage_events WHERE tool_name = 'tools/list' AND project_id = ?", c.projectId()) == 1);
+    }
+
+    @Test
+    void invalidSlugIs400() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.post("/Bad_Slug", c.key(), toolCall(1, "echo"));
+        assertEquals(400, response.statusCode());
+        assertEquals("invalid_slug", errorData(response).path("error").asText());
+        assertEquals(1, JSON.readTree(response.body()).path("id").asInt(), "JSON-RPC error carries the request id");
+        assertMeterHeaders(response, "0", 10_000L);
+    }
+
+    @Test
+    void malformedJsonIs400ParseError() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.post("/" + liveListing(), c.key(), "{\"jsonrpc\":");
+        assertEquals(400, response.statusCode());
+        JsonNode body = JSON.readTree(response.body());
+        assertEquals(-32700, body.path("error").path("code").asInt());
+        assertTrue(body.get("id").isNull());
+        assertEquals("parse_error", errorData(response).path("error").asText());
+        assertEquals(0, upstream.received.stream().filter(r -> r.body().contains("{\"jsonrpc\":\"2.0\",\"id\":99")).count());
+    }
+
+    @Test
+    void requestWithoutMethodIs400AndNothingIsForwarded() throws Exception {
+        var c = proxy.consumer(10_000);
+        int before = upstream.received.size();
+        var response = proxy.post("/" + liveListing(), c.key(), "{\"jsonrpc\":\"2.0\",\"id\":5}");
+        assertEquals(400, response.statusCode());
+        assertEquals("invalid_request", errorData(response).path("error").asText());
+        assertEquals(5, JSON.readTree(response.body()).path("id").asInt());
+        assertEquals(before, upstream.received.size());
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void wrongContentTypeIs415() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.send(HttpRequest.newBuilder(proxy.url("/" + liveListing()))
+                .header("Authorization", "Bearer " + c.key())
+                .header("Content-Type", "text/plain")
+                .POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "echo"))).build());
+        assertEquals(415, response.statusCode());
+        assertEquals("unsupported_media_type", errorData(response).path("error").asText());
+        assertMeterHeaders(response, "0", 10_000L);
+    }
+
+    @Test
+    void bodyOverTheLimitIs413() throws Exception {
+        var c = proxy.consumer(10_000);
+        String big = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"m\":\""
+                + "x".repeat(5000) + "\"}}}";
+        var response = proxy.post("/" + liveListing(), c.key(), big);
+        assertEquals(413, response.statusCode());
+        assertEquals("body_too_large", errorData(response).path("error").asText());
+        assertMeterHeaders(response, "0", 10_000L);
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void otherHttpMethodsAre405() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.send(HttpRequest.newBuilder(proxy.url("/" + liveListing()))
+                .header("Authorization", "Bearer " + c.key())
+                .PUT(HttpRequest.BodyPublishers.ofString("{}")).build());
+        assertEquals(405, response.statusCode());
+        assertEquals("GET, POST, DELETE", response.headers().firstValue("Allow").orElse(""));
+    }
+
+    @Test
+    void pathTricksAre400() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = liveListing();
+        for (String trick : new String[] {"/" + slug + "/../admin", "/" + slug + "/a%2Fb", "/" + slug + "/%2e%2e/x",
+            "/" + slug + "/a%5Cb", "/" + slug + "/a\\b"}) {
+            int status = rawStatus("POST " + trick + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + c.key()
+                    + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            assertEquals(400, status, trick);
+        }
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    /** Sends bytes as they are (HttpClient would normalise the path). */
+    private static int rawStatus(String request) throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", proxy.port())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            String statusLine = new String(in.readNBytes(12), StandardCharsets.ISO_8859_1);
+            return Integer.parseInt(statusLine.substring(9, 12));
+        }
+    }
+
+    @Test
+    void missingBearerIs401WithAResourceMetadataChallenge() throws Exception {
+        String slug = liveListing();
+        var response = proxy.post("/" + slug, null, toolCall(1, "echo"));
+        assertEquals(401, response.statusCode());
+        String challenge = response.headers().firstValue("WWW-Authenticate").orElseThrow();
+        assertTrue(challenge.startsWith("Bearer "), challenge);
+        assertTrue(challenge.contains("resource_metadata=\"" + proxy.config.server().publicBaseUrl()
+                + "/.well-known/oauth-protected-resource/" + slug + "\""), challenge);
+        assertFalse(challenge.contains("error="), "no error code when no credentials were sent");
+        assertEquals("missing_token", errorData(response).path("error").asText());
+        assertMeterHeaders(response, "0", null);
+    }
+
+    @Test
+    void unknownRevokedAndExpiredTokensAre401() throws Exception {
+        String slug = liveListing();
+        var unknown = proxy.post("/" + slug, "mcpm_live_" + "0".repeat(32), toolCall(1, "echo"));
+        assertEquals(401, unknown.statusCode());
+        assertTrue(unknown.headers().firstValue("WWW-Authenticate").orElseThrow().contains("error=\"invalid_token\""));
+
+        var revoked = proxy.consumer(10_000);
+        proxy.execute("UPDATE api_keys SET revoked_at = NOW() WHERE user_id = ?", revoked.userId());
+        assertEquals(401, proxy.post("/" + slug, revoked.key(), toolCall(1, "echo")).statusCode());
+
+        var c = proxy.consumer(10_000);
+        String expired = proxy.seeder.oauthToken(c.userId(), -10);
+        var response = proxy.post("/" + slug, expired, toolCall(1, "echo"));
+        assertEquals(401, response.statusCode());
+        assertEquals("invalid_token", errorData(response).path("error").asText());
+    }
+
+    @Test
+    void oauthTokenBillsTheUsersProject() throws Exception {
+        var c = proxy.consumer(10_000);
+        String token = proxy.seeder.oauthToken(c.userId(), 3600);
+        var response = proxy.post("/" + liveListing(), token, toolCall(1, "echo"));
+        assertEquals(200, response.statusCode());
+        assertMeterHeaders(response, "2000", 8_000L);
+    }
+
+    @Test
+    void outOfCreditIs402WithBalanceAndPrice() throws Exception {
+        var c = proxy.consumer(1_000);
+        var response = proxy.post("/" + liveListing(), c.key(), toolCall(1, "echo"));
+        assertEquals(402, response.statusCode());
+        JsonNode data = errorData(response);
+        assertEquals("insufficient_credit", data.path("error").asText());
+        assertEquals(1_000, data.path("balance").asLong());
+        assertEquals(PRICE, data.path("price").asLong());
+        assertMeterHeaders(response, "0", 1_000L);
+    }
+
+    @Test
+    void projectCapReachedIs402EvenWithCredit() throws Exception {
+        var c = proxy.consumer(1_000_000, 0L); // a cap of 0 cents
+        var response = proxy.post("/" + liveListing(), c.key(), toolCall(1, "echo"));
+        assertEquals(402, response.statusCode());
+        assertEquals("project_cap_reached", errorData(response).path("error").asText());
+        assertEquals(1_000_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void suspendedAccountIs403() throws Exception {
+        var c = proxy.consumer(10_000);
+        proxy.execute("UPDATE users SET status = 'suspended' WHERE id = ?", c.userId());
+        var response = proxy.post("/" + liveListing(), c.key(), toolCall(1, "echo"));
+        assertEquals(403, response.statusCode());
+        assertEquals("account_suspended", errorData(response).path("error").asText());
+    }
+
+    @Test
+    void projectOverrideIs403UnlessTheProjectIsYours() throws Exception {
+        var c = proxy.consumer(10_000);
+        var other = proxy.consumer(10_000);
+        String slug = liveListing();
+        var forbidden = proxy.post("/" + slug, c.key(), toolCall(1, "echo"), "X-Mcpmeter-Project",
+                Long.toString(other.projectId()));
+        assertEquals(403, forbidden.statusCode());
+        assertEquals("project_forbidden", errorData(forbidden).path("error").asText());
+
+        long second = proxy.seeder.project(c.userId(), "second", null);
+        var allowed = proxy.post("/" + slug, c.key(), toolCall(2, "echo"), "X-Mcpmeter-Project", Long.toString(second));
+        assertEquals(200, allowed.statusCode());
+        ProxyFixture.await("usage on the second project", () -> proxy.count(
+                "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", second) == 1);
+    }
+
+    @Test
+    void unknownSlugIs404() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.post("/no-such-listing", c.key(), toolCall(1, "echo"));
+        assertEquals(404, response.statusCode());
+        assertEquals("listing_not_found", errorData(response).path("error").asText());
+        assertMeterHeaders(response, "0", 10_000L);
+    }
+
+    @Test
+    void archivedIs410PausedAndDraftAre503() throws Exception {
+        var c = proxy.consumer(10_000);
+        String url = upstream.mcp().toString();
+        String archived = proxy.listing(ListingSpec.live(ProxyFixture.slug("a"), url, PRICE).withStatus("archived"));
+        String paused = proxy.listing(ListingSpec.live(ProxyFixture.slug("p"), url, PRICE).withStatus("paused"));
+        String draft = proxy.listing(ListingSpec.live(ProxyFixture.slug("d"), url, PRICE).withStatus("draft"));
+        String noUpstream = proxy.listing(ListingSpec.live(ProxyFixture.slug("n"), null, PRICE));
+        assertEquals(410, proxy.post("/" + archived, c.key(), toolCall(1, "echo")).statusCode());
+        var pausedResponse = proxy.post("/" + paused, c.key(), toolCall(1, "echo"));
+        assertEquals(503, pausedResponse.statusCode());
+        assertEquals("listing_paused", errorData(pausedResponse).path("error").asText());
+        assertEquals(503, proxy.post("/" + draft, c.key(), toolCall(1, "echo")).statusCode());
+        assertEquals(503, proxy.post("/" + noUpstream, c.key(), toolCall(1, "echo")).statusCode());
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void overTheRateLimitIs429WithRetryAfter() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r"), upstream.mcp().toString(), 0)
+                .withRateLimits(2, 100));
+        assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(1, "echo")).statusCode());
+        assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(2, "echo")).statusCode());
+        var limited = proxy.post("/" + slug, c.key(), toolCall(3, "echo"));
+        assertEquals(429, limited.statusCode());
+        long retryAfter = Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow());
+        assertTrue(retryAfter >= 1 && retryAfter <= 61, "Retry-After " + retryAfter);
+        JsonNode data = errorData(limited);
+        assertEquals("rate_limited", data.path("error").asText());
+        assertEquals(retryAfter, data.path("retry_after_seconds").asLong());
+        assertMeterHeaders(limited, "0", 10_000L);
+    }
+
+    @Test
+    void connectionRefusedIs502AndRefunded() throws Exception {
+        var c = proxy.consumer(10_000);
+        int closedPort;
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("x"), "http://127.0.0.1:" + closedPort + "/mcp", PRICE));
+        var response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"));
+        assertEquals(502, response.statusCode());
+        assertEquals("upstream_failed", errorData(response).path("error").asText());
+        assertMeterHeaders(response, "0", 10_000L);
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void upstreamTimeoutIs504AndRefunded() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (TestUpstream slow = TestUpstream.startHanging()) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("t"), slow.mcp().toString(), PRICE).withTimeout(1));
+            var response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"));
+            assertEquals(504, response.statusCode());
+            assertEquals("upstream_timeout", errorData(response).path("error").asText());
+            assertMeterHeaders(response, "0", 10_000L);
+        }
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void upstream5xxPassesThroughAndIsRefunded() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (TestUpstream failing = TestUpstream.start(TestUpstream.status(500))) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("e"), failing.mcp().toString(), PRICE));
+            var response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"));
+            assertEquals(500, response.statusCode());
+            assertMeterHeaders(response, "0", 10_000L);
+            proxy.awaitSettled(c.userId());
+        }
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void healthReportsMysqlAndRedis() throws Exception {
+        var response = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
+        assertEquals(200, response.statusCode());
+        JsonNode body = JSON.readTree(response.body());
+        assertEquals("ok", body.path("status").asText());
+        assertEquals("up", body.path("mysql").asText());
+        assertEquals("up", body.path("redis").asText());
+    }
+
+    @Test
+    void protectedResourceMetadataNamesTheAuthorizationServer() throws Exception {
+        var root = JSON.readTree(proxy.send(HttpRequest.newBuilder(
+                proxy.url("/.well-known/oauth-protected-resource")).build()).body());
+        assertEquals(proxy.config.server().publicBaseUrl().toString(), root.path("resource").asText());
+        assertEquals("https://mcpmeter.com", root.path("authorization_servers").get(0).asText());
+        var perSlug = JSON.readTree(proxy.send(HttpRequest.newBuilder(
+                proxy.url("/.well-known/oauth-protected-resource/weather")).build()).body());
+        assertEquals(proxy.config.server().publicBaseUrl() + "/weather", perSlug.path("resource").asText());
+        assertNotNull(perSlug.get("bearer_methods_supported"));
+        assertNull(perSlug.get("error"));
+    }
+}
