@@ -25,6 +25,7 @@ final class Demo {
     private static final long DEMO_PRICE = 2_000; // $0.002 per call
     private static final long ADD_PRICE = 5_000;
     private static final int DEMO_FREE_CALLS = 3;
+    private static final int BENCH_CONSUMERS = 64;
 
     private Demo() {}
 
@@ -95,11 +96,16 @@ final class Demo {
         try (Database db = new Database(config.database())) {
             Seeder seeder = new Seeder(db.dataSource());
             long publisher = seeder.user("publisher@bench.local", "active", 0);
-            long consumer = seeder.user("consumer@bench.local", "active", 1_000_000_000_000_000L);
-            long project = seeder.project(consumer, "Bench", null);
-            String key = seeder.apiKey(consumer, project);
+            // Many agents, as in production: one consumer's calls queue on its one balance row.
+            java.util.List<String> keys = new java.util.ArrayList<>();
+            for (int i = 0; i < BENCH_CONSUMERS; i++) {
+                long consumer = seeder.user("consumer" + i + "@bench.local", "active", 1_000_000_000_000_000L);
+                keys.add(seeder.apiKey(consumer, seeder.project(consumer, "Bench", null)));
+            }
             seeder.listing(publisher, Seeder.ListingSpec.live("bench", upstream, 100)
                     .withRateLimits(2_000_000_000, 2_000_000_000));
+            System.out.println("MCPMETER_KEYS=" + String.join(",", keys));
+            String key = keys.getFirst();
             System.out.println("MCPMETER_KEY=" + key);
         }
     }

@@ -157,8 +157,15 @@ final class ProxyFixture implements AutoCloseable {
         return queryLong(sql, args);
     }
 
+    /** Test reads and writes see, and are, committed data statement by statement. */
+    private Connection connection() throws SQLException {
+        Connection c = db.dataSource().getConnection();
+        c.setAutoCommit(true);
+        return c;
+    }
+
     long queryLong(String sql, Object... args) throws SQLException {
-        try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
@@ -169,7 +176,7 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     List<Map<String, Object>> rows(String sql, Object... args) throws SQLException {
-        try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
@@ -188,7 +195,7 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     void execute(String sql, Object... args) throws SQLException {
-        try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }

@@ -16,7 +16,9 @@ import java.util.Optional;
 public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
 
     public static final String TOOLS_CALL = "tools/call";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Text after the first JSON value is refused: an upstream might run it unbilled. */
+    private static final ObjectMapper JSON =
+            new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /** No body at all (GET streams, DELETE). */
     public static final JsonRpcMessage NONE = new JsonRpcMessage(false, List.of());
@@ -129,6 +131,10 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             return invalid("a message that is not an object");
         }
         Optional<JsonNode> id = Optional.ofNullable(node.get("id")).filter(i -> !i.isNull());
+        if (node.has("method") && node.has("id") && id.isEmpty()) {
+            // A notification has no id member at all; a null id must not pass as a free one.
+            return invalid("a request whose id is null");
+        }
         if (id.isPresent() && !id.get().isTextual() && !id.get().isNumber()) {
             return invalid("an id that is neither a string nor a number");
         }

@@ -75,12 +75,16 @@ final class ResolveListing {
 
     static URI target(URI base, String subpath, Optional<String> query) {
         String url = base.toString();
+        int q = url.indexOf('?');
+        String baseQuery = q >= 0 ? url.substring(q + 1) : "";
+        if (q >= 0) {
+            url = url.substring(0, q);
+        }
         if (!subpath.isEmpty()) {
             url = (url.endsWith("/") ? url : url + "/") + subpath;
         }
-        if (query.isPresent()) {
-            url += (url.contains("?") ? "&" : "?") + query.get();
-        }
-        return URI.create(url);
+        String joined = baseQuery.isEmpty() ? query.orElse("")
+                : query.map(extra -> baseQuery + "&" + extra).orElse(baseQuery);
+        return URI.create(joined.isEmpty() ? url : url + "?" + joined);
     }
 }

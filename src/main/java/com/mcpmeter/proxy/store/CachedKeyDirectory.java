@@ -19,25 +19,40 @@ import org.slf4j.LoggerFactory;
  * Token hash → principal: Redis first (found for KEY_CACHE_TTL, unknown for
  * KEY_NEGATIVE_CACHE_TTL), MySQL behind it. While Redis is away every lookup goes to MySQL, so
  * authentication keeps working. Only hashes are ever stored, never tokens.
+ *
+ * <p>In front of Redis, each instance remembers answers for at most {@link #LOCAL_TTL} (a Redis
+ * round trip is a fifth of the latency budget): a revoked key or suspended account stops working
+ * within KEY_CACHE_TTL plus those few seconds.
  */
 public final class CachedKeyDirectory implements KeyDirectory {
     private static final Logger log = LoggerFactory.getLogger(CachedKeyDirectory.class);
     private static final String UNKNOWN = "-";
+    static final Duration LOCAL_TTL = Duration.ofSeconds(5);
 
     private final Database db;
     private final Redis redis;
     private final Duration ttl;
     private final Duration negativeTtl;
+    private final TtlCache<String, Principal> local;
 
     public CachedKeyDirectory(Database db, Redis redis, Config.Caches caches) {
         this.db = db;
         this.redis = redis;
         this.ttl = caches.keyTtl();
         this.negativeTtl = caches.keyNegativeTtl();
+        this.local = new TtlCache<>(min(LOCAL_TTL, ttl), min(LOCAL_TTL, negativeTtl), System::nanoTime);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 
     @Override
     public Optional<Principal> find(String tokenHash, TokenKind kind) {
+        return local.get(tokenHash, hash -> findShared(hash, kind));
+    }
+
+    private Optional<Principal> findShared(String tokenHash, TokenKind kind) {
         String key = redis.key("key:" + tokenHash);
         String cached = null;
         try {

@@ -65,8 +65,15 @@ public final class Seeder {
         }
     }
 
+    /** Seeding writes commit statement by statement, whatever the pool's default. */
+    private Connection connection() throws SQLException {
+        Connection c = db.getConnection();
+        c.setAutoCommit(true);
+        return c;
+    }
+
     public Optional<Long> userByEmail(String email) throws SQLException {
-        try (Connection c = db.getConnection();
+        try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE email = ?")) {
             ps.setString(1, email);
             try (ResultSet rs = ps.executeQuery()) {
@@ -76,7 +83,7 @@ public final class Seeder {
     }
 
     public long user(String email, String status, long openingCreditMicroCents) throws SQLException {
-        try (Connection c = db.getConnection()) {
+        try (Connection c = connection()) {
             c.setAutoCommit(false);
             long id;
             try (PreparedStatement ps = c.prepareStatement("""
@@ -106,7 +113,7 @@ public final class Seeder {
     }
 
     public long project(long userId, String name, Long capCentsPerMonth) throws SQLException {
-        try (Connection c = db.getConnection();
+        try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("""
                         INSERT INTO projects (user_id, name, slug, spending_cap_cents_per_month, created_at, updated_at)
                         VALUES (?, ?, ?, ?, NOW(), NOW())""", Statement.RETURN_GENERATED_KEYS)) {
@@ -129,7 +136,7 @@ public final class Seeder {
     }
 
     public String apiKey(long userId, long projectId, String rawKey) throws SQLException {
-        try (Connection c = db.getConnection();
+        try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("""
                         INSERT INTO api_keys (user_id, project_id, name, key_prefix, key_hash, env, created_at, updated_at)
                         VALUES (?, ?, 'seeded', ?, ?, ?, NOW(), NOW())""")) {
@@ -146,7 +153,7 @@ public final class Seeder {
     /** An OAuth access token for the user, valid for {@code seconds}; returns it raw. */
     public String oauthToken(long userId, long seconds) throws SQLException {
         String raw = "mcpm_oauth_" + token(16);
-        try (Connection c = db.getConnection()) {
+        try (Connection c = connection()) {
             long clientId;
             try (PreparedStatement ps = c.prepareStatement("""
                     INSERT INTO oauth_clients (client_id, name, redirect_uris, created_at, updated_at)
@@ -171,7 +178,7 @@ public final class Seeder {
     }
 
     public long listing(long publisherId, ListingSpec spec) throws SQLException {
-        try (Connection c = db.getConnection()) {
+        try (Connection c = connection()) {
             long id;
             try (PreparedStatement ps = c.prepareStatement("""
                     INSERT INTO mcps (publisher_id, slug, name, category, upstream_url, upstream_headers, transport,
@@ -201,13 +208,13 @@ public final class Seeder {
 
     /** A per-tool price (0 = free) overriding the listing's default. */
     public void toolPrice(long mcpId, String tool, long priceMicroCents) throws SQLException {
-        try (Connection c = db.getConnection()) {
+        try (Connection c = connection()) {
             price(c, mcpId, tool, priceMicroCents);
         }
     }
 
     public void publisherFee(long publisherId, int feeBps) throws SQLException {
-        try (Connection c = db.getConnection();
+        try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("""
                         INSERT INTO proxy_publisher_settings (publisher_id, platform_fee_bps, created_at, updated_at)
                         VALUES (?, ?, NOW(), NOW())

@@ -10,6 +10,7 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.YearMonth;
+import java.util.OptionalLong;
 
 /**
  * The ledger in MySQL. Each public method is one transaction that states the invariant it keeps.
@@ -111,19 +112,21 @@ public final class SqlLedger implements Ledger {
     public DebitResult debit(UsageRow row, YearMonth period) {
         long amount = row.billedMicroCents();
         return db.inTransaction("debit", c -> {
-            if (!takeFromBalance(c, row.userId(), amount)) {
+            // The usage row first: the contended row locks (user, then project month) are taken as
+            // late as possible, so calls of one consumer wait on each other for the least time.
+            long usageId = insertUsage(c, row, IN_FLIGHT, 0);
+            OptionalLong balanceAfter = takeFromBalance(c, row.userId(), amount);
+            if (balanceAfter.isEmpty()) {
                 c.rollback();
                 return new DebitResult.InsufficientCredit(balance(c, row.userId()));
             }
-            long balanceAfter = balance(c, row.userId());
             if (!addToProjectSpend(c, row.projectId(), period, amount)) {
                 c.rollback();
                 long[] spentAndCap = spentAndCap(c, row.projectId(), period);
                 return new DebitResult.CapReached(spentAndCap[0], spentAndCap[1]);
             }
-            long usageId = insertUsage(c, row, IN_FLIGHT, 0);
-            insertTransaction(c, row.userId(), -amount, "usage", usageId, balanceAfter, row, "tool call");
-            return new DebitResult.Debited(usageId, balanceAfter);
+            insertTransaction(c, row.userId(), -amount, "usage", usageId, balanceAfter.getAsLong(), row, "tool call");
+            return new DebitResult.Debited(usageId, balanceAfter.getAsLong());
         });
     }
 
@@ -197,14 +200,21 @@ public final class SqlLedger implements Ledger {
         db.call("record usage", c -> insertUsage(c, row, status, durationMs));
     }
 
-    private static boolean takeFromBalance(Connection c, long userId, long amount) throws SQLException {
+    /**
+     * Takes {@code amount} only if the balance covers it, and returns the balance after it. The new
+     * balance comes back in the statement's own answer (LAST_INSERT_ID(expr)), saving a read.
+     */
+    private static OptionalLong takeFromBalance(Connection c, long userId, long amount) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
-                UPDATE users SET credit_micro_cents = credit_micro_cents - ?, updated_at = NOW()
+                UPDATE users SET credit_micro_cents = LAST_INSERT_ID(credit_micro_cents - ?), updated_at = NOW()
                  WHERE id = ? AND credit_micro_cents >= ?""")) {
             ps.setLong(1, amount);
             ps.setLong(2, userId);
             ps.setLong(3, amount);
-            return ps.executeUpdate() == 1;
+            if (ps.executeUpdate() != 1) {
+                return OptionalLong.empty();
+            }
+            return OptionalLong.of(ps.unwrap(com.mysql.cj.jdbc.StatementImpl.class).getLastInsertID());
         }
     }
 

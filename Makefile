@@ -1,0 +1,32 @@
+# Every target finds a JDK 25+ on its own (scripts/java-home.sh), so nothing needs to be set up
+# first, even where the default java is older.
+
+JAR := target/mcpmeter-proxy.jar
+WITH_JDK := . scripts/java-home.sh &&
+
+.PHONY: build test demo run bench clean
+
+build:
+	$(WITH_JDK) ./mvnw -B -q package -DskipTests
+
+# Unit and integration tests; starts local MariaDB/Redis if installed, else Testcontainers.
+test:
+	scripts/test.sh
+
+# Local database, demo upstream and proxy, all on 127.0.0.1; prints a curl line to try.
+demo:
+	scripts/demo.sh
+
+# Configuration comes from the environment and .env, which the jar reads itself. The Unsafe flag
+# silences JDK 25's warning about Netty (under the Redis client).
+run:
+	@[ -f $(JAR) ] || $(MAKE) --no-print-directory build
+	$(WITH_JDK) java --sun-misc-unsafe-memory-access=allow -jar $(JAR) serve
+
+# Direct vs proxied tools/call at 1, 16 and 64 connections (about a minute and a half).
+bench:
+	scripts/bench.sh
+
+clean:
+	$(WITH_JDK) ./mvnw -B -q clean
+	rm -rf .bench

@@ -1,0 +1,208 @@
+package com.mcpmeter.proxy.config;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    private static Map<String, String> env(String... pairs) {
+        Map<String, String> env = new HashMap<>();
+        env.put("DB_USER", "proxy");
+        for (int i = 0; i < pairs.length; i += 2) {
+            env.put(pairs[i], pairs[i + 1]);
+        }
+        return env;
+    }
+
+    private static String problems(Map<String, String> env) {
+        return assertThrows(ConfigException.class, () -> ConfigLoader.load(env)).getMessage();
+    }
+
+    @Test
+    void fillsEveryDefaultWhenOnlyDbUserIsSet() {
+        Config c = ConfigLoader.load(Map.of("DB_USER", "proxy"));
+        assertAll(
+                () -> assertEquals("127.0.0.1", c.server().host()),
+                () -> assertEquals(3010, c.server().port()),
+                () -> assertEquals(URI.create("http://127.0.0.1:3010"), c.server().publicBaseUrl()),
+                () -> assertEquals(URI.create("https://mcpmeter.com"), c.server().authorizationServer()),
+                () -> assertEquals("info", c.server().logLevel()),
+                () -> assertEquals("127.0.0.1", c.database().host()),
+                () -> assertEquals(3306, c.database().port()),
+                () -> assertEquals("proxy", c.database().user()),
+                () -> assertEquals("", c.database().password()),
+                () -> assertEquals("mcpmeter", c.database().name()),
+                () -> assertEquals(16, c.database().poolSize()),
+                () -> assertEquals("jdbc:mysql://127.0.0.1:3306/mcpmeter", c.database().jdbcUrl()),
+                () -> assertEquals(6379, c.redis().port()),
+                () -> assertEquals(2, c.redis().database()),
+                () -> assertEquals("mcpmeter:", c.redis().keyPrefix()),
+                () -> assertEquals(Duration.ofSeconds(60), c.caches().keyTtl()),
+                () -> assertEquals(Duration.ofSeconds(30), c.caches().keyNegativeTtl()),
+                () -> assertEquals(Duration.ofSeconds(30), c.caches().listingTtl()),
+                () -> assertEquals(60, c.limits().perMinute()),
+                () -> assertEquals(10_000, c.limits().perDay()),
+                () -> assertEquals(10L * 1024 * 1024, c.limits().maxBodyBytes()),
+                () -> assertEquals(Duration.ofSeconds(60), c.upstream().defaultTimeout()),
+                () -> assertEquals(Duration.ofSeconds(300), c.upstream().maxTimeout()),
+                () -> assertEquals(Duration.ofSeconds(300), c.upstream().streamIdleTimeout()),
+                () -> assertEquals(2000, c.money().defaultPlatformFeeBps()));
+    }
+
+    @Test
+    void treatsBlankValuesAsUnsetAndStripsWhitespace() {
+        Config c = ConfigLoader.load(env("PORT", "   ", "DB_NAME", "", "REDIS_DB", " 5 ", "LOG_LEVEL", "DEBUG"));
+        assertEquals(3010, c.server().port());
+        assertEquals("mcpmeter", c.database().name());
+        assertEquals(5, c.redis().database());
+        assertEquals("debug", c.server().logLevel());
+    }
+
+    @Test
+    void readsOverriddenValues() {
+        Config c = ConfigLoader.load(env("PORT", "8080", "HOST", "0.0.0.0", "RATE_LIMIT_PER_MINUTE", "5",
+                "UPSTREAM_TIMEOUT_SECONDS", "90", "UPSTREAM_TIMEOUT_MAX_SECONDS", "90", "PLATFORM_FEE_BPS", "0",
+                "MAX_BODY_BYTES", "2048"));
+        assertEquals(8080, c.server().port());
+        assertEquals(URI.create("http://0.0.0.0:8080"), c.server().publicBaseUrl());
+        assertEquals(5, c.limits().perMinute());
+        assertEquals(Duration.ofSeconds(90), c.upstream().defaultTimeout());
+        assertEquals(0, c.money().defaultPlatformFeeBps());
+        assertEquals(2048, c.limits().maxBodyBytes());
+    }
+
+    @Test
+    void requiresDbUser() {
+        String message = problems(Map.of());
+        assertTrue(message.contains("DB_USER"), message);
+        assertTrue(problems(Map.of("DB_USER", "  ")).contains("DB_USER"));
+    }
+
+    @Test
+    void reportsEveryBadValueInOneException() {
+        Map<String, String> env = new HashMap<>();
+        env.put("PORT", "abc");
+        env.put("REDIS_DB", "16");
+        env.put("LOG_LEVEL", "loud");
+        env.put("DB_NAME", "bad-name;drop");
+        env.put("PLATFORM_FEE_BPS", "10001");
+        env.put("PUBLIC_BASE_URL", "ftp://example.com");
+        env.put("MAX_BODY_BYTES", "12");
+        env.put("RATE_LIMIT_PER_DAY", "0");
+        String message = problems(env);
+        for (String name : new String[] {"DB_USER", "PORT", "REDIS_DB", "LOG_LEVEL", "DB_NAME", "PLATFORM_FEE_BPS",
+            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY"}) {
+            assertTrue(message.contains(name), () -> name + " missing from: " + message);
+        }
+        assertFalse(message.contains("RATE_LIMIT_PER_MINUTE"), message);
+    }
+
+    @Test
+    void rejectsNonNumericAndOutOfRangeNumbers() {
+        assertTrue(problems(env("DB_POOL_SIZE", "0")).contains("DB_POOL_SIZE"));
+        assertTrue(problems(env("DB_PORT", "65536")).contains("DB_PORT"));
+        assertTrue(problems(env("KEY_CACHE_TTL_SECONDS", "1.5")).contains("KEY_CACHE_TTL_SECONDS"));
+        assertTrue(problems(env("REDIS_DB", "-1")).contains("REDIS_DB"));
+    }
+
+    @Test
+    void rejectsDefaultUpstreamTimeoutAboveTheMaximum() {
+        String message = problems(env("UPSTREAM_TIMEOUT_SECONDS", "301"));
+        assertTrue(message.contains("UPSTREAM_TIMEOUT_SECONDS (301)"), message);
+        assertTrue(message.contains("UPSTREAM_TIMEOUT_MAX_SECONDS (300)"), message);
+
+        String lowered = problems(env("UPSTREAM_TIMEOUT_MAX_SECONDS", "30"));
+        assertTrue(lowered.contains("UPSTREAM_TIMEOUT_SECONDS (60)"), lowered);
+    }
+
+    @Test
+    void acceptsDefaultUpstreamTimeoutEqualToTheMaximum() {
+        Config c = ConfigLoader.load(env("UPSTREAM_TIMEOUT_SECONDS", "300"));
+        assertEquals(Duration.ofSeconds(300), c.upstream().defaultTimeout());
+    }
+
+    @Test
+    void trimsTrailingSlashFromPublicBaseUrl() {
+        Config c = ConfigLoader.load(env("PUBLIC_BASE_URL", "https://proxy.example.com/", "OAUTH_AUTHORIZATION_SERVER",
+                "https://auth.example.com/"));
+        assertEquals(URI.create("https://proxy.example.com"), c.server().publicBaseUrl());
+        assertEquals(URI.create("https://auth.example.com"), c.server().authorizationServer());
+
+        Config path = ConfigLoader.load(env("PUBLIC_BASE_URL", "https://example.com/mcp/"));
+        assertEquals(URI.create("https://example.com/mcp"), path.server().publicBaseUrl());
+    }
+
+    @Test
+    void rejectsUnparseablePublicBaseUrl() {
+        String message = problems(env("PUBLIC_BASE_URL", "http://exa mple.com"));
+        assertTrue(message.contains("PUBLIC_BASE_URL"), message);
+    }
+
+    @Test
+    void readsDotEnvWithCommentsQuotesAndExport(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve(".env");
+        Files.writeString(file, String.join("\n",
+                "# a comment",
+                "   # an indented comment",
+                "",
+                "PORT=8080",
+                "  HOST = 0.0.0.0  ",
+                "DB_PASSWORD=\"s3cret with spaces\"",
+                "REDIS_PASSWORD='single'",
+                "export DB_USER=root",
+                "export   DB_NAME = \"quoted\"",
+                "EMPTY=",
+                "URL=https://example.com/?a=b=c",
+                "LONE_QUOTE=\"",
+                "MISMATCHED=\"abc'",
+                "no equals sign here",
+                "=no key",
+                "INNER=a # not a comment",
+                ""), StandardCharsets.UTF_8);
+        Map<String, String> values = ConfigLoader.readDotEnv(file);
+        assertEquals("8080", values.get("PORT"));
+        assertEquals("0.0.0.0", values.get("HOST"));
+        assertEquals("s3cret with spaces", values.get("DB_PASSWORD"));
+        assertEquals("single", values.get("REDIS_PASSWORD"));
+        assertEquals("root", values.get("DB_USER"));
+        assertEquals("quoted", values.get("DB_NAME"));
+        assertEquals("", values.get("EMPTY"));
+        assertEquals("https://example.com/?a=b=c", values.get("URL"));
+        assertEquals("\"", values.get("LONE_QUOTE"));
+        assertEquals("\"abc'", values.get("MISMATCHED"));
+        assertEquals("a # not a comment", values.get("INNER"));
+        assertFalse(values.containsKey("export DB_USER"));
+        assertFalse(values.containsKey(""));
+        assertEquals(11, values.size(), values.toString());
+    }
+
+    @Test
+    void readsNothingFromAMissingDotEnv(@TempDir Path dir) {
+        assertEquals(Map.of(), ConfigLoader.readDotEnv(dir.resolve("absent.env")));
+        assertEquals(Map.of(), ConfigLoader.readDotEnv(dir), "a directory is not a .env file");
+    }
+
+    @Test
+    void loadsWhatItReadsFromDotEnv(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve(".env");
+        Files.writeString(file, "export DB_USER=\"root\"\nPORT='4000'\n# REDIS_DB=9\n", StandardCharsets.UTF_8);
+        Config c = ConfigLoader.load(ConfigLoader.readDotEnv(file));
+        assertEquals("root", c.database().user());
+        assertEquals(4000, c.server().port());
+        assertEquals(2, c.redis().database());
+    }
+}
