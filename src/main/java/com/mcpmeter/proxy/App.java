@@ -15,11 +15,13 @@ import java.time.Clock;
 public final class App implements AutoCloseable {
     private final Database database;
     private final Redis redis;
+    private final SqlLedger ledger;
     private final ProxyServer server;
 
-    private App(Database database, Redis redis, ProxyServer server) {
+    private App(Database database, Redis redis, SqlLedger ledger, ProxyServer server) {
         this.database = database;
         this.redis = redis;
+        this.ledger = ledger;
         this.server = server;
     }
 
@@ -28,16 +30,17 @@ public final class App implements AutoCloseable {
         Redis redis = new Redis(config.redis());
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
+            SqlLedger ledger = new SqlLedger(database);
             Pipeline pipeline = new Pipeline(
                     new CachedKeyDirectory(database, redis, config.caches()),
                     directory,
                     directory,
                     new RedisRateWindows(redis),
-                    new SqlLedger(database),
+                    ledger,
                     config,
                     clock);
             ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable);
-            return new App(database, redis, server);
+            return new App(database, redis, ledger, server);
         } catch (Exception | Error e) {
             redis.close();
             database.close();
@@ -59,6 +62,7 @@ public final class App implements AutoCloseable {
         try {
             server.close();
         } finally {
+            ledger.close();
             redis.close();
             database.close();
         }

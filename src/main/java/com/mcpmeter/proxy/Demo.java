@@ -5,7 +5,6 @@ import com.mcpmeter.proxy.demo.DemoUpstream;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.Schema;
 import com.mcpmeter.proxy.store.Seeder;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.util.Map;
@@ -67,11 +66,12 @@ final class Demo {
     private static void seedDemo(Seeder seeder, Database db, String upstreamUrl) throws Exception {
         if (seeder.userByEmail(CONSUMER).isPresent()) {
             // A later run: the upstream may listen elsewhere now.
-            try (Connection c = db.dataSource().getConnection();
-                    PreparedStatement ps = c.prepareStatement("UPDATE mcps SET upstream_url = ? WHERE slug = 'demo'")) {
-                ps.setString(1, upstreamUrl);
-                ps.executeUpdate();
-            }
+            db.call("point the demo listing at the upstream", c -> {
+                try (PreparedStatement ps = c.prepareStatement("UPDATE mcps SET upstream_url = ? WHERE slug = 'demo'")) {
+                    ps.setString(1, upstreamUrl);
+                    return ps.executeUpdate();
+                }
+            });
             return;
         }
         long publisher = seeder.user("publisher@mcpmeter.local", "active", 0);

@@ -7,6 +7,8 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 
 /**
@@ -24,7 +26,16 @@ public final class Database implements AutoCloseable {
         T run(Connection connection) throws SQLException;
     }
 
+    private static final long PERMIT_TIMEOUT_MS = 2_000;
+
     private final HikariDataSource pool;
+    /**
+     * At most pool-size callers ever ask Hikari for a connection. Hikari hands a returned
+     * connection to a waiting thread by spinning on Thread.yield(), which on virtual threads can
+     * starve the very waiter it is waiting for; queueing here, on a fair semaphore that parks,
+     * means Hikari never has a waiter.
+     */
+    private final Semaphore permits;
 
     public Database(Config.Database config) {
         HikariConfig hikari = new HikariConfig();
@@ -46,7 +57,10 @@ public final class Database implements AutoCloseable {
         hikari.addDataSourceProperty("connectTimeout", "2000");
         hikari.addDataSourceProperty("socketTimeout", "10000");
         hikari.addDataSourceProperty("cachePrepStmts", "true");
-        hikari.addDataSourceProperty("prepStmtCacheSize", "64");
+        hikari.addDataSourceProperty("prepStmtCacheSize", "256");
+        // The ledger's statements are longer than the 256-character default: without this every
+        // call would parse and prepare them again, a round trip each.
+        hikari.addDataSourceProperty("prepStmtCacheSqlLimit", "4096");
         hikari.addDataSourceProperty("useServerPrepStmts", "true");
         hikari.addDataSourceProperty("useLocalSessionState", "true");
         hikari.addDataSourceProperty("elideSetAutoCommits", "true");
@@ -57,6 +71,7 @@ public final class Database implements AutoCloseable {
         hikari.addDataSourceProperty("allowPublicKeyRetrieval", "true");
         hikari.addDataSourceProperty("sslMode", "PREFERRED");
         this.pool = new HikariDataSource(hikari);
+        this.permits = new Semaphore(config.poolSize(), true);
     }
 
     public DataSource dataSource() {
@@ -71,6 +86,7 @@ public final class Database implements AutoCloseable {
     /** Runs {@code work} in one transaction; it commits only if {@code work} returns normally. */
     public <T> T inTransaction(String what, Work<T> work) {
         for (int attempt = 1; ; attempt++) {
+            acquire(what);
             try (Connection connection = pool.getConnection()) {
                 try {
                     T result = work.run(connection);
@@ -85,14 +101,29 @@ public final class Database implements AutoCloseable {
                     continue;
                 }
                 throw new StoreUnavailableException(what, e);
+            } finally {
+                permits.release();
             }
         }
     }
 
+    private void acquire(String what) {
+        try {
+            if (!permits.tryAcquire(PERMIT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                throw new StoreUnavailableException(what, new SQLTransientException("no database connection free within "
+                        + PERMIT_TIMEOUT_MS + " ms (pool " + pool.getMaximumPoolSize() + ", waiting "
+                        + permits.getQueueLength() + ")"));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailableException(what, e);
+        }
+    }
+
     public boolean isReachable() {
-        try (Connection connection = pool.getConnection()) {
-            return connection.isValid(1);
-        } catch (SQLException e) {
+        try {
+            return call("health", connection -> connection.isValid(1));
+        } catch (StoreUnavailableException e) {
             return false;
         }
     }

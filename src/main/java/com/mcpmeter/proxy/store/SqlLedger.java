@@ -10,6 +10,7 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.YearMonth;
+import java.util.List;
 import java.util.OptionalLong;
 
 /**
@@ -21,14 +22,31 @@ import java.util.OptionalLong;
  * debit transaction and closed (status set, refund if due) exactly once by {@link #settleDebited}
  * or by recovery. Thread-safe.
  */
-public final class SqlLedger implements Ledger {
+public final class SqlLedger implements Ledger, AutoCloseable {
     /** usage_events.status of a debited call whose outcome is not yet known. */
     public static final int IN_FLIGHT = 0;
+    private static final int MAX_BATCH = 200;
+
+    private record Closing(long usageEventId, int status, long durationMs) {}
+
+    private record Unbilled(UsageRow row, int status, long durationMs) {}
 
     private final Database db;
+    private final BatchWriter<Closing> closings;
+    private final BatchWriter<Unbilled> unbilled;
 
     public SqlLedger(Database db) {
         this.db = db;
+        this.closings = new BatchWriter<>("ledger-closings", MAX_BATCH,
+                batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
+        this.unbilled = new BatchWriter<>("ledger-unbilled", MAX_BATCH,
+                batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
+    }
+
+    @Override
+    public void close() {
+        closings.close();
+        unbilled.close();
     }
 
     /** Invariant: free_calls_used never exceeds the allowance for the current month. */
@@ -142,6 +160,11 @@ public final class SqlLedger implements Ledger {
     @Override
     public boolean settleDebited(
             long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refund) {
+        if (refund == 0) {
+            // The common case moves no money: it joins the next batch of closings.
+            closings.write(new Closing(usageEventId, status, durationMs));
+            return true;
+        }
         long billed = row.billedMicroCents() - refund;
         long fee = Money.platformFee(billed, row.platformFeeBps());
         return db.inTransaction("settle", c -> {
@@ -197,7 +220,37 @@ public final class SqlLedger implements Ledger {
 
     @Override
     public void recordUnbilled(UsageRow row, int status, long durationMs) {
-        db.call("record usage", c -> insertUsage(c, row, status, durationMs));
+        unbilled.write(new Unbilled(row, status, durationMs));
+    }
+
+    /** One statement closes a whole batch; rows already closed (status ≠ 0) are left alone. */
+    private static int closeAll(Connection c, List<Closing> batch) throws SQLException {
+        String cases = " WHEN ? THEN ?".repeat(batch.size());
+        String ids = String.join(",", java.util.Collections.nCopies(batch.size(), "?"));
+        try (PreparedStatement ps = c.prepareStatement("UPDATE usage_events SET status = CASE id" + cases
+                + " END, duration_ms = CASE id" + cases + " END, updated_at = NOW() WHERE status = " + IN_FLIGHT
+                + " AND id IN (" + ids + ")")) {
+            int i = 1;
+            for (Closing closing : batch) {
+                ps.setLong(i++, closing.usageEventId());
+                ps.setInt(i++, closing.status());
+            }
+            for (Closing closing : batch) {
+                ps.setLong(i++, closing.usageEventId());
+                ps.setLong(i++, closing.durationMs());
+            }
+            for (Closing closing : batch) {
+                ps.setLong(i++, closing.usageEventId());
+            }
+            return ps.executeUpdate();
+        }
+    }
+
+    private static int insertAll(Connection c, List<Unbilled> batch) throws SQLException {
+        for (Unbilled u : batch) {
+            insertUsage(c, u.row(), u.status(), u.durationMs());
+        }
+        return batch.size();
     }
 
     /**
