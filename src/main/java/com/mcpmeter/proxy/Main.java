@@ -25,6 +25,8 @@ public final class Main {
                 case "serve" -> serve(ConfigLoader.fromEnvironment());
                 case "demo" -> Demo.run(withDefaults(Demo.DEFAULTS));
                 case "bench-setup" -> Demo.benchSetup(withDefaults(Map.of("DB_USER", "root")));
+                case "reconcile" -> System.exit(Reconcile.run(ConfigLoader.fromEnvironment(),
+                        java.util.Arrays.asList(args).subList(1, args.length), System.out));
                 case "help", "--help", "-h" -> usage();
                 default -> {
                     System.err.println("unknown command: " + command);
@@ -74,6 +76,8 @@ public final class Main {
                 usage: java -jar mcpmeter-proxy.jar <command>
                   serve        run the proxy (configured from the environment and .env; see .env.example)
                   demo         run a local demo: database, demo upstream, proxy and a working key
-                  bench-setup  (re)create the benchmark database and print its key""");
+                  bench-setup  (re)create the benchmark database and print its key
+                  reconcile    check the money invariants; --repair refunds debits whose call never
+                               finished; --from/--to ISO-8601 range, --stale-minutes N (default 60)""");
     }
 }

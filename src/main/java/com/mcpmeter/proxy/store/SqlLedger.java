@@ -271,7 +271,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         }
     }
 
-    private static void lockUser(Connection c, long userId) throws SQLException {
+    static void lockUser(Connection c, long userId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE id = ? FOR UPDATE")) {
             ps.setLong(1, userId);
             ps.executeQuery().close();

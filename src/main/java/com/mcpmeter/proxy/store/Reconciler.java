@@ -1,0 +1,174 @@
+package com.mcpmeter.proxy.store;
+
+import com.mcpmeter.proxy.meter.Ledger;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * Checks the money invariants over the ledger and repairs what is safe to repair. Each check is one
+ * query that returns the rows breaking one invariant, so a report names the ids involved.
+ */
+public final class Reconciler {
+
+    /** One broken invariant, with the rows that show it. */
+    public record Violation(String invariant, String detail) {
+        @Override
+        public String toString() {
+            return invariant + ": " + detail;
+        }
+    }
+
+    private record Check(String invariant, String sql, boolean ranged) {}
+
+    private static final List<Check> CHECKS = List.of(
+            new Check("balance >= 0",
+                    "SELECT CONCAT('user ', id, ' balance ', credit_micro_cents) FROM users WHERE credit_micro_cents < 0",
+                    false),
+            new Check("balance = sum of ledger", """
+                    SELECT CONCAT('user ', u.id, ' balance ', u.credit_micro_cents, ' ledger ', COALESCE(SUM(t.amount_micro_cents), 0))
+                      FROM users u LEFT JOIN credit_transactions t ON t.user_id = u.id
+                     GROUP BY u.id, u.credit_micro_cents
+                    HAVING u.credit_micro_cents <> COALESCE(SUM(t.amount_micro_cents), 0)""", false),
+            new Check("balance_after chains", """
+                    SELECT CONCAT('user ', t.user_id, ' transaction ', t.id, ' balance_after ', t.balance_after_micro_cents,
+                                  ' expected ', p.balance_after_micro_cents + t.amount_micro_cents)
+                      FROM credit_transactions t
+                      JOIN credit_transactions p ON p.user_id = t.user_id
+                       AND p.id = (SELECT MAX(q.id) FROM credit_transactions q WHERE q.user_id = t.user_id AND q.id < t.id)
+                     WHERE t.balance_after_micro_cents <> p.balance_after_micro_cents + t.amount_micro_cents
+                       AND t.created_at BETWEEN ? AND ?""", true),
+            new Check("billed = payout + fee", """
+                    SELECT CONCAT('usage_event ', id, ' request ', COALESCE(request_id, '-'), ' billed ', billed_micro_cents,
+                                  ' payout ', publisher_payout_micro_cents, ' fee ', platform_fee_micro_cents)
+                      FROM usage_events
+                     WHERE billed_micro_cents <> publisher_payout_micro_cents + platform_fee_micro_cents
+                       AND called_at BETWEEN ? AND ?""", true),
+            new Check("one usage row per request id", """
+                    SELECT CONCAT('request ', request_id, ' has ', COUNT(*), ' usage rows')
+                      FROM usage_events WHERE request_id IS NOT NULL AND called_at BETWEEN ? AND ?
+                     GROUP BY request_id HAVING COUNT(*) > 1""", true),
+            new Check("one debit and at most one refund per call", """
+                    SELECT CONCAT('usage_event ', reference_id, ' has ', SUM(type = 'usage'), ' debits and ',
+                                  SUM(type = 'refund'), ' refunds')
+                      FROM credit_transactions
+                     WHERE reference_type = 'usage_event' AND created_at BETWEEN ? AND ?
+                     GROUP BY reference_id HAVING SUM(type = 'usage') <> 1 OR SUM(type = 'refund') > 1""", true),
+            new Check("usage row bills what the ledger took", """
+                    SELECT CONCAT('usage_event ', e.id, ' bills ', e.billed_micro_cents, ' but the ledger moved ',
+                                  -SUM(t.amount_micro_cents))
+                      FROM usage_events e JOIN credit_transactions t
+                        ON t.reference_type = 'usage_event' AND t.reference_id = e.id
+                     WHERE e.called_at BETWEEN ? AND ?
+                     GROUP BY e.id, e.billed_micro_cents HAVING e.billed_micro_cents <> -SUM(t.amount_micro_cents)""",
+                    true),
+            new Check("free calls within the allowance", """
+                    SELECT CONCAT('listing ', u.mcp_id, ' consumer ', u.user_id, ' month ', u.period_year_month,
+                                  ' used ', u.free_calls_used, ' of ', m.free_calls_per_consumer)
+                      FROM mcp_consumer_usage u JOIN mcps m ON m.id = u.mcp_id
+                     WHERE u.free_calls_used > m.free_calls_per_consumer""", false));
+
+    private final Database db;
+
+    public Reconciler(Database db) {
+        this.db = db;
+    }
+
+    public List<Violation> check(Instant from, Instant to, Duration staleAfter, Instant now) {
+        return db.call("reconcile", c -> {
+            List<Violation> found = new ArrayList<>();
+            for (Check check : CHECKS) {
+                try (PreparedStatement ps = c.prepareStatement(check.sql())) {
+                    if (check.ranged()) {
+                        ps.setTimestamp(1, Timestamp.from(from));
+                        ps.setTimestamp(2, Timestamp.from(to));
+                    }
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            found.add(new Violation(check.invariant(), rs.getString(1)));
+                        }
+                    }
+                }
+            }
+            for (long id : stale(c, now.minus(staleAfter))) {
+                found.add(new Violation("every debit ends", "usage_event " + id + " is still in flight"));
+            }
+            return found;
+        });
+    }
+
+    /**
+     * Closes debits whose call never finished (the proxy died mid-call): the usage row gets status
+     * 502 and the debit is refunded, referencing it, exactly as a failed upstream would have been.
+     *
+     * @return how many were refunded
+     */
+    public int refundStale(Duration staleAfter, Instant now) {
+        List<Long> ids = db.call("find stale debits", c -> stale(c, now.minus(staleAfter)));
+        int repaired = 0;
+        for (long id : ids) {
+            if (db.inTransaction("refund stale debit", c -> refundOne(c, id))) {
+                repaired++;
+            }
+        }
+        return repaired;
+    }
+
+    private static List<Long> stale(Connection c, Instant before) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT id FROM usage_events WHERE status = ? AND called_at < ? ORDER BY id")) {
+            ps.setInt(1, SqlLedger.IN_FLIGHT);
+            ps.setTimestamp(2, Timestamp.from(before));
+            List<Long> ids = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    ids.add(rs.getLong(1));
+                }
+            }
+            return ids;
+        }
+    }
+
+    private static boolean refundOne(Connection c, long usageEventId) throws SQLException {
+        Ledger.UsageRow row;
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT e.request_id, p.user_id, e.project_id, e.mcp_id, e.called_at, e.billed_micro_cents
+                  FROM usage_events e JOIN projects p ON p.id = e.project_id
+                 WHERE e.id = ? AND e.status = ?""")) {
+            ps.setLong(1, usageEventId);
+            ps.setInt(2, SqlLedger.IN_FLIGHT);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return false;
+                }
+                row = new Ledger.UsageRow(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4),
+                        OptionalLong.empty(), "", "", "", rs.getTimestamp(5).toInstant(), rs.getLong(6), 0);
+            }
+        }
+        SqlLedger.lockUser(c, row.userId());
+        try (PreparedStatement ps = c.prepareStatement("""
+                UPDATE usage_events SET status = 502, billed_micro_cents = 0, platform_fee_micro_cents = 0,
+                       publisher_payout_micro_cents = 0, updated_at = NOW()
+                 WHERE id = ? AND status = ?""")) {
+            ps.setLong(1, usageEventId);
+            ps.setInt(2, SqlLedger.IN_FLIGHT);
+            if (ps.executeUpdate() != 1) {
+                return false;
+            }
+        }
+        if (row.billedMicroCents() > 0) {
+            SqlLedger.refund(c, usageEventId, row,
+                    YearMonth.from(row.calledAt().atZone(ZoneOffset.UTC)), row.billedMicroCents());
+        }
+        return true;
+    }
+}

@@ -1,0 +1,168 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.mcpmeter.proxy.store.Reconciler;
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** reconcile finds each kind of drift planted by hand, and nothing after honest traffic. */
+class ReconcileIT {
+    private static final long PRICE = 1_000;
+
+    private ProxyFixture proxy;
+    private TestUpstream upstream;
+    private Reconciler reconciler;
+
+    @BeforeEach
+    void start() throws Exception {
+        proxy = ProxyFixture.start();
+        upstream = TestUpstream.start(TestUpstream.jsonRpc());
+        reconciler = new Reconciler(proxy.db);
+    }
+
+    @AfterEach
+    void stop() {
+        upstream.close();
+        proxy.close();
+    }
+
+    /** Some real traffic: paid, free, refunded. Returns the consumer. */
+    private ProxyFixture.Consumer traffic() throws Exception {
+        var c = proxy.consumer(50_000);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE)
+                .withFreeCalls(1));
+        for (int i = 0; i < 4; i++) {
+            assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode());
+        }
+        try (TestUpstream failing = TestUpstream.start(TestUpstream.status(503))) {
+            String bad = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), failing.mcp().toString(), PRICE));
+            assertEquals(503, proxy.post("/" + bad, c.key(), toolCall(9, "echo")).statusCode());
+        }
+        proxy.awaitSettled(c.userId());
+        return c;
+    }
+
+    private List<String> drift() {
+        return reconciler.check(Instant.EPOCH, Instant.now().plusSeconds(60), Duration.ofMinutes(60), Instant.now())
+                .stream().map(Reconciler.Violation::invariant).toList();
+    }
+
+    @Test
+    void honestTrafficShowsNoDrift() throws Exception {
+        traffic();
+        assertEquals(List.of(), drift());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("no drift"));
+    }
+
+    @Test
+    void findsABalanceThatTheLedgerDoesNotExplain() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE users SET credit_micro_cents = credit_micro_cents + 5 WHERE id = ?", c.userId());
+        assertTrue(drift().contains("balance = sum of ledger"));
+    }
+
+    @Test
+    void findsANegativeBalance() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE users SET credit_micro_cents = -1 WHERE id = ?", c.userId());
+        assertTrue(drift().contains("balance >= 0"));
+    }
+
+    @Test
+    void findsABrokenBalanceAfterChain() throws Exception {
+        var c = traffic();
+        proxy.execute("""
+                UPDATE credit_transactions SET balance_after_micro_cents = balance_after_micro_cents + 7
+                 WHERE user_id = ? AND type = 'usage' ORDER BY id LIMIT 1""", c.userId());
+        assertTrue(drift().contains("balance_after chains"));
+    }
+
+    @Test
+    void findsASplitThatDoesNotAddUp() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE usage_events SET platform_fee_micro_cents = platform_fee_micro_cents + 1 "
+                + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1", c.projectId());
+        assertTrue(drift().contains("billed = payout + fee"));
+    }
+
+    @Test
+    void findsADoubleChargeAndADoubleRefund() throws Exception {
+        var c = traffic();
+        proxy.execute("""
+                INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
+                                                 balance_after_micro_cents, created_at, updated_at)
+                SELECT user_id, 0, 'usage', reference_type, reference_id, balance_after_micro_cents, NOW(), NOW()
+                  FROM credit_transactions WHERE user_id = ? AND type = 'usage' ORDER BY id DESC LIMIT 1""", c.userId());
+        assertTrue(drift().contains("one debit and at most one refund per call"));
+    }
+
+    @Test
+    void findsTwoUsageRowsForOneRequest() throws Exception {
+        var c = traffic();
+        proxy.execute("""
+                INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id)
+                SELECT project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id
+                  FROM usage_events WHERE project_id = ? LIMIT 1""", c.projectId());
+        assertTrue(drift().contains("one usage row per request id"));
+    }
+
+    @Test
+    void findsAUsageRowBillingMoreThanTheLedgerTook() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE usage_events SET billed_micro_cents = billed_micro_cents + 10, "
+                + "publisher_payout_micro_cents = publisher_payout_micro_cents + 10 "
+                + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1", c.projectId());
+        assertTrue(drift().contains("usage row bills what the ledger took"));
+    }
+
+    @Test
+    void findsFreeCallsBeyondTheAllowance() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE mcp_consumer_usage SET free_calls_used = 5 WHERE user_id = ?", c.userId());
+        assertTrue(drift().contains("free calls within the allowance"));
+    }
+
+    @Test
+    void repairRefundsADebitWhoseCallNeverFinished() throws Exception {
+        var c = traffic();
+        long before = proxy.balance(c.userId());
+        // What a proxy killed mid-call leaves behind: a debit whose usage row is still in flight.
+        long mcp = proxy.count("SELECT MIN(id) FROM mcps");
+        proxy.execute("UPDATE users SET credit_micro_cents = credit_micro_cents - 1000 WHERE id = ?", c.userId());
+        proxy.execute("""
+                INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status,
+                                          billed_micro_cents, publisher_payout_micro_cents, platform_fee_micro_cents,
+                                          request_id)
+                VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, 'killed-mid-call')""",
+                c.projectId(), mcp);
+        long usageId = proxy.count("SELECT id FROM usage_events WHERE request_id = 'killed-mid-call'");
+        proxy.execute("""
+                INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
+                                                 balance_after_micro_cents, created_at, updated_at)
+                VALUES (?, -1000, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), usageId, before - 1000);
+        assertTrue(drift().contains("every debit ends"));
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8));
+        assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
+        assertEquals(before, proxy.balance(c.userId()));
+        assertEquals(502, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+        assertEquals(1, proxy.count(
+                "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?", usageId));
+        assertEquals(List.of(), drift());
+        proxy.assertLedgerConsistent(c.userId());
+    }
+}
