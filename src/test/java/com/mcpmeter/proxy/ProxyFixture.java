@@ -46,8 +46,8 @@ final class ProxyFixture implements AutoCloseable {
     /** A consumer as tests use it. */
     record Consumer(long userId, long projectId, String key) {}
 
-    private ProxyFixture(Map<String, String> overrides, Clock clock) throws Exception {
-        this.database = TestStores.newDatabase();
+    private ProxyFixture(Config.Database database, Map<String, String> overrides, Clock clock) throws Exception {
+        this.database = database;
         this.redis = TestStores.newRedis();
         this.env = new HashMap<>(TestStores.env(database, redis));
         env.putAll(overrides);
@@ -59,11 +59,16 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     static ProxyFixture start() throws Exception {
-        return new ProxyFixture(Map.of(), Clock.systemUTC());
+        return start(Map.of(), Clock.systemUTC());
     }
 
     static ProxyFixture start(Map<String, String> overrides, Clock clock) throws Exception {
-        return new ProxyFixture(overrides, clock);
+        return new ProxyFixture(TestStores.newDatabase(), overrides, clock);
+    }
+
+    /** Over a given database; {@code overrides} may point the proxy at it through a relay. */
+    static ProxyFixture start(Config.Database database, Map<String, String> overrides, Clock clock) throws Exception {
+        return new ProxyFixture(database, overrides, clock);
     }
 
     /** Another proxy instance over the same database and Redis; returns its port. */
@@ -71,6 +76,11 @@ final class ProxyFixture implements AutoCloseable {
         App app = App.start(config, clock);
         apps.add(app);
         return app.port();
+    }
+
+    /** Stops the first instance the way SIGTERM does (drain, then exit); returns when it is done. */
+    void stopFirstInstance() {
+        apps.removeFirst().close();
     }
 
     int port() {

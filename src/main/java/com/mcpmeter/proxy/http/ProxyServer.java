@@ -13,6 +13,7 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -71,7 +72,10 @@ public final class ProxyServer implements AutoCloseable {
                 "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
-        server.setHandler(context);
+        // Graceful stop: refuse new requests, let in-flight ones (and their streams) finish.
+        GracefulHandler graceful = new GracefulHandler();
+        graceful.setHandler(context);
+        server.setHandler(graceful);
         server.setStopTimeout(GRACE.toMillis());
         server.setStopAtShutdown(false);
         server.start();

@@ -13,15 +13,20 @@ import java.time.Duration;
 /**
  * One shared Lettuce connection (thread-safe, pipelined). Commands fail fast while Redis is away
  * (rejected, not queued), and the connection heals itself when it comes back; callers decide what
- * a failure means for them.
+ * a failure means for them. A Redis that is down when the proxy starts does not stop it: the
+ * connection is made on first use and retried at most once a second after that.
  */
 public final class Redis implements AutoCloseable {
     private static final Duration COMMAND_TIMEOUT = Duration.ofMillis(500);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(1);
 
+    private static final long RETRY_NANOS = Duration.ofSeconds(1).toNanos();
+
     private final RedisClient client;
-    private final StatefulRedisConnection<String, String> connection;
     private final String prefix;
+    private final java.util.concurrent.locks.ReentrantLock connecting = new java.util.concurrent.locks.ReentrantLock();
+    private volatile StatefulRedisConnection<String, String> connection;
+    private volatile long nextAttemptNanos = System.nanoTime();
 
     public Redis(Config.Redis config) {
         RedisURI.Builder uri = RedisURI.builder()
@@ -39,12 +44,43 @@ public final class Redis implements AutoCloseable {
                 .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
                 .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
                 .build());
-        this.connection = client.connect();
         this.prefix = config.keyPrefix();
+        try {
+            sync();
+        } catch (RedisUnavailableException e) {
+            // started without Redis: authentication reads MySQL, rate limits fail open, until it is back
+        }
     }
 
+    /** @throws RedisUnavailableException when there is no connection yet and none can be made now */
     public RedisCommands<String, String> sync() {
-        return connection.sync();
+        StatefulRedisConnection<String, String> current = connection;
+        if (current != null) {
+            return current.sync();
+        }
+        if (System.nanoTime() - nextAttemptNanos < 0 || !connecting.tryLock()) {
+            throw new RedisUnavailableException("redis is not connected");
+        }
+        try {
+            if (connection == null) {
+                connection = client.connect();
+            }
+            return connection.sync();
+        } catch (RuntimeException e) {
+            nextAttemptNanos = System.nanoTime() + RETRY_NANOS;
+            throw new RedisUnavailableException("cannot connect to redis: " + e.getMessage());
+        } finally {
+            connecting.unlock();
+        }
+    }
+
+    /** Redis cannot be used right now; callers fall back (MySQL for keys, fail-open for limits). */
+    public static final class RedisUnavailableException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        RedisUnavailableException(String message) {
+            super(message);
+        }
     }
 
     /** Every key the proxy writes starts with the configured prefix. */
@@ -54,7 +90,7 @@ public final class Redis implements AutoCloseable {
 
     public boolean isReachable() {
         try {
-            return "PONG".equals(connection.sync().ping());
+            return "PONG".equals(sync().ping());
         } catch (RuntimeException e) {
             return false;
         }
@@ -62,7 +98,9 @@ public final class Redis implements AutoCloseable {
 
     @Override
     public void close() {
-        connection.close();
+        if (connection != null) {
+            connection.close();
+        }
         client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
 }

@@ -42,7 +42,9 @@ public final class RedisRateWindows implements RateWindows {
             answer = run(keys, args);
         } catch (RuntimeException e) {
             long count = failOpen.incrementAndGet();
-            log.warn("rate limiter fail-open (#{}): redis unavailable: {}", count, e.getMessage());
+            if (count == 1 || count % 1000 == 0) { // one line per outage burst, not one per call
+                log.warn("rate limiter fail-open (#{}): redis unavailable: {}", count, e.getMessage());
+            }
             return Decision.allow();
         }
         if (answer.get(0) == 1L) {

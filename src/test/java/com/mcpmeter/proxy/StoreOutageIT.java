@@ -1,0 +1,83 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.net.http.HttpRequest;
+import java.time.Clock;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * MySQL gone: paid calls fail closed (503 store_unavailable, nothing charged) and the proxy
+ * recovers by itself. Redis gone: nothing fails; keys come from MySQL and limits fail open.
+ */
+class StoreOutageIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void mysqlOutageFailsPaidCallsClosedAndRecovers() throws Exception {
+        var database = TestStores.newDatabase();
+        try (TcpRelay relay = new TcpRelay(database.host(), database.port());
+                TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
+                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
+                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+            var c = proxy.consumer(10_000);
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("o"), upstream.mcp().toString(), 1_000));
+            assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(1, "echo")).statusCode());
+            proxy.awaitSettled(c.userId());
+            int forwardedBefore = upstream.received.size();
+
+            relay.cut();
+            for (int i = 0; i < 5; i++) {
+                var refused = proxy.post("/" + slug, c.key(), toolCall(10 + i, "echo"));
+                assertEquals(503, refused.statusCode());
+                assertEquals("store_unavailable",
+                        JSON.readTree(refused.body()).path("error").path("data").path("error").asText());
+            }
+            assertEquals(forwardedBefore, upstream.received.size(), "no free lunch: nothing forwarded unpaid");
+            var health = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
+            assertEquals(503, health.statusCode());
+            assertTrue(health.body().contains("\"mysql\":\"down\""));
+
+            relay.restore();
+            ProxyFixture.await("paid calls work again", () ->
+                    proxy.post("/" + slug, c.key(), toolCall(99, "echo")).statusCode() == 200);
+            proxy.awaitSettled(c.userId());
+            assertEquals(8_000, proxy.balance(c.userId()));
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    @Test
+    void redisOutageFailsNothing() throws Exception {
+        var database = TestStores.newDatabase();
+        var redis = TestStores.newRedis();
+        try (TcpRelay relay = new TcpRelay(redis.host(), redis.port());
+                TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
+                ProxyFixture proxy = ProxyFixture.start(database, Map.of("REDIS_PORT", Integer.toString(relay.port()),
+                        "REDIS_HOST", "127.0.0.1"), Clock.systemUTC())) {
+            var c = proxy.consumer(10_000);
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("o"), upstream.mcp().toString(), 1_000)
+                    .withRateLimits(3, 100));
+            relay.cut();
+            for (int i = 0; i < 5; i++) {
+                assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode(),
+                        "limits fail open while Redis is away");
+            }
+            var health = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
+            assertEquals(200, health.statusCode());
+            assertTrue(health.body().contains("\"status\":\"degraded\""), health.body());
+
+            relay.restore();
+            // Back to shared limits once Redis answers: within a few calls the window refuses again.
+            ProxyFixture.await("rate limits enforced again", () ->
+                    proxy.post("/" + slug, c.key(), toolCall(7, "echo")).statusCode() == 429);
+            proxy.awaitSettled(c.userId());
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+}
