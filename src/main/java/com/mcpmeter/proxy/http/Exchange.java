@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.http;
 
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.ResponseMeter;
+import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import java.net.ConnectException;
 import java.nio.channels.UnresolvedAddressException;
@@ -21,6 +22,10 @@ final class Exchange {
     private volatile boolean began;
     private volatile boolean clientGone;
     private volatile long firstByteMillis = -1;
+    /** Set for a legacy SSE stream, whose endpoint event must point back at the proxy. */
+    volatile SseEndpointRewriter rewriter;
+    /** The legacy session this stream serves, once its endpoint event has passed. */
+    volatile String legacySession;
 
     Exchange(Call call, long startedNanos) {
         this.call = call;

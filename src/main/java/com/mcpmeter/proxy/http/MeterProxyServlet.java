@@ -7,6 +7,7 @@ import com.mcpmeter.proxy.meter.CallRequest;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
+import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import jakarta.servlet.ServletException;
@@ -63,12 +64,14 @@ final class MeterProxyServlet extends ProxyServlet {
     private final transient ExecutorService settler;
     private final transient Config config;
     private final transient ErrorResponder errors;
+    private final transient LegacySessions legacy;
 
     MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors) {
         this.pipeline = pipeline;
         this.settler = settler;
         this.config = config;
         this.errors = errors;
+        this.legacy = new LegacySessions(pipeline::refundClosed);
     }
 
     @Override
@@ -87,6 +90,7 @@ final class MeterProxyServlet extends ProxyServlet {
                         isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
             }
             case Admission.Admitted admitted -> {
+                legacySession(admitted.call()).ifPresent(session -> legacy.expect(admitted.call(), session));
                 request.setAttribute(EXCHANGE, new Exchange(admitted.call(), started));
                 super.service(request, response);
             }
@@ -150,6 +154,13 @@ final class MeterProxyServlet extends ProxyServlet {
                 return new byte[0]; // the client went away: answer without ids
             }
         }
+    }
+
+    /** A POST to a legacy SSE listing names its session in the query the endpoint event gave it. */
+    private static Optional<String> legacySession(Call call) {
+        return "sse".equals(call.listing().transport()) && "POST".equals(call.request().httpMethod())
+                ? call.request().query()
+                : Optional.empty();
     }
 
     private static Exchange exchange(HttpServletRequest request) {
@@ -236,6 +247,10 @@ final class MeterProxyServlet extends ProxyServlet {
         response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter() + (refunded ? charged : 0)));
         if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
             response.setHeader("X-Accel-Buffering", "no"); // nginx: never buffer an event stream
+            if ("sse".equals(call.listing().transport()) && "GET".equals(request.getMethod())) {
+                exchange.rewriter = new SseEndpointRewriter(call.target(), call.listing().upstreamUrl().orElseThrow(),
+                        config.server().publicBaseUrl().getRawPath() + "/" + call.listing().slug());
+            }
         }
     }
 
@@ -264,7 +279,15 @@ final class MeterProxyServlet extends ProxyServlet {
         exchange.meter().accept(buffer, offset, length);
         try {
             var out = response.getOutputStream();
-            out.write(buffer, offset, length);
+            SseEndpointRewriter rewriter = exchange.rewriter;
+            if (rewriter == null) {
+                out.write(buffer, offset, length);
+            } else {
+                out.write(rewriter.accept(buffer, offset, length));
+                if (exchange.legacySession == null && rewriter.sessionQuery().isPresent()) {
+                    followLegacySession(exchange, rewriter.sessionQuery().get());
+                }
+            }
             if (isEventStream(response)) {
                 out.flush(); // each event reaches the client as soon as the upstream sent it
             }
@@ -273,6 +296,19 @@ final class MeterProxyServlet extends ProxyServlet {
             exchange.clientGone();
             callback.failed(x);
         }
+    }
+
+    /** From now on, answers on this stream settle the calls POSTed to its session. */
+    private void followLegacySession(Exchange exchange, String session) {
+        long listingId = exchange.call.listing().id();
+        exchange.legacySession = session;
+        legacy.streamOpened(listingId, session);
+        exchange.meter().onAnswer((id, error) -> {
+            Runnable refund = legacy.answered(listingId, session, id, error);
+            if (refund != null) {
+                settler.execute(refund);
+            }
+        });
     }
 
     private static boolean isEventStream(HttpServletResponse response) {
@@ -284,6 +320,13 @@ final class MeterProxyServlet extends ProxyServlet {
     protected void onProxyResponseSuccess(
             HttpServletRequest request, HttpServletResponse response, Response serverResponse) {
         Exchange exchange = exchange(request);
+        if (exchange.rewriter != null) {
+            try {
+                response.getOutputStream().write(exchange.rewriter.finish());
+            } catch (IOException e) {
+                exchange.clientGone();
+            }
+        }
         if (exchange.end()) {
             UpstreamOutcome outcome = exchange.completed();
             settler.execute(() -> settle(exchange, outcome));
@@ -329,8 +372,14 @@ final class MeterProxyServlet extends ProxyServlet {
         }
     }
 
-    private void settle(Exchange exchange, UpstreamOutcome outcome) {
+    private void settle(Exchange exchange, UpstreamOutcome reported) {
         Call call = exchange.call;
+        if (exchange.legacySession != null) {
+            legacy.streamClosed(call.listing().id(), exchange.legacySession);
+        }
+        UpstreamOutcome outcome = legacySession(call)
+                .map(session -> withFailures(reported, legacy.closing(call, session)))
+                .orElse(reported);
         try {
             pipeline.settle(call, outcome, exchange.durationMillis());
             log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
@@ -340,6 +389,15 @@ final class MeterProxyServlet extends ProxyServlet {
             // The debit stays in flight (usage status 0) and is closed by recovery.
             log.error("request_id={} could not settle: {}", call.requestId(), e.toString());
         }
+    }
+
+    private static UpstreamOutcome withFailures(UpstreamOutcome outcome, java.util.Set<String> failed) {
+        if (failed.isEmpty()) {
+            return outcome;
+        }
+        var errors = new java.util.HashSet<>(outcome.errorIds());
+        errors.addAll(failed);
+        return new UpstreamOutcome(outcome.kind(), outcome.status(), outcome.resultIds(), errors, outcome.responseBytes());
     }
 
     /** Not used: errors before the exchange are answered by {@link ErrorResponder}. */

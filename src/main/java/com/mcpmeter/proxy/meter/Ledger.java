@@ -70,6 +70,13 @@ public interface Ledger {
     boolean settleDebited(
             long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refundMicroCents);
 
+    /**
+     * Refunds part of a call that was already closed as billed, when its failure became known only
+     * later (a legacy SSE answer arriving on the stream after the POST was closed). At most once
+     * per call: it does nothing if the usage row no longer bills {@code row.billedMicroCents()}.
+     */
+    boolean refundClosed(long usageEventId, UsageRow row, YearMonth period, long refundMicroCents);
+
     /** Writes the usage row of a call that moved no money. */
     void recordUnbilled(UsageRow row, int status, long durationMs);
 }

@@ -105,6 +105,20 @@ public final class Pipeline {
         record.apply(call, outcome, durationMs);
     }
 
+    /**
+     * A billed envelope of an already closed call turned out to have failed (legacy SSE answers
+     * arrive on the stream, after the POST was closed): refund its price.
+     */
+    public void refundClosed(Call call, String failedId) {
+        long amount = call.charge().pricedCalls().stream()
+                .filter(p -> p.id().toString().equals(failedId))
+                .mapToLong(PricedCall::chargedMicroCents)
+                .sum();
+        if (amount > 0 && call.charge().usageEventId().isPresent()) {
+            ledger.refundClosed(call.charge().usageEventId().getAsLong(), call.usage(), call.period(), amount);
+        }
+    }
+
     /** The consumer's balance now, for answers written after a refund. */
     public long balance(long userId) {
         return ledger.balance(userId);

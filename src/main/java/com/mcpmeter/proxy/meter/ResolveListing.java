@@ -73,18 +73,29 @@ final class ResolveListing {
         return true;
     }
 
+    /**
+     * {@code /<slug>/<sub>} is {@code <sub>} resolved against the listing's upstream URL as a
+     * relative reference (RFC 3986), as a browser resolves a link: upstream {@code http://h/sse} +
+     * {@code message} → {@code http://h/message}; an upstream URL ending in {@code /} nests under
+     * itself. The publisher's own query (an API key, say) is kept on every request.
+     *
+     * @throws IllegalArgumentException if the result would leave the upstream's origin
+     */
     static URI target(URI base, String subpath, Optional<String> query) {
         String url = base.toString();
         int q = url.indexOf('?');
         String baseQuery = q >= 0 ? url.substring(q + 1) : "";
-        if (q >= 0) {
-            url = url.substring(0, q);
-        }
+        URI path = URI.create(q >= 0 ? url.substring(0, q) : url);
         if (!subpath.isEmpty()) {
-            url = (url.endsWith("/") ? url : url + "/") + subpath;
+            URI resolved = path.resolve(URI.create("./" + subpath));
+            if (!java.util.Objects.equals(resolved.getScheme(), path.getScheme())
+                    || !java.util.Objects.equals(resolved.getRawAuthority(), path.getRawAuthority())) {
+                throw new IllegalArgumentException("subpath leaves the upstream: " + subpath);
+            }
+            path = resolved;
         }
         String joined = baseQuery.isEmpty() ? query.orElse("")
                 : query.map(extra -> baseQuery + "&" + extra).orElse(baseQuery);
-        return URI.create(joined.isEmpty() ? url : url + "?" + joined);
+        return URI.create(joined.isEmpty() ? path.toString() : path + "?" + joined);
     }
 }

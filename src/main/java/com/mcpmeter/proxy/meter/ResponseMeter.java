@@ -22,6 +22,13 @@ public final class ResponseMeter {
     private static final JsonFactory FACTORY = new JsonFactory();
     private static final byte[] DATA = "data:".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
+    /** Told of every JSON-RPC answer as it passes: its id (as JSON text) and whether it is an error. */
+    @FunctionalInterface
+    public interface AnswerListener {
+        void answered(String id, boolean error);
+    }
+
+    private volatile AnswerListener listener = (id, error) -> {};
     private final Set<String> resultIds = new HashSet<>();
     private final Set<String> errorIds = new HashSet<>();
     private final boolean sse;
@@ -55,6 +62,10 @@ public final class ResponseMeter {
             return new ResponseMeter(true, false);
         }
         return new ResponseMeter(false, false);
+    }
+
+    public void onAnswer(AnswerListener answerListener) {
+        this.listener = answerListener;
     }
 
     public void accept(byte[] buffer, int offset, int length) {
@@ -223,6 +234,9 @@ public final class ResponseMeter {
                             errorIds.add(id);
                         } else if (result) {
                             resultIds.add(id);
+                        }
+                        if (error || result) {
+                            listener.answered(id, error);
                         }
                     }
                     depth--;

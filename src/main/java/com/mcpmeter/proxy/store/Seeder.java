@@ -33,35 +33,42 @@ public final class Seeder {
             Integer ratePerDay,
             Integer timeoutSeconds,
             String upstreamHeadersJson,
-            long defaultPriceMicroCents) {
+            long defaultPriceMicroCents,
+            String transport) {
 
         public static ListingSpec live(String slug, String upstreamUrl, long price) {
-            return new ListingSpec(slug, upstreamUrl, "live", 0, null, null, null, null, price);
+            return new ListingSpec(slug, upstreamUrl, "live", 0, null, null, null, null, price, "streamable");
+        }
+
+        /** {@code streamable}, {@code sse} (legacy HTTP+SSE) or {@code http}. */
+        public ListingSpec withTransport(String newTransport) {
+            return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay,
+                    timeoutSeconds, upstreamHeadersJson, defaultPriceMicroCents, newTransport);
         }
 
         public ListingSpec withFreeCalls(int n) {
             return new ListingSpec(slug, upstreamUrl, status, n, ratePerMinute, ratePerDay, timeoutSeconds,
-                    upstreamHeadersJson, defaultPriceMicroCents);
+                    upstreamHeadersJson, defaultPriceMicroCents, transport);
         }
 
         public ListingSpec withRateLimits(Integer perMinute, Integer perDay) {
             return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, perMinute, perDay, timeoutSeconds,
-                    upstreamHeadersJson, defaultPriceMicroCents);
+                    upstreamHeadersJson, defaultPriceMicroCents, transport);
         }
 
         public ListingSpec withTimeout(int seconds) {
             return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay, seconds,
-                    upstreamHeadersJson, defaultPriceMicroCents);
+                    upstreamHeadersJson, defaultPriceMicroCents, transport);
         }
 
         public ListingSpec withStatus(String newStatus) {
             return new ListingSpec(slug, upstreamUrl, newStatus, freeCallsPerConsumer, ratePerMinute, ratePerDay,
-                    timeoutSeconds, upstreamHeadersJson, defaultPriceMicroCents);
+                    timeoutSeconds, upstreamHeadersJson, defaultPriceMicroCents, transport);
         }
 
         public ListingSpec withUpstreamHeaders(String json) {
             return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay,
-                    timeoutSeconds, json, defaultPriceMicroCents);
+                    timeoutSeconds, json, defaultPriceMicroCents, transport);
         }
     }
 
@@ -184,18 +191,19 @@ public final class Seeder {
                     INSERT INTO mcps (publisher_id, slug, name, category, upstream_url, upstream_headers, transport,
                                       status, free_calls_per_consumer, rate_limit_per_minute, rate_limit_per_day,
                                       upstream_timeout_seconds, created_at, updated_at)
-                    VALUES (?, ?, ?, 'tools', ?, ?, 'streamable', ?, ?, ?, ?, ?, NOW(), NOW())""",
+                    VALUES (?, ?, ?, 'tools', ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())""",
                     Statement.RETURN_GENERATED_KEYS)) {
                 ps.setLong(1, publisherId);
                 ps.setString(2, spec.slug());
                 ps.setString(3, spec.slug());
                 ps.setString(4, spec.upstreamUrl());
                 ps.setString(5, spec.upstreamHeadersJson());
-                ps.setString(6, spec.status());
-                ps.setInt(7, spec.freeCallsPerConsumer());
-                ps.setObject(8, spec.ratePerMinute());
-                ps.setObject(9, spec.ratePerDay());
-                ps.setObject(10, spec.timeoutSeconds());
+                ps.setString(6, spec.transport());
+                ps.setString(7, spec.status());
+                ps.setInt(8, spec.freeCallsPerConsumer());
+                ps.setObject(9, spec.ratePerMinute());
+                ps.setObject(10, spec.ratePerDay());
+                ps.setObject(11, spec.timeoutSeconds());
                 ps.executeUpdate();
                 id = generatedId(ps);
             }

@@ -195,6 +195,33 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         });
     }
 
+    /** Invariant: at most one refund per call (the billed amount must still be the original). */
+    @Override
+    public boolean refundClosed(long usageEventId, UsageRow row, YearMonth period, long refund) {
+        long billed = row.billedMicroCents() - refund;
+        long fee = Money.platformFee(billed, row.platformFeeBps());
+        return db.inTransaction("refund closed call", c -> {
+            lockUser(c, row.userId());
+            try (PreparedStatement ps = c.prepareStatement("""
+                    UPDATE usage_events
+                       SET billed_micro_cents = ?, platform_fee_micro_cents = ?, publisher_payout_micro_cents = ?,
+                           updated_at = NOW()
+                     WHERE id = ? AND status <> ? AND billed_micro_cents = ?""")) {
+                ps.setLong(1, billed);
+                ps.setLong(2, fee);
+                ps.setLong(3, billed - fee);
+                ps.setLong(4, usageEventId);
+                ps.setInt(5, IN_FLIGHT);
+                ps.setLong(6, row.billedMicroCents());
+                if (ps.executeUpdate() != 1) {
+                    return false;
+                }
+            }
+            refund(c, usageEventId, row, period, refund);
+            return true;
+        });
+    }
+
     /** Gives {@code amount} back to the user and the project's month, with its ledger row. */
     static void refund(Connection c, long usageEventId, UsageRow row, YearMonth period, long amount)
             throws SQLException {

@@ -65,7 +65,7 @@ class ResolveListingTest {
     @Test
     void joinsBaseAndSubpathWithExactlyOneSlash() {
         assertEquals(URI.create("https://up.example/mcp/tools"),
-                ResolveListing.target(URI.create("https://up.example/mcp"), "tools", Optional.empty()));
+                ResolveListing.target(URI.create("https://up.example/mcp/"), "tools", Optional.empty()));
         assertEquals(URI.create("https://up.example/mcp/tools"),
                 ResolveListing.target(URI.create("https://up.example/mcp/"), "tools", Optional.empty()));
         assertEquals(URI.create("https://up.example/a/b"),
@@ -86,8 +86,8 @@ class ResolveListingTest {
     void appendsQueryWithQuestionMarkWhenBaseHasNone() {
         assertEquals(URI.create("https://up.example/mcp?session=1&x=y"),
                 ResolveListing.target(URI.create("https://up.example/mcp"), "", Optional.of("session=1&x=y")));
-        assertEquals(URI.create("https://up.example/mcp/sse?a=1"),
-                ResolveListing.target(URI.create("https://up.example/mcp"), "sse", Optional.of("a=1")));
+        assertEquals(URI.create("https://up.example/message?a=1"),
+                ResolveListing.target(URI.create("https://up.example/sse"), "message", Optional.of("a=1")));
     }
 
     @Test
@@ -100,8 +100,20 @@ class ResolveListingTest {
     void putsSubpathIntoThePathWhenBaseHasAQuery() {
         // Publishers' upstream URLs may carry a query (an API key, say); the subpath belongs before it.
         assertEquals(URI.create("https://up.example/mcp/sse?key=k"),
-                ResolveListing.target(URI.create("https://up.example/mcp?key=k"), "sse", Optional.empty()));
-        assertEquals(URI.create("https://up.example/mcp/sse?key=k&a=1"),
-                ResolveListing.target(URI.create("https://up.example/mcp?key=k"), "sse", Optional.of("a=1")));
+                ResolveListing.target(URI.create("https://up.example/mcp/?key=k"), "sse", Optional.empty()));
+        assertEquals(URI.create("https://up.example/message?key=k&a=1"),
+                ResolveListing.target(URI.create("https://up.example/sse?key=k"), "message", Optional.of("a=1")));
+    }
+
+    @Test
+    void resolvesSubpathsLikeRelativeLinksAndNeverLeavesTheOrigin() {
+        assertEquals(URI.create("https://up.example/message"),
+                ResolveListing.target(URI.create("https://up.example/sse"), "message", Optional.empty()));
+        assertEquals(URI.create("https://up.example/api/message"),
+                ResolveListing.target(URI.create("https://up.example/api/sse"), "message", Optional.empty()));
+        assertEquals(URI.create("https://up.example/x:y"),
+                ResolveListing.target(URI.create("https://up.example/sse"), "x:y", Optional.empty()));
+        assertEquals("up.example",
+                ResolveListing.target(URI.create("https://up.example/sse"), "/evil.example/x", Optional.empty()).getHost());
     }
 }
