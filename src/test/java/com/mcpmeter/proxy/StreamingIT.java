@@ -1,0 +1,233 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Streams pass through as they are made: unbuffered, unbounded in size, and as long as both ends live. */
+class StreamingIT {
+    private static final long PRICE = 1_000;
+
+    private static ProxyFixture proxy;
+
+    @BeforeAll
+    static void start() throws Exception {
+        proxy = ProxyFixture.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+    }
+
+    private static void sseHeaders(com.sun.net.httpserver.HttpExchange exchange) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
+        exchange.sendResponseHeaders(200, 0);
+    }
+
+    private static void event(OutputStream out, String data) throws IOException {
+        out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private HttpResponse<InputStream> open(String slug, String key, String method) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(proxy.url("/" + slug))
+                .header("Authorization", "Bearer " + key)
+                .header("Accept", "application/json, text/event-stream")
+                .timeout(Duration.ofMinutes(5));
+        if (method.equals("GET")) {
+            request.GET();
+        } else {
+            request.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow")));
+        }
+        return proxy.http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+    }
+
+    @Test
+    void eachEventArrivesWithin50MsOfBeingSent() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
+            sseHeaders(exchange);
+            OutputStream out = exchange.getResponseBody();
+            for (int i = 0; i < 10; i++) {
+                LockSupportPause.pause(Duration.ofMillis(500));
+                event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"sentNanos\":"
+                        + System.nanoTime() + "}}");
+            }
+            event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
+        })) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("sse"), up.mcp().toString(), PRICE));
+            HttpResponse<InputStream> response = open(slug, c.key(), "POST");
+            assertEquals(200, response.statusCode());
+            assertEquals("no", response.headers().firstValue("X-Accel-Buffering").orElse(""));
+            List<Long> delays = new ArrayList<>();
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+                for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                    int at = line.indexOf("\"sentNanos\":");
+                    if (at >= 0) {
+                        long sent = Long.parseLong(line.substring(at + 12, line.indexOf('}', at)));
+                        delays.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent));
+                    }
+                }
+            }
+            assertEquals(10, delays.size());
+            assertTrue(delays.stream().allMatch(d -> d < 50), "delay per event, ms: " + delays);
+            proxy.awaitSettled(c.userId());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "the result in the stream bills the call");
+        }
+    }
+
+    @Test
+    void aStreamMayOutliveTheListingTimeout() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
+            sseHeaders(exchange);
+            OutputStream out = exchange.getResponseBody();
+            for (int i = 0; i < 6; i++) {
+                event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}");
+                LockSupportPause.pause(Duration.ofMillis(500));
+            }
+            event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
+        })) {
+            // 1 s to begin answering; the answer then streams for 3 s.
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("long"), up.mcp().toString(), PRICE).withTimeout(1));
+            HttpResponse<InputStream> response = open(slug, c.key(), "POST");
+            assertEquals(200, response.statusCode());
+            String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(body.contains("\"result\""), body);
+            proxy.awaitSettled(c.userId());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+        }
+    }
+
+    @Test
+    void aClientThatGoesAwayCancelsTheUpstreamWithinOneSecond() throws Exception {
+        var c = proxy.consumer(10_000);
+        AtomicLong upstreamSawCancel = new AtomicLong();
+        CountDownLatch cancelled = new CountDownLatch(1);
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
+            sseHeaders(exchange);
+            OutputStream out = exchange.getResponseBody();
+            try {
+                for (int i = 0; i < 600; i++) { // bounded: at most a minute
+                    event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"i\":" + i + "}}");
+                    LockSupportPause.pause(Duration.ofMillis(100));
+                }
+            } catch (IOException e) {
+                upstreamSawCancel.set(System.nanoTime());
+                cancelled.countDown();
+            }
+        })) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("gone"), up.mcp().toString(), PRICE));
+            HttpResponse<InputStream> response = open(slug, c.key(), "POST");
+            InputStream in = response.body();
+            in.readNBytes(200); // a couple of events
+            long closedAt = System.nanoTime();
+            in.close();
+            assertTrue(cancelled.await(5, TimeUnit.SECONDS), "the upstream request was never cancelled");
+            long ms = TimeUnit.NANOSECONDS.toMillis(upstreamSawCancel.get() - closedAt);
+            assertTrue(ms < 1000, "upstream cancelled " + ms + " ms after the client left");
+            proxy.awaitSettled(c.userId());
+            assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
+            assertEquals(10_000, proxy.balance(c.userId()), "no result was delivered: refunded");
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    @Test
+    void aHundredMegabyteStreamPassesWithoutPilingUpInTheHeap() throws Exception {
+        var c = proxy.consumer(10_000);
+        CountDownLatch halfway = new CountDownLatch(1);
+        CountDownLatch measured = new CountDownLatch(1);
+        byte[] chunk = ("data: " + "x".repeat(64 * 1024 - 8) + "\n\n").getBytes(StandardCharsets.UTF_8);
+        int chunks = 100 * 1024 * 1024 / chunk.length;
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
+            sseHeaders(exchange);
+            OutputStream out = exchange.getResponseBody();
+            for (int i = 0; i < chunks; i++) {
+                out.write(chunk);
+                if (i == chunks / 2) {
+                    out.flush();
+                    halfway.countDown();
+                    try {
+                        measured.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+            event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
+        })) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("big"), up.mcp().toString(), PRICE));
+            var memory = ManagementFactory.getMemoryMXBean();
+            System.gc();
+            long before = memory.getHeapMemoryUsage().getUsed();
+            HttpResponse<InputStream> response = open(slug, c.key(), "POST");
+            long[] received = {0};
+            Thread reader = Thread.ofVirtual().start(() -> {
+                byte[] buffer = new byte[64 * 1024];
+                try (InputStream in = response.body()) {
+                    for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                        received[0] += n;
+                    }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertTrue(halfway.await(60, TimeUnit.SECONDS));
+            System.gc(); // what is still held mid-stream is what the proxy keeps, not garbage
+            long growth = memory.getHeapMemoryUsage().getUsed() - before;
+            measured.countDown();
+            reader.join(Duration.ofMinutes(2));
+            assertTrue(received[0] >= 100L * 1024 * 1024 - chunk.length, "received " + received[0]);
+            assertTrue(growth < 32L * 1024 * 1024, "heap grew by " + growth / 1024 / 1024 + " MiB mid-stream");
+            proxy.awaitSettled(c.userId());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+        }
+    }
+
+    @Test
+    void anIdleStreamSurvivesTwoMinutesOfSilence() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
+            sseHeaders(exchange);
+            OutputStream out = exchange.getResponseBody();
+            event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":1}}");
+            LockSupportPause.pause(Duration.ofSeconds(125));
+            event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":2}}");
+        })) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("idle"), up.mcp().toString(), 0));
+            HttpResponse<InputStream> response = open(slug, c.key(), "GET");
+            assertEquals(200, response.statusCode());
+            String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(body.contains("\"n\":1") && body.contains("\"n\":2"), body);
+        }
+    }
+
+    /** Paces a test upstream; its pauses are what is being streamed, not synchronisation. */
+    static final class LockSupportPause {
+        static void pause(Duration d) {
+            java.util.concurrent.locks.LockSupport.parkNanos(d.toNanos());
+        }
+    }
+}
