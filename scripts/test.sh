@@ -18,4 +18,19 @@ fi
 echo "database for tests: ${MCPMETER_TEST_DB_URL:-Testcontainers}" >&2
 echo "redis for tests:    ${MCPMETER_TEST_REDIS_URL:-Testcontainers}" >&2
 
+# NginxSseIT runs deploy/nginx.conf in front of the proxy, so it needs an nginx binary. Installing
+# the package must not start a system nginx: policy-rc.d says no to service starts meanwhile.
+if [ ! -x /usr/sbin/nginx ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "installing nginx for NginxSseIT" >&2
+    policy=/usr/sbin/policy-rc.d
+    created_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1; } \
+        || echo "could not install nginx; NginxSseIT will say so" >&2
+    [ -n "$created_policy" ] && rm -f "$policy"
+fi
+
 exec ./mvnw -B verify "$@"
