@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.store.Seeder.ListingSpec;
-import java.io.BufferedReader;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -17,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -85,16 +82,7 @@ class NginxSseIT {
                         .POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow"))).build(),
                         HttpResponse.BodyHandlers.ofInputStream());
                 assertEquals(200, response.statusCode());
-                List<Long> delays = new ArrayList<>();
-                try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-                    for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                        int at = line.indexOf("\"sentNanos\":");
-                        if (at >= 0) {
-                            long sent = Long.parseLong(line.substring(at + 12, line.indexOf('}', at)));
-                            delays.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent));
-                        }
-                    }
-                }
+                List<Long> delays = StreamingIT.delaysOf(response.body());
                 assertEquals(6, delays.size());
                 // Buffered, the first event would wait for the last (~1.5 s).
                 assertTrue(delays.stream().allMatch(d -> d < 100), "delay per event through nginx, ms: " + delays);

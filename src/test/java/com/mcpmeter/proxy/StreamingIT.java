@@ -80,16 +80,7 @@ class StreamingIT {
             HttpResponse<InputStream> response = open(slug, c.key(), "POST");
             assertEquals(200, response.statusCode());
             assertEquals("no", response.headers().firstValue("X-Accel-Buffering").orElse(""));
-            List<Long> delays = new ArrayList<>();
-            try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-                for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                    int at = line.indexOf("\"sentNanos\":");
-                    if (at >= 0) {
-                        long sent = Long.parseLong(line.substring(at + 12, line.indexOf('}', at)));
-                        delays.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent));
-                    }
-                }
-            }
+            List<Long> delays = delaysOf(response.body());
             assertEquals(10, delays.size());
             assertTrue(delays.stream().allMatch(d -> d < 50), "delay per event, ms: " + delays);
             proxy.awaitSettled(c.userId());
@@ -222,6 +213,24 @@ class StreamingIT {
             String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(body.contains("\"n\":1") && body.contains("\"n\":2"), body);
         }
+    }
+
+    /**
+     * Reads an SSE body to its end; for each event carrying {@code "sentNanos":<System.nanoTime()>}
+     * (stamped by an upstream in this JVM when it sent it), how many ms later it arrived.
+     */
+    static List<Long> delaysOf(InputStream body) throws IOException {
+        List<Long> delays = new ArrayList<>();
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
+            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                int at = line.indexOf("\"sentNanos\":");
+                if (at >= 0) {
+                    long sent = Long.parseLong(line.substring(at + 12, line.indexOf('}', at)));
+                    delays.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent));
+                }
+            }
+        }
+        return delays;
     }
 
     /** Paces a test upstream; its pauses are what is being streamed, not synchronisation. */

@@ -33,7 +33,8 @@ final class ErrorResponder {
             response.setHeader(MeterHeaders.BALANCE, Long.toString(balance.getAsLong()));
         }
         switch (rejection) {
-            case RATE_LIMITED -> response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
+            case RATE_LIMITED, UPSTREAM_UNAVAILABLE ->
+                response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
             case MISSING_TOKEN, INVALID_TOKEN -> response.setHeader("WWW-Authenticate",
                     resource.challenge(path.orElse("/"), rejection == Rejection.INVALID_TOKEN));
             case METHOD_NOT_ALLOWED -> response.setHeader("Allow", "GET, POST, DELETE");

@@ -17,7 +17,7 @@ final class HealthServlet extends HttpServlet {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What /health asks of the stores. */
-    record Probe(BooleanSupplier mysql, BooleanSupplier redis) {}
+    record Probe(BooleanSupplier mysql, BooleanSupplier redis, java.util.function.Supplier<java.util.Map<Long, Integer>> openCircuits) {}
 
     private final transient Probe probe;
 
@@ -33,6 +33,9 @@ final class HealthServlet extends HttpServlet {
         body.put("status", !mysql ? "down" : redis ? "ok" : "degraded");
         body.put("mysql", mysql ? "up" : "down");
         body.put("redis", redis ? "up" : "down");
+        // listing id → consecutive failures, for every listing whose circuit is open on this instance
+        var circuits = body.putObject("open_circuits");
+        probe.openCircuits().get().forEach((id, failures) -> circuits.put(Long.toString(id), failures));
         response.setStatus(mysql ? 200 : 503);
         response.setContentType("application/json");
         response.setHeader("Cache-Control", "no-store");

@@ -68,7 +68,7 @@ public final class ProxyServer implements AutoCloseable {
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "256");
         context.addServlet(proxy, "/*");
-        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp))),
+        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits))),
                 "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");

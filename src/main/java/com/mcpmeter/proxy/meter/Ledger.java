@@ -77,6 +77,12 @@ public interface Ledger {
      */
     boolean refundClosed(long usageEventId, UsageRow row, YearMonth period, long refundMicroCents);
 
+    /**
+     * Records an upstream's health on its listing (mcps.consecutive_failures, last_status_code,
+     * last_seen_at), for the marketplace to show.
+     */
+    void recordUpstreamHealth(long mcpId, int status, int consecutiveFailures);
+
     /** Writes the usage row of a call that moved no money. */
     void recordUnbilled(UsageRow row, int status, long durationMs);
 }

@@ -31,6 +31,7 @@ public final class Pipeline {
     private final FreeTier freeTier;
     private final CreditGate creditGate;
     private final Record record;
+    private final CircuitBreaker breaker;
     private final Ledger ledger;
     private final Config.Upstream upstream;
     private final Clock clock;
@@ -43,6 +44,20 @@ public final class Pipeline {
             Ledger ledger,
             Config config,
             Clock clock) {
+        this(keys, projects, listings, windows, ledger, config, clock,
+                new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock));
+    }
+
+    public Pipeline(
+            KeyDirectory keys,
+            ProjectDirectory projects,
+            ListingDirectory listings,
+            RateWindows windows,
+            Ledger ledger,
+            Config config,
+            Clock clock,
+            CircuitBreaker breaker) {
+        this.breaker = breaker;
         this.authenticate = new Authenticate(keys, projects);
         this.resolveListing = new ResolveListing(listings);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
@@ -70,6 +85,11 @@ public final class Pipeline {
                 return refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
             }
             Listing listing = route.listing();
+            if (!breaker.allow(listing.id())) {
+                return new Admission.Refused(Rejection.UPSTREAM_UNAVAILABLE,
+                        Map.of("retry_after_seconds", breaker.retryAfterSeconds(listing.id())),
+                        balanceOf(consumer), JsonRpcMessage.NONE);
+            }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
                 return refused(what, balanceOf(consumer), JsonRpcMessage.NONE);
@@ -103,6 +123,16 @@ public final class Pipeline {
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
     public void settle(Call call, UpstreamOutcome outcome, long durationMs) {
         record.apply(call, outcome, durationMs);
+        int before = breaker.failures(call.listing().id());
+        int after = breaker.record(call.listing().id(), outcome);
+        if (after != before) { // only changes are written: a healthy listing costs no extra write
+            ledger.recordUpstreamHealth(call.listing().id(), outcome.recordedStatus(), after);
+        }
+    }
+
+    /** Open circuits by listing id, for /health. */
+    public Map<Long, Integer> openCircuits() {
+        return breaker.open();
     }
 
     /**

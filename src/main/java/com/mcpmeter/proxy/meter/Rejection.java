@@ -25,6 +25,8 @@ public enum Rejection {
     RATE_LIMITED(429, -32029, "rate_limited", "Rate limit exceeded; retry after the given seconds"),
     INSUFFICIENT_CREDIT(402, -32002, "insufficient_credit", "Not enough credit for this call"),
     PROJECT_CAP_REACHED(402, -32002, "project_cap_reached", "The project's monthly spending cap is reached"),
+    UPSTREAM_UNAVAILABLE(503, -32009, "upstream_unavailable",
+            "The publisher's server keeps failing; calls are paused for a moment and nothing was charged"),
     STORE_UNAVAILABLE(503, -32006, "store_unavailable", "The proxy cannot reach its ledger; nothing was charged"),
     UPSTREAM_FAILED(502, -32007, "upstream_failed", "The publisher's server failed; the call was refunded"),
     UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded");

@@ -195,6 +195,20 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         });
     }
 
+    @Override
+    public void recordUpstreamHealth(long mcpId, int status, int consecutiveFailures) {
+        db.call("record upstream health", c -> {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    UPDATE mcps SET consecutive_failures = ?, last_status_code = ?, last_seen_at = NOW()
+                     WHERE id = ?""")) {
+                ps.setInt(1, consecutiveFailures);
+                ps.setInt(2, status);
+                ps.setLong(3, mcpId);
+                return ps.executeUpdate();
+            }
+        });
+    }
+
     /** Invariant: at most one refund per call (the billed amount must still be the original). */
     @Override
     public boolean refundClosed(long usageEventId, UsageRow row, YearMonth period, long refund) {
