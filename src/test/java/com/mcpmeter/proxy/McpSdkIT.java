@@ -168,64 +168,6 @@ class McpSdkIT {
      * cannot learn of the departure from a failed write; it has to notice the connection closing.
      * The usage row of such a stream says the client left (499), not that the upstream failed.
      */
-    @Test
-    void legacySseClientThatLeavesEndsTheUpstreamSession() throws Exception {
-        Everything server = startEverything("sse");
-        try {
-            int upstreamPort = awaitPort(server);
-            String slug = listing("http://127.0.0.1:" + upstreamPort + "/sse", "sse");
-            var consumer = proxy.consumer(CREDIT);
-            Path serverLog = server.log();
-
-            String direct = openAndLeave(HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + upstreamPort + "/sse")), "/message?sessionId=");
-            awaitWithin(Duration.ofSeconds(5), "direct: server-everything ends session " + direct,
-                    () -> disconnected(serverLog, direct));
-
-            String proxied = openAndLeave(HttpRequest.newBuilder(proxy.url("/" + slug + "/sse"))
-                    .header("Authorization", "Bearer " + consumer.key()), "/" + slug + "/message?sessionId=");
-            awaitWithin(Duration.ofSeconds(5), "through the proxy: server-everything ends session " + proxied
-                    + " after the client closed its stream (it is still open upstream: the proxy did not notice)",
-                    () -> disconnected(serverLog, proxied));
-            awaitWithin(Duration.ofSeconds(5), "usage row of the stream", () -> proxy.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND tool_name = 'GET'", consumer.projectId()) == 1);
-            assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ? AND tool_name = 'GET'",
-                    consumer.projectId()), "a stream the client closed is recorded as 499 (client gone)");
-        } finally {
-            kill(server.process());
-        }
-    }
-
-    /** Opens a legacy SSE stream, reads its endpoint event, closes the stream; returns the session id. */
-    private static String openAndLeave(HttpRequest.Builder request, String endpointPrefix) throws Exception {
-        var response = proxy.http.send(request.header("Accept", "text/event-stream").GET().build(),
-                HttpResponse.BodyHandlers.ofInputStream());
-        assertEquals(200, response.statusCode());
-        try (var in = response.body()) {
-            var reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-            String endpoint = CompletableFuture.supplyAsync(() -> {
-                try {
-                    for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                        if (line.startsWith("data: ")) {
-                            return line.substring("data: ".length());
-                        }
-                    }
-                    return "";
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }).get(5, TimeUnit.SECONDS);
-            assertTrue(endpoint.startsWith(endpointPrefix), endpoint);
-            return endpoint.substring(endpointPrefix.length());
-        }
-    }
-
-    private static boolean disconnected(Path serverLog, String session) throws IOException {
-        return Files.readAllLines(serverLog, StandardCharsets.UTF_8).stream()
-                .anyMatch(line -> line.startsWith("Client Disconnected") && line.contains(session));
-    }
-
-    /** Polls a condition until it holds, failing after {@code limit}. */
     private static void awaitWithin(Duration limit, String what, Callable<Boolean> condition)
             throws Exception {
         long deadline = System.nanoTime() + limit.toNanos();

@@ -251,6 +251,13 @@ final class MeterProxyServlet extends ProxyServlet {
                 exchange.rewriter = new SseEndpointRewriter(call.target(), call.listing().upstreamUrl().orElseThrow(),
                         config.server().publicBaseUrl().getRawPath() + "/" + call.listing().slug());
             }
+            // A stream may stay silent for minutes: its headers must reach the client now, not
+            // with its first event (MCP clients wait for them before they go on).
+            try {
+                response.flushBuffer();
+            } catch (IOException e) {
+                exchange.clientGone();
+            }
         }
     }
 
