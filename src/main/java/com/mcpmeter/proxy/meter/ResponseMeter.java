@@ -21,6 +21,8 @@ import java.util.Set;
 public final class ResponseMeter {
     private static final JsonFactory FACTORY = new JsonFactory();
     private static final byte[] DATA = "data:".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    /** Joins the data lines of one event, as SSE does; allocated once, not per line. */
+    private static final byte[] NEWLINE = {'\n'};
 
     /** Told of every JSON-RPC answer as it passes: its id (as JSON text) and whether it is an error. */
     @FunctionalInterface
@@ -125,7 +127,7 @@ public final class ResponseMeter {
 
     private void endLine() {
         if (inData) {
-            json.feed(new byte[] {'\n'}, 0, 1);
+            json.feed(NEWLINE, 0, 1);
         } else if (!lineHadContent && json != null) {
             json.finish(); // blank line: the event is complete
             json = null;

@@ -1,5 +1,6 @@
 package com.mcpmeter.proxy.store;
 
+import com.mcpmeter.proxy.meter.TokenHash;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -150,7 +151,7 @@ public final class Seeder {
             ps.setLong(1, userId);
             ps.setLong(2, projectId);
             ps.setString(3, rawKey.substring(0, Math.min(16, rawKey.length())));
-            ps.setString(4, sha256Hex(rawKey));
+            ps.setString(4, TokenHash.of(rawKey));
             ps.setString(5, rawKey.startsWith("mcpm_test_") ? "test" : "live");
             ps.executeUpdate();
         }
@@ -173,7 +174,7 @@ public final class Seeder {
                     INSERT INTO oauth_access_tokens
                         (token_hash, token_prefix, user_id, client_id, scopes, expires_at, created_at, updated_at)
                     VALUES (?, ?, ?, ?, '[]', NOW() + INTERVAL ? SECOND, NOW(), NOW())""")) {
-                ps.setString(1, sha256Hex(raw));
+                ps.setString(1, TokenHash.of(raw));
                 ps.setString(2, raw.substring(0, 16));
                 ps.setLong(3, userId);
                 ps.setLong(4, clientId);
@@ -256,14 +257,5 @@ public final class Seeder {
         byte[] b = new byte[bytes];
         RANDOM.nextBytes(b);
         return HexFormat.of().formatHex(b);
-    }
-
-    static String sha256Hex(String raw) {
-        try {
-            return HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(raw.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }
