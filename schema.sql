@@ -285,3 +285,38 @@ CREATE TABLE IF NOT EXISTS `proxy_publisher_settings` (
   PRIMARY KEY (`publisher_id`),
   CONSTRAINT `proxy_publisher_settings_publisher_id_foreign` FOREIGN KEY (`publisher_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- What the proxy measured about each call that usage_events has no column
+-- for: response bytes and the number of JSON-RPC requests that stayed billed.
+-- Keyed by request id, so a usage row replayed from the spool after a MySQL
+-- outage is written once (the detail row is claimed first, in the same
+-- transaction).
+CREATE TABLE IF NOT EXISTS `proxy_usage_details` (
+  `request_id` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `usage_event_id` bigint unsigned NOT NULL,
+  `response_bytes` bigint unsigned NOT NULL DEFAULT '0',
+  `billed_envelopes` int unsigned NOT NULL DEFAULT '0',
+  `created_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`request_id`),
+  KEY `proxy_usage_details_usage_event_id_index` (`usage_event_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Calls sent with an Idempotency-Key, per API key (scope 'key:<id>') or OAuth
+-- user ('user:<id>'): a retry is charged once. state 0 = the first call is
+-- under way, 1 = delivered (response holds its answer, NULL if too large to
+-- keep). A row older than 24 hours, or in flight for over an hour (its proxy
+-- died), no longer holds the key.
+CREATE TABLE IF NOT EXISTS `proxy_idempotency_keys` (
+  `scope` varchar(40) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `idempotency_key` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `body_sha256` binary(32) NOT NULL,
+  `request_id` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `state` tinyint unsigned NOT NULL DEFAULT '0',
+  `status` smallint unsigned DEFAULT NULL,
+  `content_type` varchar(255) COLLATE utf8mb4_unicode_ci DEFAULT NULL,
+  `response` mediumblob,
+  `created_at` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  `updated_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`scope`,`idempotency_key`),
+  KEY `proxy_idempotency_keys_created_at_index` (`created_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -8,6 +8,7 @@ import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.SqlDirectory;
+import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;
 import java.time.Clock;
 
@@ -30,16 +31,18 @@ public final class App implements AutoCloseable {
         Redis redis = new Redis(config.redis());
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
-            SqlLedger ledger = new SqlLedger(database);
+            SqlLedger ledger = new SqlLedger(database, config.database().spoolDirectory());
             Pipeline pipeline = new Pipeline(
                     new CachedKeyDirectory(database, redis, config.caches()),
                     directory,
                     directory,
                     new RedisRateWindows(redis),
                     ledger,
+                    new SqlIdempotency(database),
                     config,
                     clock);
-            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable);
+            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
+                    ledger::spooled);
             return new App(database, redis, ledger, server);
         } catch (Exception | Error e) {
             redis.close();

@@ -55,7 +55,19 @@ final class ProxyFixture implements AutoCloseable {
         this.clock = clock;
         this.db = new Database(database);
         this.seeder = new Seeder(db.dataSource());
-        apps.add(App.start(config, clock));
+        apps.add(App.start(instanceConfig(), clock));
+    }
+
+    /** The fixture's config with a ledger spool of the next instance's own. */
+    private Config instanceConfig() {
+        Map<String, String> own = new HashMap<>(env);
+        own.put("SPOOL_DIR", config.database().spoolDirectory().resolve("instance-" + apps.size()).toString());
+        return ConfigLoader.load(own);
+    }
+
+    /** The ledger spool directory of the {@code n}th instance started (0 = the first). */
+    java.nio.file.Path spoolOf(int n) {
+        return config.database().spoolDirectory().resolve("instance-" + n);
     }
 
     static ProxyFixture start() throws Exception {
@@ -73,7 +85,7 @@ final class ProxyFixture implements AutoCloseable {
 
     /** Another proxy instance over the same database and Redis; returns its port. */
     int startAnotherInstance() throws Exception {
-        App app = App.start(config, clock);
+        App app = App.start(instanceConfig(), clock);
         apps.add(app);
         return app.port();
     }

@@ -11,12 +11,16 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -142,6 +146,118 @@ class StreamingIT {
             assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
             assertEquals(10_000, proxy.balance(c.userId()), "no result was delivered: refunded");
             proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    @Test
+    void aClientThatLeavesASilentGetStreamCancelsTheUpstreamWithinOneSecond() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (SilentSseUpstream up = SilentSseUpstream.start()) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("quiet"), up.url(), 0));
+            long closedAt;
+            try (Socket client = new Socket("127.0.0.1", proxy.port())) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write(("GET /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + "Authorization: Bearer " + c.key() + "\r\nAccept: text/event-stream\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                String opening = readUntil(client.getInputStream(), "\"opened\"");
+                assertTrue(opening.startsWith("HTTP/1.1 200"), opening);
+                closedAt = System.nanoTime();
+            } // the stream is silent from here on: only the closed connection says the client left
+            long ms = TimeUnit.NANOSECONDS.toMillis(up.awaitClosed(Duration.ofSeconds(5)) - closedAt);
+            assertTrue(ms < 1000, "upstream cancelled " + ms + " ms after the client left");
+            // An unpriced call's usage row is written after the answer: wait for it.
+            ProxyFixture.await("the stream's usage row", () -> proxy.count(
+                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()) == 1);
+            assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
+        }
+    }
+
+    @Test
+    void aClientThatLeavesBeforeASlowToolSaysAnythingIsRefunded() throws Exception {
+        var c = proxy.consumer(10_000);
+        try (SilentSseUpstream up = SilentSseUpstream.start()) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("slowtool"), up.url(), PRICE));
+            String body = toolCall(1, "slow");
+            try (Socket client = new Socket("127.0.0.1", proxy.port())) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write(("POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + "Authorization: Bearer " + c.key() + "\r\nAccept: application/json, text/event-stream\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                        .getBytes(StandardCharsets.US_ASCII));
+                String opening = readUntil(client.getInputStream(), "\"opened\"");
+                assertTrue(opening.contains("X-Mcpmeter-Billed: " + PRICE), opening);
+            }
+            up.awaitClosed(Duration.ofSeconds(5));
+            proxy.awaitSettled(c.userId());
+            assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
+            assertEquals(10_000, proxy.balance(c.userId()), "no result was delivered: refunded");
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    /** Reads from {@code in} until {@code marker} has been seen; bounded by the socket's timeout. */
+    private static String readUntil(InputStream in, String marker) throws IOException {
+        StringBuilder seen = new StringBuilder();
+        byte[] buffer = new byte[1024];
+        while (seen.indexOf(marker) < 0 && seen.length() < 64 * 1024) {
+            int n = in.read(buffer);
+            if (n < 0) {
+                break;
+            }
+            seen.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+        }
+        return seen.toString();
+    }
+
+    /**
+     * An upstream that opens an event stream with one event and then says nothing, for as long as
+     * the proxy keeps the connection: it notes when the proxy closes it.
+     */
+    static final class SilentSseUpstream implements AutoCloseable {
+        private final ServerSocket server;
+        private final CompletableFuture<Long> closedAt = new CompletableFuture<>();
+        private final Thread thread;
+
+        private SilentSseUpstream(ServerSocket server) {
+            this.server = server;
+            this.thread = Thread.ofVirtual().start(this::serveOne);
+        }
+
+        static SilentSseUpstream start() throws IOException {
+            return new SilentSseUpstream(new ServerSocket(0, 8, InetAddress.getLoopbackAddress()));
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getLocalPort() + "/mcp";
+        }
+
+        private void serveOne() {
+            try (Socket s = server.accept()) {
+                InputStream in = s.getInputStream();
+                readUntil(in, "\r\n\r\n"); // the request (a POST's small body may come along)
+                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                        + "Connection: close\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
+                        + "\"params\":{\"opened\":true}}\n\n").getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                while (in.read() >= 0) {
+                    // nothing is expected; end-of-stream means the proxy let go
+                }
+            } catch (IOException e) {
+                // a reset is a close too
+            }
+            closedAt.complete(System.nanoTime());
+        }
+
+        /** When the proxy closed the upstream connection (System.nanoTime()). */
+        long awaitClosed(Duration limit) throws Exception {
+            return closedAt.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            thread.interrupt();
         }
     }
 

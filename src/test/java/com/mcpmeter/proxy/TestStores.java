@@ -42,7 +42,8 @@ final class TestStores {
     static synchronized Config.Database newDatabase() throws SQLException {
         start();
         String name = "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        Config.Database db = new Config.Database(mysql.host(), mysql.port(), mysql.user(), mysql.password(), name, 24);
+        Config.Database db = new Config.Database(mysql.host(), mysql.port(), mysql.user(), mysql.password(), name, 24,
+                java.nio.file.Path.of("target", "spool", name));
         Schema.ensure(db);
         created.add(db);
         return db;
@@ -67,6 +68,7 @@ final class TestStores {
         env.put("DB_PASSWORD", db.password());
         env.put("DB_NAME", db.name());
         env.put("DB_POOL_SIZE", "24");
+        env.put("SPOOL_DIR", db.spoolDirectory().toString());
         env.put("REDIS_HOST", r.host());
         env.put("REDIS_PORT", Integer.toString(r.port()));
         env.put("REDIS_DB", Integer.toString(r.database()));

@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.config;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -14,9 +15,16 @@ public record Config(
     /** Where the proxy listens and how it names itself to OAuth clients. */
     public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel) {}
 
-    public record Database(String host, int port, String user, String password, String name, int poolSize) {
+    /** {@code spoolDirectory}: where ledger writes wait on local disk while MySQL is unreachable. */
+    public record Database(String host, int port, String user, String password, String name, int poolSize,
+            Path spoolDirectory) {
         public String jdbcUrl() {
             return "jdbc:mysql://" + host + ":" + port + "/" + name;
+        }
+
+        /** The same database, another instance's spool (each instance must have its own). */
+        public Database withSpoolDirectory(Path directory) {
+            return new Database(host, port, user, password, name, poolSize, directory);
         }
     }
 

@@ -22,6 +22,7 @@ public final class ConfigLoader {
     public static final int DEFAULT_DB_PORT = 3306;
     public static final String DEFAULT_DB_NAME = "mcpmeter";
     public static final int DEFAULT_DB_POOL_SIZE = 16;
+    public static final String DEFAULT_SPOOL_DIR = "spool";
     public static final int DEFAULT_REDIS_PORT = 6379;
     public static final int DEFAULT_REDIS_DB = 2;
     public static final String DEFAULT_REDIS_KEY_PREFIX = "mcpmeter:";
@@ -69,7 +70,8 @@ public final class ConfigLoader {
                 required("DB_USER"),
                 text("DB_PASSWORD", ""),
                 identifier("DB_NAME", DEFAULT_DB_NAME),
-                integer("DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000));
+                integer("DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
+                Path.of(text("SPOOL_DIR", DEFAULT_SPOOL_DIR)));
 
         var redis = new Config.Redis(
                 text("REDIS_HOST", "127.0.0.1"),

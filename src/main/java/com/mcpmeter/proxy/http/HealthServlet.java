@@ -7,6 +7,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 
 /**
  * {@code GET /health}: 200 while MySQL answers (Redis down is "degraded": the proxy keeps working
@@ -17,7 +18,8 @@ final class HealthServlet extends HttpServlet {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What /health asks of the stores. */
-    record Probe(BooleanSupplier mysql, BooleanSupplier redis, java.util.function.Supplier<java.util.Map<Long, Integer>> openCircuits) {}
+    record Probe(BooleanSupplier mysql, BooleanSupplier redis,
+            java.util.function.Supplier<java.util.Map<Long, Integer>> openCircuits, IntSupplier spooled) {}
 
     private final transient Probe probe;
 
@@ -33,6 +35,8 @@ final class HealthServlet extends HttpServlet {
         body.put("status", !mysql ? "down" : redis ? "ok" : "degraded");
         body.put("mysql", mysql ? "up" : "down");
         body.put("redis", redis ? "up" : "down");
+        // ledger writes waiting on this instance's disk for MySQL (see SqlLedger); 0 when all is well
+        body.put("spooled", probe.spooled().getAsInt());
         // listing id → consecutive failures, for every listing whose circuit is open on this instance
         var circuits = body.putObject("open_circuits");
         probe.openCircuits().get().forEach((id, failures) -> circuits.put(Long.toString(id), failures));

@@ -7,6 +7,8 @@ final class MeterHeaders {
     static final String DURATION_MS = "X-Mcpmeter-Duration-Ms";
     static final String BALANCE = "X-Mcpmeter-Balance";
     static final String PROJECT = "X-Mcpmeter-Project";
+    /** On an answer given again to a retry under the same Idempotency-Key. */
+    static final String IDEMPOTENT_REPLAY = "X-Mcpmeter-Idempotent-Replay";
     static final String FORWARD_PREFIX = "x-forward-";
     /** Nothing was debited for a refused or failed call. */
     static final String NOTHING_BILLED = "0";

@@ -4,6 +4,7 @@ import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.CallRequest;
+import com.mcpmeter.proxy.meter.IdempotencyStore;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
@@ -65,12 +66,15 @@ final class MeterProxyServlet extends ProxyServlet {
     private final transient Config config;
     private final transient ErrorResponder errors;
     private final transient LegacySessions legacy;
+    private final transient ClientDepartures departures;
 
-    MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors) {
+    MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors,
+            ClientDepartures departures) {
         this.pipeline = pipeline;
         this.settler = settler;
         this.config = config;
         this.errors = errors;
+        this.departures = departures;
         this.legacy = new LegacySessions(pipeline::refundClosed);
     }
 
@@ -89,12 +93,28 @@ final class MeterProxyServlet extends ProxyServlet {
                 errors.send(response, call.requestId(), refused.rejection(), refused.details(), message,
                         isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
             }
+            case Admission.Replayed replayed -> replay(response, call.requestId(), replayed, started);
             case Admission.Admitted admitted -> {
                 legacySession(admitted.call()).ifPresent(session -> legacy.expect(admitted.call(), session));
                 request.setAttribute(EXCHANGE, new Exchange(admitted.call(), started));
                 super.service(request, response);
             }
         }
+    }
+
+    /** A retry under a delivered Idempotency-Key: the first call's answer again, nothing charged. */
+    private static void replay(HttpServletResponse response, String requestId, Admission.Replayed replayed,
+            long started) throws IOException {
+        IdempotencyStore.Answer answer = replayed.answer();
+        response.setStatus(answer.status());
+        response.setContentType(answer.contentType());
+        response.setHeader(MeterHeaders.REQUEST_ID, requestId);
+        response.setHeader(MeterHeaders.BILLED, MeterHeaders.NOTHING_BILLED);
+        response.setHeader(MeterHeaders.DURATION_MS, Long.toString((System.nanoTime() - started) / 1_000_000));
+        replayed.balance().ifPresent(b -> response.setHeader(MeterHeaders.BALANCE, Long.toString(b)));
+        response.setHeader(MeterHeaders.IDEMPOTENT_REPLAY, "true");
+        response.setContentLength(answer.body().length);
+        response.getOutputStream().write(answer.body());
     }
 
     private static CallRequest callRequest(HttpServletRequest request, String requestId, CallRequest.Body body) {
@@ -108,6 +128,7 @@ final class MeterProxyServlet extends ProxyServlet {
                 Optional.ofNullable(request.getContentType()),
                 Optional.ofNullable(request.getHeader("Mcp-Method")),
                 Optional.ofNullable(request.getHeader("Mcp-Name")),
+                Optional.ofNullable(request.getHeader("Idempotency-Key")),
                 Optional.ofNullable(request.getHeader("User-Agent")).orElse(""),
                 body);
     }
@@ -222,6 +243,7 @@ final class MeterProxyServlet extends ProxyServlet {
                 proxyRequest.abort(new TimeoutException("no answer within " + exchange.call.timeout().toSeconds() + " s"));
             }
         }, exchange.call.timeout().toMillis(), TimeUnit.MILLISECONDS);
+        exchange.upstreamRequest = proxyRequest;
         proxyRequest.onResponseBegin(r -> deadline.cancel());
         proxyRequest.onComplete(r -> deadline.cancel());
         super.sendProxyRequest(request, response, proxyRequest);
@@ -258,6 +280,8 @@ final class MeterProxyServlet extends ProxyServlet {
             } catch (IOException e) {
                 exchange.clientGone();
             }
+            // Nothing else would notice a client that hangs up while the stream is quiet.
+            exchange.departure = departures.watch(request, exchange::abandon);
         }
     }
 
@@ -284,6 +308,7 @@ final class MeterProxyServlet extends ProxyServlet {
             byte[] buffer, int offset, int length, Callback callback) {
         Exchange exchange = exchange(request);
         exchange.meter().accept(buffer, offset, length);
+        exchange.keep(buffer, offset, length);
         try {
             var out = response.getOutputStream();
             SseEndpointRewriter rewriter = exchange.rewriter;
@@ -388,7 +413,7 @@ final class MeterProxyServlet extends ProxyServlet {
                 .map(session -> withFailures(reported, legacy.closing(call, session)))
                 .orElse(reported);
         try {
-            pipeline.settle(call, outcome, exchange.durationMillis());
+            pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
             log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
                     call.requestId(), call.listing().slug(), call.usage().toolName(), outcome.recordedStatus(),
                     call.charge().billedMicroCents(), exchange.elapsedMillis(), outcome.responseBytes(), outcome.kind());

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.http.UriCompliance;
@@ -27,15 +28,17 @@ public final class ProxyServer implements AutoCloseable {
     private final Server server;
     private final ServerConnector connector;
     private final ExecutorService settler;
+    private final ClientDepartures departures;
 
-    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler) {
+    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures) {
         this.server = server;
         this.connector = connector;
         this.settler = settler;
+        this.departures = departures;
     }
 
-    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp)
-            throws Exception {
+    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp,
+            IntSupplier spooled) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -54,6 +57,7 @@ public final class ProxyServer implements AutoCloseable {
         server.addConnector(connector);
 
         ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
+        ClientDepartures departures = new ClientDepartures(settler);
         ProtectedResource resource = new ProtectedResource(config.server());
         ServletContextHandler context = new ServletContextHandler();
         context.setContextPath("/");
@@ -61,14 +65,14 @@ public final class ProxyServer implements AutoCloseable {
         context.getServletHandler().setDecodeAmbiguousURIs(true);
 
         ServletHolder proxy = new ServletHolder("meter", new MeterProxyServlet(pipeline, settler, config,
-                new ErrorResponder(resource)));
+                new ErrorResponder(resource), departures));
         proxy.setAsyncSupported(true);
         proxy.setInitParameter("maxConnections", "1024");
         proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "256");
         context.addServlet(proxy, "/*");
-        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits))),
+        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, spooled))),
                 "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
@@ -79,7 +83,7 @@ public final class ProxyServer implements AutoCloseable {
         server.setStopTimeout(GRACE.toMillis());
         server.setStopAtShutdown(false);
         server.start();
-        return new ProxyServer(server, connector, settler);
+        return new ProxyServer(server, connector, settler, departures);
     }
 
     public int port() {
@@ -97,6 +101,7 @@ public final class ProxyServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException("could not stop the proxy cleanly", e);
         } finally {
+            departures.close();
             settler.close(); // waits for every settlement to be written
         }
     }

@@ -7,6 +7,12 @@ import java.util.OptionalLong;
 public sealed interface Admission {
     record Admitted(Call call) implements Admission {}
 
+    /**
+     * A retry under an Idempotency-Key whose call was delivered: answered again from what was kept,
+     * not forwarded, not charged.
+     */
+    record Replayed(IdempotencyStore.Answer answer, OptionalLong balance) implements Admission {}
+
     /** @param balance the caller's balance when the caller is known, for X-Mcpmeter-Balance */
     record Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message)
             implements Admission {

@@ -3,12 +3,14 @@ package com.mcpmeter.proxy.meter;
 import java.net.URI;
 import java.time.Duration;
 import java.time.YearMonth;
+import java.util.Optional;
 
 /**
  * An admitted call, ready to forward: who pays, what was charged, and where it goes.
  *
  * @param body the exact request bytes to forward
  * @param timeout how long the upstream may take to begin its answer
+ * @param idempotency the Idempotency-Key this call holds, to complete or release when it ends
  */
 public record Call(
         CallRequest request,
@@ -20,7 +22,8 @@ public record Call(
         Charge charge,
         Ledger.UsageRow usage,
         YearMonth period,
-        Duration timeout) {
+        Duration timeout,
+        Optional<IdempotencyStore.Key> idempotency) {
 
     public String requestId() {
         return request.requestId();

@@ -19,6 +19,7 @@ public record CallRequest(
         Optional<String> contentType,
         Optional<String> mcpMethodHeader,
         Optional<String> mcpNameHeader,
+        Optional<String> idempotencyKey,
         String userAgent,
         Body body) {
 

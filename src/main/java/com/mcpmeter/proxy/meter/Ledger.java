@@ -32,6 +32,15 @@ public interface Ledger {
         }
     }
 
+    /**
+     * How a call ended, as the ledger records it.
+     *
+     * @param status the usage row's status (the upstream's, or 499/502/504)
+     * @param responseBytes bytes of the upstream's answer that passed through
+     * @param billedEnvelopes JSON-RPC requests of the call that stayed billed (0 when all refunded)
+     */
+    record Ending(int status, long durationMs, long responseBytes, int billedEnvelopes) {}
+
     sealed interface DebitResult {
         /** @param usageEventId the usage row, written in flight (status 0) in the debit transaction */
         record Debited(long usageEventId, long balanceAfter) implements DebitResult {}
@@ -62,13 +71,13 @@ public interface Ledger {
     long balance(long userId);
 
     /**
-     * Closes a debited call: records its status and duration and, if {@code refundMicroCents > 0},
-     * gives that much back in the same transaction. Does nothing if the call is already closed.
+     * Closes a debited call: records how it ended and, if {@code refundMicroCents > 0}, gives that
+     * much back in the same transaction. Does nothing if the call is already closed. When the
+     * database cannot be reached the closing is kept durably and applied once it can.
      *
      * @return false if the call had already been closed (by recovery or an earlier settle)
      */
-    boolean settleDebited(
-            long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refundMicroCents);
+    boolean settleDebited(long usageEventId, UsageRow row, YearMonth period, Ending ending, long refundMicroCents);
 
     /**
      * Refunds part of a call that was already closed as billed, when its failure became known only
@@ -84,5 +93,5 @@ public interface Ledger {
     void recordUpstreamHealth(long mcpId, int status, int consecutiveFailures);
 
     /** Writes the usage row of a call that moved no money. */
-    void recordUnbilled(UsageRow row, int status, long durationMs);
+    void recordUnbilled(UsageRow row, Ending ending);
 }

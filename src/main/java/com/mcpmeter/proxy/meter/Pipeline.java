@@ -10,6 +10,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +28,7 @@ public final class Pipeline {
     private final Authenticate authenticate;
     private final ResolveListing resolveListing;
     private final InspectBody inspectBody;
+    private final Idempotency idempotency;
     private final RateLimit rateLimit;
     private final FreeTier freeTier;
     private final CreditGate creditGate;
@@ -42,9 +44,10 @@ public final class Pipeline {
             ListingDirectory listings,
             RateWindows windows,
             Ledger ledger,
+            IdempotencyStore idempotencyStore,
             Config config,
             Clock clock) {
-        this(keys, projects, listings, windows, ledger, config, clock,
+        this(keys, projects, listings, windows, ledger, idempotencyStore, config, clock,
                 new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock));
     }
 
@@ -54,6 +57,7 @@ public final class Pipeline {
             ListingDirectory listings,
             RateWindows windows,
             Ledger ledger,
+            IdempotencyStore idempotencyStore,
             Config config,
             Clock clock,
             CircuitBreaker breaker) {
@@ -61,6 +65,7 @@ public final class Pipeline {
         this.authenticate = new Authenticate(keys, projects);
         this.resolveListing = new ResolveListing(listings);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
+        this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
         this.freeTier = new FreeTier(ledger);
         this.creditGate = new CreditGate(ledger);
@@ -95,24 +100,28 @@ public final class Pipeline {
                 return refused(what, balanceOf(consumer), JsonRpcMessage.NONE);
             }
             JsonRpcMessage message = inspected.message();
-            // 3. Rate limit
-            Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, now);
-            if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
-                return refused(allowed, balanceOf(consumer), message);
+            // A retry under a known Idempotency-Key is answered here, before it counts or costs.
+            Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, inspected.body());
+            if (!(retry instanceof Verdict.Pass<Idempotency.Decision>(Idempotency.Decision decision))) {
+                return refused(retry, balanceOf(consumer), message);
             }
-            // 4. Free tier
-            YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
-            List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period);
-            // 5. Credit gate
-            Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
-            Verdict<Charge> paid = creditGate.apply(usage, priced, period);
-            if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
-                freeTier.giveBack(listing, consumer, priced, period);
-                return refused(paid, balanceOf(consumer), message);
+            if (decision instanceof Idempotency.Decision.Replay(IdempotencyStore.Answer answer)) {
+                return new Admission.Replayed(answer, balanceOf(consumer));
             }
-            return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
-                    inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
-                    timeoutOf(listing)));
+            Optional<IdempotencyStore.Key> claimed = decision instanceof Idempotency.Decision.Claimed(var key)
+                    ? Optional.of(key)
+                    : Optional.empty();
+            Admission admission;
+            try {
+                admission = admitClaimed(request, consumer, route, inspected, claimed, now);
+            } catch (StoreUnavailableException e) {
+                claimed.ifPresent(key -> letGo(key, request.requestId()));
+                throw e;
+            }
+            if (admission instanceof Admission.Refused) {
+                claimed.ifPresent(key -> letGo(key, request.requestId()));
+            }
+            return admission;
         } catch (StoreUnavailableException e) {
             log.warn("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
             return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
@@ -120,13 +129,62 @@ public final class Pipeline {
         }
     }
 
+    /** Steps 3–5, for a call that is not a replay. */
+    private Admission admitClaimed(CallRequest request, Consumer consumer, ResolveListing.Route route,
+            InspectBody.Inspected inspected, Optional<IdempotencyStore.Key> claimed, Instant now) {
+        Listing listing = route.listing();
+        JsonRpcMessage message = inspected.message();
+        // 3. Rate limit
+        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, now);
+        if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
+            return refused(allowed, balanceOf(consumer), message);
+        }
+        // 4. Free tier
+        YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
+        List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period);
+        // 5. Credit gate
+        Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
+        Verdict<Charge> paid = creditGate.apply(usage, priced, period);
+        if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
+            freeTier.giveBack(listing, consumer, priced, period);
+            return refused(paid, balanceOf(consumer), message);
+        }
+        return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
+                inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
+                timeoutOf(listing), claimed));
+    }
+
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
-    public void settle(Call call, UpstreamOutcome outcome, long durationMs) {
-        record.apply(call, outcome, durationMs);
+    public void settle(Call call, UpstreamOutcome outcome, long durationMs, Optional<IdempotencyStore.Answer> answer) {
+        long refund = record.apply(call, outcome, durationMs);
+        call.idempotency().ifPresent(key -> {
+            // Delivered (and not refunded whole): retries get this answer. Otherwise they start over.
+            boolean delivered = outcome.kind() == UpstreamOutcome.Kind.COMPLETED
+                    && outcome.status() >= 200 && outcome.status() < 300
+                    && (refund == 0 || refund < call.charge().billedMicroCents());
+            if (!delivered) {
+                letGo(key, call.requestId());
+                return;
+            }
+            try {
+                idempotency.complete(key, call.requestId(), answer);
+            } catch (StoreUnavailableException e) {
+                log.warn("request_id={} idempotency key left in flight (it expires): {}", call.requestId(), e.getMessage());
+            }
+        });
         int before = breaker.failures(call.listing().id());
         int after = breaker.record(call.listing().id(), outcome);
         if (after != before) { // only changes are written: a healthy listing costs no extra write
             ledger.recordUpstreamHealth(call.listing().id(), outcome.recordedStatus(), after);
+        }
+    }
+
+    /** Best effort: a claim that cannot be let go now expires by itself (see IdempotencyStore). */
+    private void letGo(IdempotencyStore.Key key, String requestId) {
+        try {
+            idempotency.release(key, requestId);
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} idempotency key left in flight (it expires): {}", requestId, e.getMessage());
         }
     }
 

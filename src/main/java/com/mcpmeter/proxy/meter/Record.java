@@ -12,20 +12,39 @@ final class Record {
         this.ledger = ledger;
     }
 
-    void apply(Call call, UpstreamOutcome outcome, long durationMs) {
+    /** @return what was refunded */
+    long apply(Call call, UpstreamOutcome outcome, long durationMs) {
         Charge charge = call.charge();
-        int status = outcome.recordedStatus();
         if (charge.usageEventId().isEmpty()) {
-            ledger.recordUnbilled(call.usage().withBilled(0), status, durationMs);
-            return;
+            ledger.recordUnbilled(call.usage().withBilled(0), ending(outcome, durationMs, 0));
+            return 0;
         }
+        long refund = refundDue(charge, outcome);
         ledger.settleDebited(
                 charge.usageEventId().getAsLong(),
                 call.usage(),
                 call.period(),
-                status,
-                durationMs,
-                refundDue(charge, outcome));
+                ending(outcome, durationMs, billedEnvelopes(charge, outcome, refund)),
+                refund);
+        return refund;
+    }
+
+    private static Ledger.Ending ending(UpstreamOutcome outcome, long durationMs, int billedEnvelopes) {
+        return new Ledger.Ending(outcome.recordedStatus(), durationMs, outcome.responseBytes(), billedEnvelopes);
+    }
+
+    /** How many charged (not free) envelopes stay charged once the refund is given back. */
+    static int billedEnvelopes(Charge charge, UpstreamOutcome outcome, long refund) {
+        if (refund > 0 && refund == charge.billedMicroCents()) {
+            return 0; // refunded whole, whatever the reason
+        }
+        int billed = 0;
+        for (PricedCall call : charge.pricedCalls()) {
+            if (call.chargedMicroCents() > 0 && (refund == 0 || !failed(call, outcome))) {
+                billed++;
+            }
+        }
+        return billed;
     }
 
     static long refundDue(Charge charge, UpstreamOutcome outcome) {
@@ -34,15 +53,19 @@ final class Record {
                 || outcome.kind() == UpstreamOutcome.Kind.CONNECT_FAILED) {
             return charge.billedMicroCents();
         }
-        boolean whole = outcome.kind() == UpstreamOutcome.Kind.COMPLETED;
         long refund = 0;
         for (PricedCall call : charge.pricedCalls()) {
-            String id = call.id().toString();
-            boolean failed = outcome.errorIds().contains(id) || (!whole && !outcome.resultIds().contains(id));
-            if (failed) {
+            if (failed(call, outcome)) {
                 refund += call.chargedMicroCents();
             }
         }
         return refund;
+    }
+
+    /** In a 2xx answer: the envelope got an error, or the answer broke off before its result. */
+    private static boolean failed(PricedCall call, UpstreamOutcome outcome) {
+        String id = call.id().toString();
+        boolean whole = outcome.kind() == UpstreamOutcome.Kind.COMPLETED;
+        return outcome.errorIds().contains(id) || (!whole && !outcome.resultIds().contains(id));
     }
 }

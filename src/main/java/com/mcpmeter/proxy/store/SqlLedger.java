@@ -2,16 +2,25 @@ package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.Ledger;
 import com.mcpmeter.proxy.meter.Money;
+import com.mcpmeter.proxy.meter.StoreUnavailableException;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLNonTransientException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
+import java.time.Duration;
 import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ledger in MySQL. Each public method is one transaction that states the invariant it keeps.
@@ -20,33 +29,59 @@ import java.util.OptionalLong;
  *
  * <p>An in-flight debited call is a usage_events row with {@code status = 0}: it is written in the
  * debit transaction and closed (status set, refund if due) exactly once by {@link #settleDebited}
- * or by recovery. Thread-safe.
+ * or by recovery. Closings that cannot reach MySQL wait in a {@link LedgerSpool} on local disk and
+ * are replayed, in order, once it answers again; while anything waits there, new closings queue
+ * behind it. Thread-safe.
  */
 public final class SqlLedger implements Ledger, AutoCloseable {
     /** usage_events.status of a debited call whose outcome is not yet known. */
     public static final int IN_FLIGHT = 0;
     private static final int MAX_BATCH = 200;
+    private static final Duration FIRST_RETRY = Duration.ofMillis(500);
+    private static final Duration LAST_RETRY = Duration.ofSeconds(5); // recovery is noticed within this
+    private static final Logger log = LoggerFactory.getLogger(SqlLedger.class);
 
-    private record Closing(long usageEventId, int status, long durationMs) {}
+    private record Closing(long usageEventId, String requestId, Ending ending) {}
 
-    private record Unbilled(UsageRow row, int status, long durationMs) {}
+    private record Unbilled(UsageRow row, Ending ending) {}
 
     private final Database db;
     private final BatchWriter<Closing> closings;
     private final BatchWriter<Unbilled> unbilled;
+    private final LedgerSpool spool;
+    private final Object replayWakeup = new Object();
+    private final Thread replayer;
+    private volatile boolean closed;
 
-    public SqlLedger(Database db) {
+    public SqlLedger(Database db, Path spoolDirectory) {
         this.db = db;
         this.closings = new BatchWriter<>("ledger-closings", MAX_BATCH,
                 batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
         this.unbilled = new BatchWriter<>("ledger-unbilled", MAX_BATCH,
                 batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
+        this.spool = new LedgerSpool(spoolDirectory);
+        this.replayer = Thread.ofVirtual().name("ledger-spool").start(this::replayWhileOpen);
     }
 
+    /** Writes what is queued, one last replay of the spool; what still cannot be written stays spooled. */
     @Override
     public void close() {
         closings.close();
         unbilled.close();
+        closed = true;
+        synchronized (replayWakeup) {
+            replayWakeup.notifyAll();
+        }
+        try {
+            replayer.join(Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** How many ledger writes wait for the database on this instance's disk (for /health). */
+    public int spooled() {
+        return spool.isEmpty() ? 0 : spool.pending();
     }
 
     /** Invariant: free_calls_used never exceeds the allowance for the current month. */
@@ -158,41 +193,61 @@ public final class SqlLedger implements Ledger, AutoCloseable {
      * what was taken, in the same transaction as its ledger row and the usage row's new amounts.
      */
     @Override
-    public boolean settleDebited(
-            long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refund) {
-        if (refund == 0) {
-            // The common case moves no money: it joins the next batch of closings.
-            closings.write(new Closing(usageEventId, status, durationMs));
-            return true;
+    public boolean settleDebited(long usageEventId, UsageRow row, YearMonth period, Ending ending, long refund) {
+        LedgerSpool.Entry.Close entry = new LedgerSpool.Entry.Close(usageEventId, row, period, ending, refund);
+        if (!spool.isEmpty()) {
+            return spooled(entry);
         }
-        long billed = row.billedMicroCents() - refund;
+        try {
+            if (refund == 0) {
+                // The common case moves no money: it joins the next batch of closings.
+                closings.write(new Closing(usageEventId, row.requestId(), ending));
+                return true;
+            }
+            return db.inTransaction("settle", c -> settle(c, entry));
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
+            return spooled(entry);
+        }
+    }
+
+    private boolean spooled(LedgerSpool.Entry entry) {
+        spool.append(entry);
+        synchronized (replayWakeup) {
+            replayWakeup.notifyAll();
+        }
+        return true;
+    }
+
+    /** Closes one call, refunding {@code refund} in the same transaction; false if already closed. */
+    private static boolean settle(Connection c, LedgerSpool.Entry.Close close) throws SQLException {
+        UsageRow row = close.row();
+        long billed = row.billedMicroCents() - close.refund();
         long fee = Money.platformFee(billed, row.platformFeeBps());
-        return db.inTransaction("settle", c -> {
-            if (refund > 0) {
-                // Lock the user first, as debits do.
-                lockUser(c, row.userId());
+        if (close.refund() > 0) {
+            lockUser(c, row.userId()); // the user first, as debits do
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                UPDATE usage_events
+                   SET status = ?, duration_ms = ?, billed_micro_cents = ?,
+                       platform_fee_micro_cents = ?, publisher_payout_micro_cents = ?, updated_at = NOW()
+                 WHERE id = ? AND status = ?""")) {
+            ps.setInt(1, close.ending().status());
+            ps.setLong(2, close.ending().durationMs());
+            ps.setLong(3, billed);
+            ps.setLong(4, fee);
+            ps.setLong(5, billed - fee);
+            ps.setLong(6, close.usageEventId());
+            ps.setInt(7, IN_FLIGHT);
+            if (ps.executeUpdate() != 1) {
+                return false;
             }
-            try (PreparedStatement ps = c.prepareStatement("""
-                    UPDATE usage_events
-                       SET status = ?, duration_ms = ?, billed_micro_cents = ?,
-                           platform_fee_micro_cents = ?, publisher_payout_micro_cents = ?, updated_at = NOW()
-                     WHERE id = ? AND status = ?""")) {
-                ps.setInt(1, status);
-                ps.setLong(2, durationMs);
-                ps.setLong(3, billed);
-                ps.setLong(4, fee);
-                ps.setLong(5, billed - fee);
-                ps.setLong(6, usageEventId);
-                ps.setInt(7, IN_FLIGHT);
-                if (ps.executeUpdate() != 1) {
-                    return false;
-                }
-            }
-            if (refund > 0) {
-                refund(c, usageEventId, row, period, refund);
-            }
-            return true;
-        });
+        }
+        if (close.refund() > 0) {
+            refund(c, close.usageEventId(), row, close.period(), close.refund());
+        }
+        insertDetails(c, List.of(new Closing(close.usageEventId(), row.requestId(), close.ending())));
+        return true;
     }
 
     @Override
@@ -212,28 +267,40 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /** Invariant: at most one refund per call (the billed amount must still be the original). */
     @Override
     public boolean refundClosed(long usageEventId, UsageRow row, YearMonth period, long refund) {
-        long billed = row.billedMicroCents() - refund;
+        var entry = new LedgerSpool.Entry.RefundClosed(usageEventId, row, period, refund);
+        if (!spool.isEmpty()) {
+            return spooled(entry); // its call's closing may be waiting there: keep the order
+        }
+        try {
+            return db.inTransaction("refund closed call", c -> refundClosed(c, entry));
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
+            return spooled(entry);
+        }
+    }
+
+    private static boolean refundClosed(Connection c, LedgerSpool.Entry.RefundClosed r) throws SQLException {
+        UsageRow row = r.row();
+        long billed = row.billedMicroCents() - r.refund();
         long fee = Money.platformFee(billed, row.platformFeeBps());
-        return db.inTransaction("refund closed call", c -> {
-            lockUser(c, row.userId());
-            try (PreparedStatement ps = c.prepareStatement("""
-                    UPDATE usage_events
-                       SET billed_micro_cents = ?, platform_fee_micro_cents = ?, publisher_payout_micro_cents = ?,
-                           updated_at = NOW()
-                     WHERE id = ? AND status <> ? AND billed_micro_cents = ?""")) {
-                ps.setLong(1, billed);
-                ps.setLong(2, fee);
-                ps.setLong(3, billed - fee);
-                ps.setLong(4, usageEventId);
-                ps.setInt(5, IN_FLIGHT);
-                ps.setLong(6, row.billedMicroCents());
-                if (ps.executeUpdate() != 1) {
-                    return false;
-                }
+        lockUser(c, row.userId());
+        try (PreparedStatement ps = c.prepareStatement("""
+                UPDATE usage_events
+                   SET billed_micro_cents = ?, platform_fee_micro_cents = ?, publisher_payout_micro_cents = ?,
+                       updated_at = NOW()
+                 WHERE id = ? AND status <> ? AND billed_micro_cents = ?""")) {
+            ps.setLong(1, billed);
+            ps.setLong(2, fee);
+            ps.setLong(3, billed - fee);
+            ps.setLong(4, r.usageEventId());
+            ps.setInt(5, IN_FLIGHT);
+            ps.setLong(6, row.billedMicroCents());
+            if (ps.executeUpdate() != 1) {
+                return false;
             }
-            refund(c, usageEventId, row, period, refund);
-            return true;
-        });
+        }
+        refund(c, r.usageEventId(), row, r.period(), r.refund());
+        return true;
     }
 
     /** Gives {@code amount} back to the user and the project's month, with its ledger row. */
@@ -260,38 +327,149 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     }
 
     @Override
-    public void recordUnbilled(UsageRow row, int status, long durationMs) {
-        unbilled.write(new Unbilled(row, status, durationMs));
+    public void recordUnbilled(UsageRow row, Ending ending) {
+        var entry = new LedgerSpool.Entry.Unbilled(row, ending);
+        if (!spool.isEmpty()) {
+            spooled(entry);
+            return;
+        }
+        try {
+            unbilled.write(new Unbilled(row, ending));
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
+            spooled(entry);
+        }
+    }
+
+    // ---- the spool's replay ----
+
+    private void replayWhileOpen() {
+        Duration wait = FIRST_RETRY;
+        while (true) {
+            boolean last = closed;
+            if (!spool.isEmpty()) {
+                try {
+                    int left = spool.replay(this::apply);
+                    wait = left == 0 ? FIRST_RETRY : min(wait.multipliedBy(2), LAST_RETRY);
+                    if (left > 0) {
+                        log.warn("{} ledger writes wait for the database; next attempt in {} ms", left, wait.toMillis());
+                    }
+                } catch (RuntimeException e) { // the spool's disk: keep trying, an operator must look
+                    log.error("ledger spool replay failed: {}", e.toString());
+                    wait = LAST_RETRY;
+                }
+            }
+            if (last) {
+                return;
+            }
+            synchronized (replayWakeup) {
+                try {
+                    // Paces retries (backoff); an append or close() ends the wait early.
+                    replayWakeup.wait(spool.isEmpty() ? FIRST_RETRY.toMillis() : wait.toMillis());
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    /** Writes one spooled entry; false while the database cannot be reached. */
+    private boolean apply(LedgerSpool.Entry entry) {
+        try {
+            switch (entry) {
+                case LedgerSpool.Entry.Close close -> db.inTransaction("replay closing", c -> settle(c, close));
+                case LedgerSpool.Entry.RefundClosed refund -> db.inTransaction("replay refund", c -> refundClosed(c, refund));
+                case LedgerSpool.Entry.Unbilled u -> db.inTransaction("replay usage row", c -> insertOnce(c, u));
+            }
+            return true;
+        } catch (StoreUnavailableException e) {
+            if (refusedForItsData(e)) {
+                log.error("ledger spool entry refused by the database, set aside in ledger.spool.rejected: {} ({})",
+                        LedgerSpool.encode(entry), e.getMessage());
+                spool.reject(entry);
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /**
+     * A refusal that retrying cannot mend (a constraint, a bad value), as opposed to a lost
+     * connection or a full pool: such an entry must not hold up the ones behind it.
+     */
+    private static boolean refusedForItsData(StoreUnavailableException e) {
+        return e.getCause() instanceof SQLNonTransientException cause
+                && !(cause instanceof SQLNonTransientConnectionException);
+    }
+
+    /** A replayed usage row may have been committed before its acknowledgement was lost. */
+    private static boolean insertOnce(Connection c, LedgerSpool.Entry.Unbilled u) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM proxy_usage_details WHERE request_id = ?")) {
+            ps.setString(1, u.row().requestId());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    return false;
+                }
+            }
+        }
+        insertAll(c, List.of(new Unbilled(u.row(), u.ending())));
+        return true;
     }
 
     /** One statement closes a whole batch; rows already closed (status ≠ 0) are left alone. */
     private static int closeAll(Connection c, List<Closing> batch) throws SQLException {
         String cases = " WHEN ? THEN ?".repeat(batch.size());
-        String ids = String.join(",", java.util.Collections.nCopies(batch.size(), "?"));
+        String ids = String.join(",", Collections.nCopies(batch.size(), "?"));
+        int closed;
         try (PreparedStatement ps = c.prepareStatement("UPDATE usage_events SET status = CASE id" + cases
                 + " END, duration_ms = CASE id" + cases + " END, updated_at = NOW() WHERE status = " + IN_FLIGHT
                 + " AND id IN (" + ids + ")")) {
             int i = 1;
             for (Closing closing : batch) {
                 ps.setLong(i++, closing.usageEventId());
-                ps.setInt(i++, closing.status());
+                ps.setInt(i++, closing.ending().status());
             }
             for (Closing closing : batch) {
                 ps.setLong(i++, closing.usageEventId());
-                ps.setLong(i++, closing.durationMs());
+                ps.setLong(i++, closing.ending().durationMs());
             }
             for (Closing closing : batch) {
                 ps.setLong(i++, closing.usageEventId());
             }
-            return ps.executeUpdate();
+            closed = ps.executeUpdate();
         }
+        insertDetails(c, batch);
+        return closed;
     }
 
     private static int insertAll(Connection c, List<Unbilled> batch) throws SQLException {
+        List<Closing> details = new ArrayList<>(batch.size());
         for (Unbilled u : batch) {
-            insertUsage(c, u.row(), u.status(), u.durationMs());
+            long id = insertUsage(c, u.row(), u.ending().status(), u.ending().durationMs());
+            details.add(new Closing(id, u.row().requestId(), u.ending()));
         }
+        insertDetails(c, details);
         return batch.size();
+    }
+
+    /** Response bytes and billed envelopes, which usage_events has no column for; once per request. */
+    private static void insertDetails(Connection c, List<Closing> calls) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT IGNORE INTO proxy_usage_details"
+                + " (request_id, usage_event_id, response_bytes, billed_envelopes, created_at) VALUES "
+                + String.join(",", Collections.nCopies(calls.size(), "(?, ?, ?, ?, NOW())")))) {
+            int i = 1;
+            for (Closing call : calls) {
+                ps.setString(i++, call.requestId());
+                ps.setLong(i++, call.usageEventId());
+                ps.setLong(i++, call.ending().responseBytes());
+                ps.setInt(i++, call.ending().billedEnvelopes());
+            }
+            ps.executeUpdate();
+        }
     }
 
     /**

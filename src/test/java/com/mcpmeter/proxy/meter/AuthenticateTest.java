@@ -86,7 +86,7 @@ class AuthenticateTest {
 
     private static CallRequest request(Optional<String> authorization, Optional<String> override) {
         return new CallRequest("req-1", "POST", "/weather/mcp", Optional.empty(), authorization, override,
-                Optional.of("application/json"), Optional.empty(), Optional.empty(), "test/1.0",
+                Optional.of("application/json"), Optional.empty(), Optional.empty(), Optional.empty(), "test/1.0",
                 limit -> Optional.of(new byte[0]));
     }
 

@@ -123,4 +123,16 @@ class RecordTest {
         assertEquals(0, Record.refundDue(c, outcome(UpstreamOutcome.Kind.COMPLETED, 500, Set.of(), Set.of())));
         assertEquals(0, Record.refundDue(c, outcome(UpstreamOutcome.Kind.TIMEOUT, 0, Set.of(), Set.of())));
     }
+
+    @Test
+    void countsTheChargedEnvelopesThatStayBilled() {
+        Charge c = charge(FREE, ONE, TWO, THREE);
+        UpstreamOutcome oneFailed = outcome(UpstreamOutcome.Kind.COMPLETED, 200, Set.of("1", "3"), Set.of("\"two\""));
+        assertEquals(2, Record.billedEnvelopes(c, oneFailed, Record.refundDue(c, oneFailed)));
+        UpstreamOutcome allGood = outcome(UpstreamOutcome.Kind.COMPLETED, 200, Set.of("1", "\"two\"", "3"), Set.of());
+        assertEquals(3, Record.billedEnvelopes(c, allGood, Record.refundDue(c, allGood)), "the free one is not billed");
+        UpstreamOutcome failed = outcome(UpstreamOutcome.Kind.COMPLETED, 502, Set.of("1"), Set.of());
+        assertEquals(0, Record.billedEnvelopes(c, failed, Record.refundDue(c, failed)));
+        assertEquals(0, Record.billedEnvelopes(charge(FREE), allGood, 0));
+    }
 }

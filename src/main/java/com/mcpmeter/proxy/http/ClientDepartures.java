@@ -1,0 +1,113 @@
+package com.mcpmeter.proxy.http;
+
+import jakarta.servlet.http.HttpServletRequest;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.Executor;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Notices clients that hang up on a silent stream.
+ *
+ * <p>Jetty reads a connection only when the application asks for request content, so once a
+ * request's body has been read a closed connection goes unnoticed until the next write: a quiet
+ * event stream (the standing GET, a legacy SSE session, a long tool before its first progress)
+ * would hold its upstream request open until the idle timeout. This watcher registers such sockets
+ * for reading with a selector of its own and never reads them: a socket that turns readable with
+ * no bytes to read has reached end-of-stream or was reset, so its client is gone. One that turns
+ * readable with bytes (a pipelined request) is Jetty's to read, and is no longer watched.
+ *
+ * <p>Each watch fires at most once. Cost: one thread for the whole proxy and one registration per
+ * open stream.
+ */
+final class ClientDepartures implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClientDepartures.class);
+
+    /** Ends a watch; harmless after it fired or when called twice. */
+    interface Watch {
+        Watch NONE = () -> {};
+
+        void stop();
+    }
+
+    private final Selector selector;
+    private final Executor callbacks;
+    private final Thread thread;
+
+    ClientDepartures(Executor callbacks) throws IOException {
+        this.selector = Selector.open();
+        this.callbacks = callbacks;
+        this.thread = Thread.ofPlatform().daemon().name("client-departures").start(this::run);
+    }
+
+    /**
+     * Runs {@code onGone} (on the callback executor) when the client of {@code request} closes its
+     * connection. Only plain TCP connections are watched; others get {@link Watch#NONE}.
+     */
+    Watch watch(HttpServletRequest request, Runnable onGone) {
+        ServletContextRequest core = ServletContextRequest.getServletContextRequest(request);
+        if (core == null || !(core.getConnectionMetaData().getConnection().getEndPoint().getTransport()
+                instanceof SocketChannel channel)) {
+            return Watch.NONE;
+        }
+        try {
+            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, onGone);
+            selector.wakeup(); // a new interest takes effect at the selector's next turn
+            return () -> {
+                key.cancel();
+                selector.wakeup(); // deregister now: the connection may carry the next stream
+            };
+        } catch (ClosedChannelException e) {
+            callbacks.execute(onGone); // already gone
+            return Watch.NONE;
+        } catch (RuntimeException e) { // not registrable (blocking mode, selector closed): not watched
+            log.debug("cannot watch a connection: {}", e.toString());
+            return Watch.NONE;
+        }
+    }
+
+    private void run() {
+        while (selector.isOpen()) {
+            try {
+                selector.select(this::readable);
+            } catch (IOException | RuntimeException e) {
+                if (selector.isOpen()) {
+                    log.warn("client departure watcher: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    private void readable(SelectionKey key) {
+        key.cancel();
+        if (hasEnded((SocketChannel) key.channel())) {
+            callbacks.execute((Runnable) key.attachment());
+        }
+    }
+
+    /** True if nothing is left to read although the socket is readable: end-of-stream or reset. */
+    private static boolean hasEnded(SocketChannel channel) {
+        try {
+            return channel.socket().getInputStream().available() == 0;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            selector.close();
+            thread.join(1_000);
+        } catch (IOException e) {
+            log.debug("closing the departure watcher: {}", e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

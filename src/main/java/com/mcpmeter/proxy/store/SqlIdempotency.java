@@ -1,0 +1,130 @@
+package com.mcpmeter.proxy.store;
+
+import com.mcpmeter.proxy.meter.IdempotencyStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Idempotency keys in MySQL (proxy_idempotency_keys), so that every instance sees the same claim.
+ * A claim is one INSERT IGNORE: whoever inserts the row holds the key; everyone else reads it.
+ */
+public final class SqlIdempotency implements IdempotencyStore {
+    /** How long a delivered answer is given to retries. */
+    static final int KEEP_HOURS = 24;
+    /** A claim in flight this long belongs to a proxy that died mid-call (no call outlives the maximum timeout). */
+    static final int ABANDONED_AFTER_MINUTES = 60;
+    private static final int IN_FLIGHT = 0;
+    private static final String EXPIRED = "(created_at < NOW() - INTERVAL " + KEEP_HOURS
+            + " HOUR OR (state = 0 AND created_at < NOW() - INTERVAL " + ABANDONED_AFTER_MINUTES + " MINUTE))";
+    private static final int DONE = 1;
+
+    private final Database db;
+
+    public SqlIdempotency(Database db) {
+        this.db = db;
+    }
+
+    @Override
+    public Claim claim(Key key, byte[] bodySha256, String requestId) {
+        // Each statement its own transaction: holding the insert's lock while reading would let
+        // two racing retries deadlock on the same row.
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (db.call("claim idempotency key", c -> insert(c, key, bodySha256, requestId))) {
+                return new Claim.Claimed();
+            }
+            Optional<Claim> existing = db.call("read idempotency key", c -> existing(c, key, bodySha256));
+            if (existing.isPresent()) {
+                return existing.get();
+            }
+        }
+        return new Claim.InFlight(); // cleared and claimed by another retry meanwhile
+    }
+
+    private static boolean insert(Connection c, Key key, byte[] bodySha256, String requestId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("""
+                INSERT IGNORE INTO proxy_idempotency_keys
+                    (scope, idempotency_key, body_sha256, request_id, state, created_at, updated_at)
+                VALUES (?, ?, ?, ?, 0, NOW(), NOW())""")) {
+            ps.setString(1, key.scope());
+            ps.setString(2, key.key());
+            ps.setBytes(3, bodySha256);
+            ps.setString(4, requestId);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** The row that holds the key, or empty if there is none or it had expired (it is then deleted). */
+    private static Optional<Claim> existing(Connection c, Key key, byte[] bodySha256) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT body_sha256, state, status, content_type, response, "
+                + EXPIRED + " AS expired FROM proxy_idempotency_keys WHERE scope = ? AND idempotency_key = ?")) {
+            ps.setString(1, key.scope());
+            ps.setString(2, key.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty(); // released since the insert was ignored
+                }
+                if (rs.getBoolean("expired")) {
+                    deleteIfExpired(c, key);
+                    return Optional.empty();
+                }
+                if (!Arrays.equals(rs.getBytes("body_sha256"), bodySha256)) {
+                    return Optional.of(new Claim.Mismatch());
+                }
+                if (rs.getInt("state") == IN_FLIGHT) {
+                    return Optional.of(new Claim.InFlight());
+                }
+                byte[] response = rs.getBytes("response");
+                return Optional.of(new Claim.Done(response == null
+                        ? Optional.empty()
+                        : Optional.of(new Answer(rs.getInt("status"), rs.getString("content_type"), response))));
+            }
+        }
+    }
+
+    /** Re-checked in the DELETE itself, so a fresh claim made meanwhile is never removed. */
+    private static void deleteIfExpired(Connection c, Key key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "DELETE FROM proxy_idempotency_keys WHERE scope = ? AND idempotency_key = ? AND " + EXPIRED)) {
+            ps.setString(1, key.scope());
+            ps.setString(2, key.key());
+            ps.executeUpdate();
+        }
+    }
+
+    @Override
+    public void release(Key key, String requestId) {
+        db.call("release idempotency key", c -> {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    DELETE FROM proxy_idempotency_keys
+                     WHERE scope = ? AND idempotency_key = ? AND request_id = ? AND state = 0""")) {
+                ps.setString(1, key.scope());
+                ps.setString(2, key.key());
+                ps.setString(3, requestId);
+                return ps.executeUpdate();
+            }
+        });
+    }
+
+    @Override
+    public void complete(Key key, String requestId, Optional<Answer> answer) {
+        db.call("complete idempotency key", c -> {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    UPDATE proxy_idempotency_keys
+                       SET state = ?, status = ?, content_type = ?, response = ?, updated_at = NOW()
+                     WHERE scope = ? AND idempotency_key = ? AND request_id = ? AND state = 0""")) {
+                ps.setInt(1, DONE);
+                ps.setObject(2, answer.map(Answer::status).orElse(null));
+                ps.setString(3, answer.map(Answer::contentType).orElse(null));
+                ps.setBytes(4, answer.map(Answer::body).orElse(null));
+                ps.setString(5, key.scope());
+                ps.setString(6, key.key());
+                ps.setString(7, requestId);
+                return ps.executeUpdate();
+            }
+        });
+    }
+}

@@ -1,0 +1,202 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A tools/call retried under the same Idempotency-Key (per API key) is charged once. */
+class IdempotencyIT {
+    private static final long PRICE = 1_000;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static ProxyFixture proxy;
+    private static TestUpstream upstream;
+    private static String slug;
+
+    @BeforeAll
+    static void start() throws Exception {
+        proxy = ProxyFixture.start();
+        upstream = TestUpstream.start(TestUpstream.jsonRpc());
+        slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("idem"), upstream.mcp().toString(), PRICE));
+    }
+
+    @AfterAll
+    static void stop() {
+        upstream.close();
+        proxy.close();
+    }
+
+    private static HttpResponse<String> call(int port, ProxyFixture.Consumer c, String key, String body) throws Exception {
+        return proxy.post(port, "/" + slug, c.key(), body, "Idempotency-Key", key);
+    }
+
+    private static String code(HttpResponse<String> response) throws Exception {
+        return JSON.readTree(response.body()).path("error").path("data").path("error").asText();
+    }
+
+    @Test
+    void aRetryGetsTheSameAnswerAndIsNotChargedAgain() throws Exception {
+        var c = proxy.consumer(10_000);
+        int forwarded = upstream.received.size();
+        HttpResponse<String> first = call(proxy.port(), c, "retry-1", toolCall(1, "echo"));
+        assertEquals(200, first.statusCode());
+        assertEquals(Long.toString(PRICE), first.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        proxy.awaitSettled(c.userId());
+
+        HttpResponse<String> again = call(proxy.port(), c, "retry-1", toolCall(1, "echo"));
+        assertEquals(200, again.statusCode());
+        assertEquals(first.body(), again.body());
+        assertEquals("0", again.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        assertEquals("true", again.headers().firstValue("X-Mcpmeter-Idempotent-Replay").orElseThrow());
+        assertEquals(Long.toString(10_000 - PRICE), again.headers().firstValue("X-Mcpmeter-Balance").orElseThrow());
+
+        // Another instance sees the same key.
+        int second = proxy.startAnotherInstance();
+        HttpResponse<String> elsewhere = call(second, c, "retry-1", toolCall(1, "echo"));
+        assertEquals(200, elsewhere.statusCode());
+        assertEquals(first.body(), elsewhere.body());
+        assertEquals("0", elsewhere.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+
+        assertEquals(forwarded + 1, upstream.received.size(), "forwarded once");
+        assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+        assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
+    @Test
+    void aDifferentBodyUnderAUsedKeyIs422AndCostsNothing() throws Exception {
+        var c = proxy.consumer(10_000);
+        assertEquals(200, call(proxy.port(), c, "k-422", toolCall(1, "echo")).statusCode());
+        HttpResponse<String> other = call(proxy.port(), c, "k-422", toolCall(2, "echo"));
+        assertEquals(422, other.statusCode());
+        assertEquals("idempotency_key_reused", code(other));
+        assertEquals("0", other.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        proxy.awaitSettled(c.userId());
+        assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void keysBelongToTheirApiKey() throws Exception {
+        var a = proxy.consumer(10_000);
+        var b = proxy.consumer(10_000);
+        assertEquals(200, call(proxy.port(), a, "shared-name", toolCall(1, "echo")).statusCode());
+        HttpResponse<String> other = call(proxy.port(), b, "shared-name", toolCall(1, "echo"));
+        assertEquals(Long.toString(PRICE), other.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        proxy.awaitSettled(a.userId());
+        proxy.awaitSettled(b.userId());
+        assertEquals(10_000 - PRICE, proxy.balance(a.userId()));
+        assertEquals(10_000 - PRICE, proxy.balance(b.userId()));
+    }
+
+    @Test
+    void anUnusableKeyIs400() throws Exception {
+        var c = proxy.consumer(10_000);
+        HttpResponse<String> response = call(proxy.port(), c, "x".repeat(256), toolCall(1, "echo"));
+        assertEquals(400, response.statusCode());
+        assertEquals("invalid_idempotency_key", code(response));
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void aRetryWhileTheFirstIsUnderWayIs409ThenReplays() throws Exception {
+        var c = proxy.consumer(10_000);
+        CountDownLatch release = new CountDownLatch(1);
+        try (TestUpstream slow = TestUpstream.start((exchange, body) -> {
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            TestUpstream.jsonRpc().answer(exchange, body);
+        })) {
+            String slowSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("slow"), slow.mcp().toString(), PRICE));
+            String body = toolCall(7, "echo");
+            CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            ProxyFixture.await("the first call reached the upstream", () -> slow.received.size() == 1);
+            HttpResponse<String> meanwhile = proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
+            assertEquals(409, meanwhile.statusCode());
+            assertEquals("idempotency_in_flight", code(meanwhile));
+            release.countDown();
+            assertEquals(200, first.get(30, TimeUnit.SECONDS).statusCode());
+            proxy.awaitSettled(c.userId());
+            HttpResponse<String> after = proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
+            assertEquals(200, after.statusCode());
+            assertEquals("0", after.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(1, slow.received.size());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()));
+        }
+    }
+
+    @Test
+    void aRefundedCallLetsItsRetryTryAgain() throws Exception {
+        var c = proxy.consumer(10_000);
+        AtomicInteger calls = new AtomicInteger();
+        try (TestUpstream flaky = TestUpstream.start((exchange, body) -> {
+            if (calls.incrementAndGet() == 1) {
+                TestUpstream.send(exchange, 500, "text/plain", "busy".getBytes());
+            } else {
+                TestUpstream.jsonRpc().answer(exchange, body);
+            }
+        })) {
+            String flakySlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("flaky"), flaky.mcp().toString(), PRICE));
+            String body = toolCall(3, "echo");
+            assertEquals(500, proxy.post("/" + flakySlug, c.key(), body, "Idempotency-Key", "k-again").statusCode());
+            proxy.awaitSettled(c.userId());
+            HttpResponse<String> retry = proxy.post("/" + flakySlug, c.key(), body, "Idempotency-Key", "k-again");
+            assertEquals(200, retry.statusCode());
+            assertEquals(Long.toString(PRICE), retry.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            proxy.awaitSettled(c.userId());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "the failure refunded, the retry charged once");
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    @Test
+    void manyIdenticalRetriesAtOnceAreChargedOnce() throws Exception {
+        var c = proxy.consumer(100_000);
+        int second = proxy.startAnotherInstance();
+        String body = toolCall(9, "echo");
+        List<Future<HttpResponse<String>>> results = new ArrayList<>();
+        try (ExecutorService pool = Executors.newFixedThreadPool(16)) {
+            for (int i = 0; i < 40; i++) {
+                int port = i % 2 == 0 ? proxy.port() : second;
+                results.add(pool.submit(() -> call(port, c, "storm", body)));
+            }
+        }
+        int charged = 0;
+        for (Future<HttpResponse<String>> f : results) {
+            HttpResponse<String> r = f.get();
+            assertTrue(r.statusCode() == 200 || r.statusCode() == 409, r.statusCode() + " " + r.body());
+            if (r.statusCode() == 200 && r.headers().firstValue("X-Mcpmeter-Billed").orElseThrow().equals(Long.toString(PRICE))) {
+                charged++;
+            }
+        }
+        proxy.awaitSettled(c.userId());
+        assertEquals(1, charged);
+        assertEquals(100_000 - PRICE, proxy.balance(c.userId()));
+        assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+}

@@ -1,0 +1,111 @@
+package com.mcpmeter.proxy;
+
+import static com.mcpmeter.proxy.ProxyFixture.toolCall;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Calls that end while MySQL is unreachable: their closings (status, refund, details) wait in the
+ * instance's spool on disk and are written, exactly once, when MySQL is back.
+ */
+class LedgerSpoolIT {
+    private static final long PRICE = 1_000;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void closingsDuringAMysqlOutageAreSpooledAndReplayedOnRecovery() throws Exception {
+        var database = TestStores.newDatabase();
+        CountDownLatch answer = new CountDownLatch(1);
+        // Holds every call until the test lets go; "fail" is then answered 500, the rest with a result.
+        TestUpstream.Behaviour held = (exchange, body) -> {
+            try {
+                answer.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (new String(body).contains("\"fail\"")) {
+                TestUpstream.send(exchange, 500, "text/plain", "down".getBytes());
+            } else {
+                TestUpstream.jsonRpc().answer(exchange, body);
+            }
+        };
+        try (TcpRelay relay = new TcpRelay(database.host(), database.port());
+                TestUpstream upstream = TestUpstream.start(held);
+                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
+                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+            var c = proxy.consumer(10_000);
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("spool"), upstream.mcp().toString(), PRICE));
+            CompletableFuture<HttpResponse<String>> ok = CompletableFuture.supplyAsync(() -> post(proxy, slug, c.key(), "echo"));
+            CompletableFuture<HttpResponse<String>> failed = CompletableFuture.supplyAsync(() -> post(proxy, slug, c.key(), "fail"));
+            ProxyFixture.await("both calls debited and forwarded", () -> upstream.received.size() == 2);
+
+            relay.cut();
+            answer.countDown();
+            HttpResponse<String> delivered = ok.get(30, TimeUnit.SECONDS);
+            assertEquals(200, delivered.statusCode());
+            assertEquals(Long.toString(PRICE), delivered.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(500, failed.get(30, TimeUnit.SECONDS).statusCode(), "the upstream's own status");
+
+            Path spool = proxy.spoolOf(0);
+            ProxyFixture.await("both closings spooled", () -> spooledLines(spool) == 2);
+            // The test reads MySQL directly, past the relay: the calls are still open there.
+            assertEquals(2, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0",
+                    c.projectId()));
+            assertEquals(10_000 - 2 * PRICE, proxy.balance(c.userId()));
+            var health = JSON.readTree(proxy.send(java.net.http.HttpRequest.newBuilder(proxy.url("/health")).build()).body());
+            assertEquals(2, health.path("spooled").asInt(), health.toString());
+
+            relay.restore();
+            proxy.awaitSettled(c.userId());
+            ProxyFixture.await("the spool emptied", () -> spooledLines(spool) == 0);
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "the failed call refunded, the other billed");
+            assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200"
+                    + " AND billed_micro_cents = ?", c.projectId(), PRICE));
+            assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 500"
+                    + " AND billed_micro_cents = 0", c.projectId()));
+            assertEquals(1, proxy.count("""
+                    SELECT COUNT(*) FROM proxy_usage_details d JOIN usage_events e ON e.id = d.usage_event_id
+                     WHERE e.project_id = ? AND e.status = 200 AND d.billed_envelopes = 1 AND d.response_bytes = ?""",
+                    c.projectId(), delivered.body().length()));
+            assertEquals(1, proxy.count("""
+                    SELECT COUNT(*) FROM proxy_usage_details d JOIN usage_events e ON e.id = d.usage_event_id
+                     WHERE e.project_id = ? AND e.status = 500 AND d.billed_envelopes = 0""", c.projectId()));
+            assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                    c.userId()), "refunded once");
+            proxy.assertLedgerConsistent(c.userId());
+            assertFalse(Files.exists(spool.resolve("ledger.spool.rejected")));
+        }
+    }
+
+    private static HttpResponse<String> post(ProxyFixture proxy, String slug, String key, String tool) {
+        try {
+            return proxy.post("/" + slug, key, toolCall(1, tool));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long spooledLines(Path dir) throws Exception {
+        long lines = 0;
+        for (String name : new String[] {"ledger.spool", "ledger.spool.replaying"}) {
+            Path file = dir.resolve(name);
+            if (Files.exists(file)) {
+                lines += Files.readAllLines(file).stream().filter(l -> !l.isBlank()).count();
+            }
+        }
+        return lines;
+    }
+}
