@@ -31,15 +31,17 @@ public final class App implements AutoCloseable {
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
             SqlLedger ledger = new SqlLedger(database);
+            RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
             Pipeline pipeline = new Pipeline(
                     new CachedKeyDirectory(database, redis, config.caches()),
                     directory,
                     directory,
-                    new RedisRateWindows(redis),
+                    windows,
                     ledger,
                     config,
                     clock);
-            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable);
+            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
+                    windows::fallbackDecisions);
             return new App(database, redis, ledger, server);
         } catch (Exception | Error e) {
             redis.close();

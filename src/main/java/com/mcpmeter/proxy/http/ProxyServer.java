@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.http.UriCompliance;
@@ -34,8 +35,9 @@ public final class ProxyServer implements AutoCloseable {
         this.settler = settler;
     }
 
-    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp)
-            throws Exception {
+    /** @param rateLimitFallbacks calls rate-limited without Redis so far, for {@code /health} */
+    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp,
+            LongSupplier rateLimitFallbacks) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -68,8 +70,8 @@ public final class ProxyServer implements AutoCloseable {
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "256");
         context.addServlet(proxy, "/*");
-        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits))),
-                "/health");
+        var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks);
+        context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
         // Graceful stop: refuse new requests, let in-flight ones (and their streams) finish.
