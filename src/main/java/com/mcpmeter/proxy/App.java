@@ -32,17 +32,18 @@ public final class App implements AutoCloseable {
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
             SqlLedger ledger = new SqlLedger(database, config.database().spoolDirectory());
+            RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
             Pipeline pipeline = new Pipeline(
                     new CachedKeyDirectory(database, redis, config.caches()),
                     directory,
                     directory,
-                    new RedisRateWindows(redis),
+                    windows,
                     ledger,
                     new SqlIdempotency(database),
                     config,
                     clock);
             ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
-                    ledger::spooled);
+                    windows::fallbackDecisions, ledger::spooled);
             return new App(database, redis, ledger, server);
         } catch (Exception | Error e) {
             redis.close();

@@ -33,8 +33,11 @@ public record Config(
 
     public record Caches(Duration keyTtl, Duration keyNegativeTtl, Duration listingTtl) {}
 
-    /** Operator defaults, used where a listing sets no limit of its own. */
-    public record Limits(int perMinute, int perDay, long maxBodyBytes) {}
+    /**
+     * Operator defaults, used where a listing sets no limit of its own. {@code instances} is how many
+     * proxies share the limits: while Redis is away each one enforces its own share of them.
+     */
+    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances) {}
 
     public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
 

@@ -31,6 +31,8 @@ public final class ConfigLoader {
     public static final int DEFAULT_LISTING_CACHE_TTL_SECONDS = 30;
     public static final int DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
     public static final int DEFAULT_RATE_LIMIT_PER_DAY = 10_000;
+    public static final int DEFAULT_INSTANCES = 1;
+    public static final int MAX_INSTANCES = 10_000;
     public static final int DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
     public static final int DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS = 300;
     public static final int DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS = 300;
@@ -88,7 +90,8 @@ public final class ConfigLoader {
         var limits = new Config.Limits(
                 integer("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, 1, Integer.MAX_VALUE),
                 integer("RATE_LIMIT_PER_DAY", DEFAULT_RATE_LIMIT_PER_DAY, 1, Integer.MAX_VALUE),
-                integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE));
+                integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
+                integer("PROXY_INSTANCES", DEFAULT_INSTANCES, 1, MAX_INSTANCES));
 
         Duration maxTimeout =
                 seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);

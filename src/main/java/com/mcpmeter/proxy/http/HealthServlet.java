@@ -6,8 +6,11 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code GET /health}: 200 while MySQL answers (Redis down is "degraded": the proxy keeps working
@@ -18,8 +21,12 @@ final class HealthServlet extends HttpServlet {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What /health asks of the stores. */
-    record Probe(BooleanSupplier mysql, BooleanSupplier redis,
-            java.util.function.Supplier<java.util.Map<Long, Integer>> openCircuits, IntSupplier spooled) {}
+    record Probe(
+            BooleanSupplier mysql,
+            BooleanSupplier redis,
+            Supplier<Map<Long, Integer>> openCircuits,
+            LongSupplier rateLimitFallbacks,
+            IntSupplier spooled) {}
 
     private final transient Probe probe;
 
@@ -40,6 +47,8 @@ final class HealthServlet extends HttpServlet {
         // listing id → consecutive failures, for every listing whose circuit is open on this instance
         var circuits = body.putObject("open_circuits");
         probe.openCircuits().get().forEach((id, failures) -> circuits.put(Long.toString(id), failures));
+        // calls this instance rate-limited on its own share because Redis could not answer, since start
+        body.put("rate_limit_fallbacks", probe.rateLimitFallbacks().getAsLong());
         response.setStatus(mysql ? 200 : 503);
         response.setContentType("application/json");
         response.setHeader("Cache-Control", "no-store");

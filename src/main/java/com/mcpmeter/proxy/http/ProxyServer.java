@@ -7,6 +7,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.http.UriCompliance;
@@ -37,8 +38,12 @@ public final class ProxyServer implements AutoCloseable {
         this.departures = departures;
     }
 
+    /**
+     * @param rateLimitFallbacks calls rate-limited without Redis so far, for {@code /health}
+     * @param spooled ledger writes waiting on local disk for MySQL, for {@code /health}
+     */
     public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp,
-            IntSupplier spooled) throws Exception {
+            LongSupplier rateLimitFallbacks, IntSupplier spooled) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -72,8 +77,8 @@ public final class ProxyServer implements AutoCloseable {
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "256");
         context.addServlet(proxy, "/*");
-        context.addServlet(new ServletHolder("health", new HealthServlet(new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, spooled))),
-                "/health");
+        var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled);
+        context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
         // Graceful stop: refuse new requests, let in-flight ones (and their streams) finish.

@@ -11,6 +11,11 @@ public interface RateWindows {
         public static Decision allow() {
             return new Decision(true, 0, "", 0);
         }
+
+        /** Refused by {@code window} ("minute" or "day"); the wait is rounded up to whole seconds, at least 1. */
+        public static Decision refuse(long retryAfterMillis, String window, int limit) {
+            return new Decision(false, Math.max(1, (retryAfterMillis + 999) / 1000), window, limit);
+        }
     }
 
     Decision acquire(String subject, int perMinute, int perDay, Instant now);

@@ -48,7 +48,7 @@ public final class Redis implements AutoCloseable {
         try {
             sync();
         } catch (RedisUnavailableException e) {
-            // started without Redis: authentication reads MySQL, rate limits fail open, until it is back
+            // started without Redis: authentication reads MySQL, rate limits are per instance, until it is back
         }
     }
 
@@ -74,7 +74,7 @@ public final class Redis implements AutoCloseable {
         }
     }
 
-    /** Redis cannot be used right now; callers fall back (MySQL for keys, fail-open for limits). */
+    /** Redis cannot be used right now; callers fall back (MySQL for keys, per-instance windows for limits). */
     public static final class RedisUnavailableException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 

@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,20 +18,27 @@ import org.slf4j.LoggerFactory;
  * Sliding-window limits in Redis, shared by every instance: one script call checks and counts both
  * windows atomically (sliding-window.lua). The caller's clock is passed in, so tests can move time.
  *
- * <p>If Redis cannot answer, the call is let through (fail-open) and counted in {@link
- * #failOpenCount()}: a rate limit protects publishers from floods, it must not take the service
- * down with Redis.
+ * <p>If Redis cannot answer, the call is decided by a {@link LocalRateWindows} instead, at this
+ * instance's share of the limit (limit ÷ instances), and counted in {@link #fallbackDecisions()}: a
+ * rate limit protects publishers from floods, it must neither take the service down with Redis nor
+ * vanish while Redis is away. Every call asks Redis first, so the shared windows apply again as soon
+ * as it answers ({@link Redis} keeps reconnecting on its own). Thread-safe.
  */
 public final class RedisRateWindows implements RateWindows {
     private static final Logger log = LoggerFactory.getLogger(RedisRateWindows.class);
     private static final String SCRIPT = loadScript();
 
     private final Redis redis;
-    private final AtomicLong failOpen = new AtomicLong();
+    private final LocalRateWindows local;
+    private final AtomicLong fallbacks = new AtomicLong();
+    /** Whether the local limiter is deciding; each flip is logged, one line as an outage starts and one as it ends. */
+    private final AtomicBoolean fallingBack = new AtomicBoolean();
     private volatile String sha;
 
-    public RedisRateWindows(Redis redis) {
+    /** @param instances how many proxies share the limits ({@code PROXY_INSTANCES}) */
+    public RedisRateWindows(Redis redis, int instances) {
         this.redis = redis;
+        this.local = new LocalRateWindows(instances);
     }
 
     @Override
@@ -41,22 +49,27 @@ public final class RedisRateWindows implements RateWindows {
         try {
             answer = run(keys, args);
         } catch (RuntimeException e) {
-            long count = failOpen.incrementAndGet();
-            if (count == 1 || count % 1000 == 0) { // one line per outage burst, not one per call
-                log.warn("rate limiter fail-open (#{}): redis unavailable: {}", count, e.getMessage());
+            long count = fallbacks.incrementAndGet();
+            if (fallingBack.compareAndSet(false, true)) {
+                log.warn("rate_limits=local fallback_decisions={} cause=\"redis unavailable: {}\"", count,
+                        e.getMessage());
             }
-            return Decision.allow();
+            return local.acquire(subject, perMinute, perDay, now);
         }
+        if (fallingBack.get() && fallingBack.compareAndSet(true, false)) { // a plain read on the usual path
+            log.info("rate_limits=redis fallback_decisions={}", fallbacks.get());
+        }
+        local.expireIdle(now); // so the outage's local windows do not outlive it
         if (answer.get(0) == 1L) {
             return Decision.allow();
         }
         boolean minute = answer.get(2) == 1L;
-        long retryAfterSeconds = Math.max(1, (answer.get(1) + 999) / 1000);
-        return new Decision(false, retryAfterSeconds, minute ? "minute" : "day", minute ? perMinute : perDay);
+        return Decision.refuse(answer.get(1), minute ? "minute" : "day", minute ? perMinute : perDay);
     }
 
-    public long failOpenCount() {
-        return failOpen.get();
+    /** Calls decided without Redis since start (the "fail-open" count); shown on {@code /health}. */
+    public long fallbackDecisions() {
+        return fallbacks.get();
     }
 
     private List<Long> run(String[] keys, String[] args) {

@@ -57,6 +57,7 @@ class ConfigLoaderTest {
                 () -> assertEquals(60, c.limits().perMinute()),
                 () -> assertEquals(10_000, c.limits().perDay()),
                 () -> assertEquals(10L * 1024 * 1024, c.limits().maxBodyBytes()),
+                () -> assertEquals(1, c.limits().instances()),
                 () -> assertEquals(Duration.ofSeconds(60), c.upstream().defaultTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().maxTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().streamIdleTimeout()),
@@ -76,13 +77,14 @@ class ConfigLoaderTest {
     void readsOverriddenValues() {
         Config c = ConfigLoader.load(env("PORT", "8080", "HOST", "0.0.0.0", "RATE_LIMIT_PER_MINUTE", "5",
                 "UPSTREAM_TIMEOUT_SECONDS", "90", "UPSTREAM_TIMEOUT_MAX_SECONDS", "90", "PLATFORM_FEE_BPS", "0",
-                "MAX_BODY_BYTES", "2048"));
+                "MAX_BODY_BYTES", "2048", "PROXY_INSTANCES", "3"));
         assertEquals(8080, c.server().port());
         assertEquals(URI.create("http://0.0.0.0:8080"), c.server().publicBaseUrl());
         assertEquals(5, c.limits().perMinute());
         assertEquals(Duration.ofSeconds(90), c.upstream().defaultTimeout());
         assertEquals(0, c.money().defaultPlatformFeeBps());
         assertEquals(2048, c.limits().maxBodyBytes());
+        assertEquals(3, c.limits().instances());
     }
 
     @Test
@@ -103,9 +105,10 @@ class ConfigLoaderTest {
         env.put("PUBLIC_BASE_URL", "ftp://example.com");
         env.put("MAX_BODY_BYTES", "12");
         env.put("RATE_LIMIT_PER_DAY", "0");
+        env.put("PROXY_INSTANCES", "0");
         String message = problems(env);
         for (String name : new String[] {"DB_USER", "PORT", "REDIS_DB", "LOG_LEVEL", "DB_NAME", "PLATFORM_FEE_BPS",
-            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY"}) {
+            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY", "PROXY_INSTANCES"}) {
             assertTrue(message.contains(name), () -> name + " missing from: " + message);
         }
         assertFalse(message.contains("RATE_LIMIT_PER_MINUTE"), message);
@@ -117,6 +120,14 @@ class ConfigLoaderTest {
         assertTrue(problems(env("DB_PORT", "65536")).contains("DB_PORT"));
         assertTrue(problems(env("KEY_CACHE_TTL_SECONDS", "1.5")).contains("KEY_CACHE_TTL_SECONDS"));
         assertTrue(problems(env("REDIS_DB", "-1")).contains("REDIS_DB"));
+    }
+
+    @Test
+    void requiresAtLeastOneInstance() {
+        assertTrue(problems(env("PROXY_INSTANCES", "0")).contains("PROXY_INSTANCES must be between 1 and"));
+        assertTrue(problems(env("PROXY_INSTANCES", "-2")).contains("PROXY_INSTANCES"));
+        assertTrue(problems(env("PROXY_INSTANCES", "two")).contains("PROXY_INSTANCES must be a whole number"));
+        assertTrue(problems(env("PROXY_INSTANCES", "10001")).contains("PROXY_INSTANCES"));
     }
 
     @Test
