@@ -103,6 +103,11 @@ class RefundsIT {
             assertEquals(PRICE, proxy.count("SELECT billed_micro_cents FROM usage_events WHERE project_id = ?", c.projectId()));
             assertEquals(PRICE, proxy.count(
                     "SELECT amount_micro_cents FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId()));
+            // What usage_events has no column for: the answer's size and the envelopes that stayed billed.
+            assertEquals(1, proxy.count("SELECT d.billed_envelopes FROM proxy_usage_details d"
+                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
+            assertEquals(response.body().length(), proxy.count("SELECT d.response_bytes FROM proxy_usage_details d"
+                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
             proxy.assertLedgerConsistent(c.userId());
         }
     }

@@ -84,11 +84,17 @@ class StreamingIT {
             HttpResponse<InputStream> response = open(slug, c.key(), "POST");
             assertEquals(200, response.statusCode());
             assertEquals("no", response.headers().firstValue("X-Accel-Buffering").orElse(""));
-            List<Long> delays = delaysOf(response.body());
+            CountingStream body = new CountingStream(response.body());
+            List<Long> delays = delaysOf(body);
             assertEquals(10, delays.size());
             assertTrue(delays.stream().allMatch(d -> d < 50), "delay per event, ms: " + delays);
+            System.out.println("SSE delay per event, ms: " + delays);
             proxy.awaitSettled(c.userId());
             assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "the result in the stream bills the call");
+            assertEquals(1, proxy.count("SELECT d.billed_envelopes FROM proxy_usage_details d"
+                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
+            assertEquals(body.count, proxy.count("SELECT d.response_bytes FROM proxy_usage_details d"
+                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
         }
     }
 
@@ -166,6 +172,7 @@ class StreamingIT {
             } // the stream is silent from here on: only the closed connection says the client left
             long ms = TimeUnit.NANOSECONDS.toMillis(up.awaitClosed(Duration.ofSeconds(5)) - closedAt);
             assertTrue(ms < 1000, "upstream cancelled " + ms + " ms after the client left");
+            System.out.println("silent stream: upstream cancelled " + ms + " ms after the client left");
             // An unpriced call's usage row is written after the answer: wait for it.
             ProxyFixture.await("the stream's usage row", () -> proxy.count(
                     "SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()) == 1);
@@ -193,6 +200,29 @@ class StreamingIT {
             assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
             assertEquals(10_000, proxy.balance(c.userId()), "no result was delivered: refunded");
             proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    /** Counts the bytes read through it. */
+    static final class CountingStream extends java.io.FilterInputStream {
+        long count;
+
+        CountingStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            count += b >= 0 ? 1 : 0;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            count += Math.max(n, 0);
+            return n;
         }
     }
 
