@@ -3,12 +3,10 @@ package com.mcpmeter.proxy.store;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.mcpmeter.proxy.MutableClock;
 import com.mcpmeter.proxy.meter.RateWindows.Decision;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -20,31 +18,8 @@ class LocalRateWindowsTest {
     private static final String SUBJECT = "7:42";
     private static final int LARGE = 1_000_000;
 
-    /** A clock moved by hand; acquire takes its instant, as the pipeline passes its own clock's. */
-    private static final class HandClock extends Clock {
-        private Instant now = START;
-
-        void advance(Duration by) {
-            now = now.plus(by);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
-
-    private final HandClock clock = new HandClock();
+    /** Moved by hand; acquire takes its instant, as the pipeline passes its own clock's. */
+    private final MutableClock clock = new MutableClock(START);
 
     private static int admitted(LocalRateWindows windows, String subject, int perMinute, int perDay, Instant now,
             int calls) {
