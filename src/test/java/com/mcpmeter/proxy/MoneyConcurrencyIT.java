@@ -97,6 +97,19 @@ class MoneyConcurrencyIT {
     }
 
     @Test
+    void aRateLimitHoldsExactlyAcrossThreeInstances() throws Exception {
+        int limit = 12;
+        var c = proxy.consumer(1_000_000);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r"), upstream.mcp().toString(), PRICE)
+                .withRateLimits(limit, 100_000));
+        Map<Integer, Long> statuses = fire(slug, c.key(), 5 * limit, i -> ports[i % ports.length]);
+        assertEquals(Map.of(200, (long) limit, 429, 4L * limit), statuses);
+        proxy.awaitSettled(c.userId());
+        assertEquals(1_000_000 - limit * PRICE, proxy.balance(c.userId()), "refused calls cost nothing");
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
+    @Test
     void aProjectCapStopsSpendExactlyAtTheCap() throws Exception {
         long capCents = 2; // 20,000 µ¢ = 20 calls
         var c = proxy.consumer(1_000_000, capCents);
