@@ -63,7 +63,9 @@ public interface Ledger {
 
     /**
      * Closes a debited call: records its status and duration and, if {@code refundMicroCents > 0},
-     * gives that much back in the same transaction. Does nothing if the call is already closed.
+     * gives that much back in the same transaction. Does nothing if the call is already closed. A
+     * closing that keeps any charge outlasts a database outage (it is retried for minutes), since
+     * recovery would refund a call left in flight as never delivered.
      *
      * @return false if the call had already been closed (by recovery or an earlier settle)
      */

@@ -7,8 +7,10 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
+import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import javax.sql.DataSource;
 
 /**
@@ -27,6 +29,8 @@ public final class Database implements AutoCloseable {
     }
 
     private static final long PERMIT_TIMEOUT_MS = 2_000;
+    private static final Duration FIRST_BACKOFF = Duration.ofMillis(50);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(1);
 
     private final HikariDataSource pool;
     /**
@@ -103,6 +107,33 @@ public final class Database implements AutoCloseable {
                 throw new StoreUnavailableException(what, e);
             } finally {
                 permits.release();
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} again while the database cannot be reached, backing off up to {@link
+     * #MAX_BACKOFF} between tries, until it succeeds or {@code within} has passed (then the last
+     * failure is thrown). Only for writes that must outlive an outage and are safe to repeat.
+     */
+    <T> T retryWhileUnavailable(Duration within, Supplier<T> work) {
+        long deadline = System.nanoTime() + within.toNanos();
+        Duration backoff = FIRST_BACKOFF;
+        while (true) {
+            try {
+                return work.get();
+            } catch (StoreUnavailableException e) {
+                if (System.nanoTime() + backoff.toNanos() > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                Duration doubled = backoff.multipliedBy(2);
+                backoff = doubled.compareTo(MAX_BACKOFF) < 0 ? doubled : MAX_BACKOFF;
             }
         }
     }

@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
+import java.time.Duration;
 import java.time.YearMonth;
 import java.util.List;
 import java.util.OptionalLong;
@@ -26,6 +27,11 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /** usage_events.status of a debited call whose outcome is not yet known. */
     public static final int IN_FLIGHT = 0;
     private static final int MAX_BATCH = 200;
+    /**
+     * How long closing a delivered call is retried while the database is away: well short of
+     * reconcile's default --stale-minutes (60), so recovery never races a closing still retried.
+     */
+    static final Duration KEEP_CLOSING = Duration.ofMinutes(5);
 
     private record Closing(long usageEventId, int status, long durationMs) {}
 
@@ -160,6 +166,20 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     @Override
     public boolean settleDebited(
             long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refund) {
+        if (refund >= row.billedMicroCents()) {
+            // Recovery would refund it all too, so one try is enough, and a client waiting for its
+            // error answer is not held up by an outage.
+            return close(usageEventId, row, period, status, durationMs, refund);
+        }
+        // The call delivered what it keeps charged: a closing lost now would leave it in flight for
+        // recovery to refund as never finished. Closing is idempotent (the status = 0 guard), so it
+        // is retried until the database is back. No debit can be taken meanwhile, so only the
+        // calls in flight when it went away wait here.
+        return db.retryWhileUnavailable(KEEP_CLOSING,
+                () -> close(usageEventId, row, period, status, durationMs, refund));
+    }
+
+    private boolean close(long usageEventId, UsageRow row, YearMonth period, int status, long durationMs, long refund) {
         if (refund == 0) {
             // The common case moves no money: it joins the next batch of closings.
             closings.write(new Closing(usageEventId, status, durationMs));
