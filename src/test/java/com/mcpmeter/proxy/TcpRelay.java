@@ -6,19 +6,30 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 
 /**
- * A loopback TCP relay in front of a real server (MySQL, Redis) that a test can cut: {@link #cut()}
- * resets every open connection and refuses new ones until {@link #restore()}.
+ * A loopback TCP relay in front of a real server (MySQL, Redis) that a test can break in the ways
+ * a network or a server breaks: {@link #cut()} resets every open connection and refuses new ones,
+ * {@link #drop()} closes the open ones but keeps accepting, {@link #stall()} lets nothing through
+ * while connections stay open, {@link #delay} slows every chunk down. {@link #restore()} ends
+ * whatever fault is on.
  */
 final class TcpRelay implements AutoCloseable {
+    private static final int CHUNK = 16 * 1024;
+    private static final CountDownLatch FLOWING = new CountDownLatch(0);
+
     private final ServerSocket server;
     private final String targetHost;
     private final int targetPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
+    /** Open while bytes may pass; a stall swaps in a closed latch that restore() opens. */
+    private volatile CountDownLatch flowing = FLOWING;
+    private volatile Duration delay = Duration.ZERO;
 
     TcpRelay(String targetHost, int targetPort) throws IOException {
         this.targetHost = targetHost;
@@ -31,21 +42,52 @@ final class TcpRelay implements AutoCloseable {
         return server.getLocalPort();
     }
 
+    /** A dead or unplugged server: open connections are reset, new ones refused. */
     void cut() {
         cut = true;
+        closeOpen(true);
+    }
+
+    /** A server that closed its connections (restarted, say): each side sees its end closed. */
+    void drop() {
+        closeOpen(false);
+    }
+
+    /**
+     * A stopped (SIGSTOP) or partitioned server: connections are accepted and stay open, but
+     * nothing passes either way until {@link #restore()}, so clients wait for their own timeouts.
+     */
+    void stall() {
+        if (flowing.getCount() == 0) {
+            flowing = new CountDownLatch(1);
+        }
+    }
+
+    /** A slow network: every chunk, either way, waits this long before it is passed on. */
+    void delay(Duration perChunk) {
+        delay = perChunk;
+    }
+
+    /** Ends every fault: connections are accepted and bytes flow at full speed again. */
+    void restore() {
+        cut = false;
+        delay = Duration.ZERO;
+        flowing.countDown();
+        flowing = FLOWING;
+    }
+
+    private void closeOpen(boolean reset) {
         for (Socket s : open) {
             try {
-                s.setSoLinger(true, 0); // RST, as a dropped connection looks to the client
+                if (reset) {
+                    s.setSoLinger(true, 0); // RST, as a dropped connection looks to the client
+                }
                 s.close();
             } catch (IOException e) {
                 // already gone
             }
         }
         open.clear();
-    }
-
-    void restore() {
-        cut = false;
     }
 
     private void accept() {
@@ -69,10 +111,21 @@ final class TcpRelay implements AutoCloseable {
     }
 
     private void pipe(Socket from, Socket to) {
+        byte[] chunk = new byte[CHUNK];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-            in.transferTo(out);
+            for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
+                flowing.await(); // a stall holds the bytes already read; the rest wait in the socket
+                Duration wait = delay;
+                if (!wait.isZero()) {
+                    Thread.sleep(wait); // the injected latency itself
+                }
+                out.write(chunk, 0, n);
+                out.flush();
+            }
         } catch (IOException e) {
             // one side went away
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             closeQuietly(from);
             closeQuietly(to);
@@ -92,6 +145,7 @@ final class TcpRelay implements AutoCloseable {
     @Override
     public void close() throws IOException {
         cut();
+        flowing.countDown(); // stalled pipes wake up, find their sockets closed and end
         server.close();
     }
 }
