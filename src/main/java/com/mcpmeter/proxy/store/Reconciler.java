@@ -39,13 +39,16 @@ public final class Reconciler {
                       FROM users u LEFT JOIN credit_transactions t ON t.user_id = u.id
                      GROUP BY u.id, u.credit_micro_cents
                     HAVING u.credit_micro_cents <> COALESCE(SUM(t.amount_micro_cents), 0)""", false),
+            // One ordered pass (a window function), not a lookup of the previous row per row: the
+            // ledger may hold millions of rows.
             new Check("balance_after chains", """
                     SELECT CONCAT('user ', t.user_id, ' transaction ', t.id, ' balance_after ', t.balance_after_micro_cents,
-                                  ' expected ', p.balance_after_micro_cents + t.amount_micro_cents)
-                      FROM credit_transactions t
-                      JOIN credit_transactions p ON p.user_id = t.user_id
-                       AND p.id = (SELECT MAX(q.id) FROM credit_transactions q WHERE q.user_id = t.user_id AND q.id < t.id)
-                     WHERE t.balance_after_micro_cents <> p.balance_after_micro_cents + t.amount_micro_cents
+                                  ' expected ', t.previous + t.amount_micro_cents)
+                      FROM (SELECT id, user_id, amount_micro_cents, balance_after_micro_cents, created_at,
+                                   LAG(balance_after_micro_cents) OVER (PARTITION BY user_id ORDER BY id) AS previous
+                              FROM credit_transactions) t
+                     WHERE t.previous IS NOT NULL
+                       AND t.balance_after_micro_cents <> t.previous + t.amount_micro_cents
                        AND t.created_at BETWEEN ? AND ?""", true),
             new Check("billed = payout + fee", """
                     SELECT CONCAT('usage_event ', id, ' request ', COALESCE(request_id, '-'), ' billed ', billed_micro_cents,
@@ -77,6 +80,8 @@ public final class Reconciler {
                       FROM mcp_consumer_usage u JOIN mcps m ON m.id = u.mcp_id
                      WHERE u.free_calls_used > m.free_calls_per_consumer""", false));
 
+    private static final Duration CHECK_TIMEOUT = Duration.ofMinutes(30);
+
     private final Database db;
 
     public Reconciler(Database db) {
@@ -85,6 +90,8 @@ public final class Reconciler {
 
     public List<Violation> check(Instant from, Instant to, Duration staleAfter, Instant now) {
         return db.call("reconcile", c -> {
+            // The proxy's 10 s socket timeout suits its short statements, not a pass over the ledger.
+            c.setNetworkTimeout(Runnable::run, (int) CHECK_TIMEOUT.toMillis());
             List<Violation> found = new ArrayList<>();
             for (Check check : CHECKS) {
                 try (PreparedStatement ps = c.prepareStatement(check.sql())) {
