@@ -199,4 +199,23 @@ class IdempotencyIT {
         assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()));
         proxy.assertLedgerConsistent(c.userId());
     }
+
+    @Test
+    void expiredKeysArePurgedAsClaimsGoBy() throws Exception {
+        String scope = "key:purge-" + ProxyFixture.slug("s");
+        try (var c = proxy.db.dataSource().getConnection(); var st = c.createStatement()) {
+            c.setAutoCommit(true);
+            st.executeUpdate("INSERT INTO proxy_idempotency_keys (scope, idempotency_key, body_sha256, request_id, state,"
+                    + " created_at) VALUES ('" + scope + "', 'old', REPEAT('x', 32), 'r-old', 1, NOW() - INTERVAL 25 HOUR),"
+                    + " ('" + scope + "', 'recent', REPEAT('x', 32), 'r-new', 1, NOW() - INTERVAL 23 HOUR)");
+        }
+        var store = new com.mcpmeter.proxy.store.SqlIdempotency(proxy.db);
+        for (int i = 0; i < 1_000; i++) { // one purge happens within any 1,000 claims
+            store.claim(new com.mcpmeter.proxy.meter.IdempotencyStore.Key(scope, "k" + i), new byte[32], "r" + i);
+        }
+        assertEquals(0, proxy.count("SELECT COUNT(*) FROM proxy_idempotency_keys WHERE scope = ? AND idempotency_key = 'old'",
+                scope));
+        assertEquals(1, proxy.count(
+                "SELECT COUNT(*) FROM proxy_idempotency_keys WHERE scope = ? AND idempotency_key = 'recent'", scope));
+    }
 }

@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Idempotency keys in MySQL (proxy_idempotency_keys), so that every instance sees the same claim.
@@ -22,7 +23,11 @@ public final class SqlIdempotency implements IdempotencyStore {
             + " HOUR OR (state = 0 AND created_at < NOW() - INTERVAL " + ABANDONED_AFTER_MINUTES + " MINUTE))";
     private static final int DONE = 1;
 
+    /** Every this many claims, expired rows are deleted (a bounded batch), so the table does not grow forever. */
+    private static final int PURGE_EVERY = 1_000;
+
     private final Database db;
+    private final AtomicLong claims = new AtomicLong();
 
     public SqlIdempotency(Database db) {
         this.db = db;
@@ -30,6 +35,9 @@ public final class SqlIdempotency implements IdempotencyStore {
 
     @Override
     public Claim claim(Key key, byte[] bodySha256, String requestId) {
+        if (claims.incrementAndGet() % PURGE_EVERY == 0) {
+            purgeExpired();
+        }
         // Each statement its own transaction: holding the insert's lock while reading would let
         // two racing retries deadlock on the same row.
         for (int attempt = 0; attempt < 2; attempt++) {
@@ -93,6 +101,15 @@ public final class SqlIdempotency implements IdempotencyStore {
             ps.setString(2, key.key());
             ps.executeUpdate();
         }
+    }
+
+    private void purgeExpired() {
+        db.call("purge idempotency keys", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "DELETE FROM proxy_idempotency_keys WHERE " + EXPIRED + " LIMIT " + PURGE_EVERY)) {
+                return ps.executeUpdate();
+            }
+        });
     }
 
     @Override
