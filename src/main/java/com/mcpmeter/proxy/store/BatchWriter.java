@@ -15,12 +15,16 @@ import java.util.function.Consumer;
  *
  * <p>One virtual thread drains the queue; a batch is whatever has queued up while the previous one
  * was being written, at most {@code maxBatch}. Under light load every batch has one row and costs
- * exactly what a direct write would.
+ * exactly what a direct write would. The queue is bounded ({@link #CAPACITY}): past it, writers wait
+ * for room (they wait for their commit anyway), so a slow database slows settling down instead of
+ * filling the heap.
  */
 final class BatchWriter<T> implements AutoCloseable {
     private record Pending<T>(T row, CompletableFuture<Void> done) {}
 
-    private final LinkedBlockingQueue<Pending<T>> queue = new LinkedBlockingQueue<>();
+    static final int CAPACITY = 10_000;
+
+    private final LinkedBlockingQueue<Pending<T>> queue = new LinkedBlockingQueue<>(CAPACITY);
     private final Consumer<List<T>> flush;
     private final int maxBatch;
     private final Thread writer;
@@ -35,7 +39,12 @@ final class BatchWriter<T> implements AutoCloseable {
     /** Blocks until the row is committed; throws {@link StoreUnavailableException} if it was not. */
     void write(T row) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        queue.add(new Pending<>(row, done));
+        try {
+            queue.put(new Pending<>(row, done));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailableException("queue a ledger write", e);
+        }
         try {
             done.join();
         } catch (java.util.concurrent.CompletionException e) {
