@@ -82,6 +82,9 @@ class RefundsIT {
             assertEquals(200, response.statusCode());
             assertEquals("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"error\":{\"code\":-32000,\"message\":\"tool exploded\"}}",
                     response.body(), "the answer passes through untouched");
+            // A small answer is still buffered when its error is read: the headers tell the truth.
+            assertEquals("0", response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(Long.toString(CREDIT), response.headers().firstValue("X-Mcpmeter-Balance").orElseThrow());
             assertRefunded(c, 200);
         }
     }
@@ -97,7 +100,9 @@ class RefundsIT {
             var response = proxy.post("/" + slug, c.key(),
                     "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + ",{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}]");
             assertEquals(200, response.statusCode());
-            assertEquals(Long.toString(2 * PRICE), response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(Long.toString(PRICE), response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow(),
+                    "2 envelopes charged, the one answered with an error given back");
+            assertEquals(Long.toString(CREDIT - PRICE), response.headers().firstValue("X-Mcpmeter-Balance").orElseThrow());
             proxy.awaitSettled(c.userId());
             assertEquals(CREDIT - PRICE, proxy.balance(c.userId()));
             assertEquals(PRICE, proxy.count("SELECT billed_micro_cents FROM usage_events WHERE project_id = ?", c.projectId()));

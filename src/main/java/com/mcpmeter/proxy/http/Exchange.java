@@ -117,6 +117,11 @@ final class Exchange {
         }
     }
 
+    /** The answer so far, as if it ended here whole: errors seen so far are certain refunds. */
+    UpstreamOutcome soFar() {
+        return outcome(UpstreamOutcome.Kind.COMPLETED);
+    }
+
     UpstreamOutcome completed() {
         meter.finish();
         return outcome(UpstreamOutcome.Kind.COMPLETED);

@@ -309,6 +309,10 @@ final class MeterProxyServlet extends ProxyServlet {
         Exchange exchange = exchange(request);
         exchange.meter().accept(buffer, offset, length);
         exchange.keep(buffer, offset, length);
+        if (exchange.meter().sawError()) {
+            // Before these bytes are written: the last of a Content-Length body commits the headers.
+            correctBilledHeaders(response, exchange.call, exchange.soFar());
+        }
         try {
             var out = response.getOutputStream();
             SseEndpointRewriter rewriter = exchange.rewriter;
@@ -361,9 +365,25 @@ final class MeterProxyServlet extends ProxyServlet {
         }
         if (exchange.end()) {
             UpstreamOutcome outcome = exchange.completed();
+            correctBilledHeaders(response, exchange.call, outcome);
             settler.execute(() -> settle(exchange, outcome));
         }
         super.onProxyResponseSuccess(request, response, serverResponse);
+    }
+
+    /**
+     * A 2xx answer whose JSON-RPC {@code error} refunds (part of) the call: while its headers have
+     * not left (a small answer is buffered whole), they are set to what is really billed. A larger
+     * or streamed answer's headers went out with its first bytes; the ledger is right either way.
+     */
+    private static void correctBilledHeaders(HttpServletResponse response, Call call, UpstreamOutcome outcome) {
+        long refund = Pipeline.refundDue(call, outcome);
+        if (refund == 0 || response.isCommitted()) {
+            return;
+        }
+        long charged = call.charge().billedMicroCents();
+        response.setHeader(MeterHeaders.BILLED, Long.toString(charged - refund));
+        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter() + refund));
     }
 
     @Override

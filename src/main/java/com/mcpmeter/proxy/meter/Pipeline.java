@@ -188,6 +188,14 @@ public final class Pipeline {
         }
     }
 
+    /**
+     * What step 7 will give back for this outcome, for an edge that can still correct its
+     * headers (an answer small enough to be buffered whole).
+     */
+    public static long refundDue(Call call, UpstreamOutcome outcome) {
+        return Record.refundDue(call.charge(), outcome);
+    }
+
     /** Open circuits by listing id, for /health. */
     public Map<Long, Integer> openCircuits() {
         return breaker.open();

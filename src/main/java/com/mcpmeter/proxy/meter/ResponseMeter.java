@@ -149,6 +149,11 @@ public final class ResponseMeter {
         return Set.copyOf(resultIds);
     }
 
+    /** True once any JSON-RPC error has passed (cheaper than {@link #errorIds()} per chunk). */
+    public boolean sawError() {
+        return !errorIds.isEmpty();
+    }
+
     public Set<String> errorIds() {
         return Set.copyOf(errorIds);
     }
