@@ -90,6 +90,41 @@ class LedgerSpoolIT {
         }
     }
 
+    /**
+     * MySQL carries a debit's COMMIT out but its answer is lost: the caller is told 503, nothing
+     * charged. The debit it could not see is undone from the spool, so that stays true.
+     */
+    @Test
+    void aDebitWhoseCommitGoesUnansweredIsUndone() throws Exception {
+        var database = TestStores.newDatabase();
+        try (TcpRelay relay = new TcpRelay(database.host(), database.port());
+                TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
+                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
+                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+            var c = proxy.consumer(10_000);
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("undo"), upstream.mcp().toString(), PRICE));
+            // Warm the caches (key, listing, project) so the debit's COMMIT is the next one on the wire.
+            assertEquals(200, post(proxy, slug, c.key(), "echo").statusCode());
+            proxy.awaitSettled(c.userId());
+
+            relay.loseNextCommitAnswer();
+            HttpResponse<String> refused = post(proxy, slug, c.key(), "echo");
+            assertEquals(503, refused.statusCode(), refused.body());
+            assertEquals("0", refused.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(1, upstream.received.size(), "not forwarded");
+
+            // The commit did happen (the test reads MySQL directly); the undo closes it, refunded.
+            proxy.awaitSettled(c.userId());
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "only the first call is paid");
+            assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 503"
+                    + " AND billed_micro_cents = 0", c.projectId()));
+            assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                    c.userId()));
+            ProxyFixture.await("the spool emptied", () -> spooledLines(proxy.spoolOf(0)) == 0);
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
     private static HttpResponse<String> post(ProxyFixture proxy, String slug, String key, String tool) {
         try {
             return proxy.post("/" + slug, key, toolCall(1, tool));

@@ -10,13 +10,15 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A loopback TCP relay in front of a real server (MySQL, Redis) that a test can break in the ways
  * a network or a server breaks: {@link #cut()} resets every open connection and refuses new ones,
  * {@link #drop()} closes the open ones but keeps accepting, {@link #stall()} lets nothing through
- * while connections stay open, {@link #delay} slows every chunk down. {@link #restore()} ends
- * whatever fault is on.
+ * while connections stay open, {@link #delay} slows every chunk down, {@link
+ * #loseNextCommitAnswer()} lets a COMMIT through and resets the connection before its answer comes
+ * back. {@link #restore()} ends whatever fault is on.
  */
 final class TcpRelay implements AutoCloseable {
     private static final int CHUNK = 16 * 1024;
@@ -30,6 +32,12 @@ final class TcpRelay implements AutoCloseable {
     /** Open while bytes may pass; a stall swaps in a closed latch that restore() opens. */
     private volatile CountDownLatch flowing = FLOWING;
     private volatile Duration delay = Duration.ZERO;
+    private final AtomicBoolean loseCommitAnswer = new AtomicBoolean();
+
+    /** One relayed connection: set once its COMMIT went through and the answer must be lost. */
+    private static final class Link {
+        volatile boolean loseAnswer;
+    }
 
     TcpRelay(String targetHost, int targetPort) throws IOException {
         this.targetHost = targetHost;
@@ -68,6 +76,15 @@ final class TcpRelay implements AutoCloseable {
         delay = perChunk;
     }
 
+    /**
+     * The next COMMIT (MySQL's text protocol) reaches the server and is carried out, but its answer
+     * never comes back: the connection is reset instead, so the client cannot know whether it
+     * committed. One COMMIT only.
+     */
+    void loseNextCommitAnswer() {
+        loseCommitAnswer.set(true);
+    }
+
     /** Ends every fault: connections are accepted and bytes flow at full speed again. */
     void restore() {
         cut = false;
@@ -102,18 +119,26 @@ final class TcpRelay implements AutoCloseable {
                 Socket target = new Socket(targetHost, targetPort);
                 open.add(client);
                 open.add(target);
-                Thread.ofVirtual().start(() -> pipe(client, target));
-                Thread.ofVirtual().start(() -> pipe(target, client));
+                Link link = new Link();
+                Thread.ofVirtual().start(() -> pipe(client, target, link, true));
+                Thread.ofVirtual().start(() -> pipe(target, client, link, false));
             } catch (IOException e) {
                 // closed, or the target refused: the client sees its connection drop
             }
         }
     }
 
-    private void pipe(Socket from, Socket to) {
+    private void pipe(Socket from, Socket to, Link link, boolean toServer) {
         byte[] chunk = new byte[CHUNK];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
             for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
+                if (toServer && isCommit(chunk, n) && loseCommitAnswer.compareAndSet(true, false)) {
+                    link.loseAnswer = true;
+                } else if (!toServer && link.loseAnswer) {
+                    // The server has carried the COMMIT out (this is its answer): the client never learns it.
+                    to.setSoLinger(true, 0);
+                    break;
+                }
                 flowing.await(); // a stall holds the bytes already read; the rest wait in the socket
                 Duration wait = delay;
                 if (!wait.isZero()) {
@@ -132,6 +157,22 @@ final class TcpRelay implements AutoCloseable {
             open.remove(from);
             open.remove(to);
         }
+    }
+
+    /**
+     * One MySQL packet holding COM_QUERY "COMMIT" (3-byte length, sequence id, command 0x03, the
+     * text); not, say, a connection's "SET autocommit=0".
+     */
+    private static boolean isCommit(byte[] chunk, int n) {
+        if (n < 5 || chunk[4] != 0x03) {
+            return false;
+        }
+        int length = (chunk[0] & 0xff) | (chunk[1] & 0xff) << 8 | (chunk[2] & 0xff) << 16;
+        if (4 + length != n) {
+            return false;
+        }
+        String query = new String(chunk, 5, length - 1, java.nio.charset.StandardCharsets.ISO_8859_1);
+        return query.strip().equalsIgnoreCase("COMMIT");
     }
 
     private static void closeQuietly(Socket s) {

@@ -90,7 +90,7 @@ public final class Database implements AutoCloseable {
             try (Connection connection = pool.getConnection()) {
                 try {
                     T result = work.run(connection);
-                    connection.commit();
+                    commit(connection);
                     return result;
                 } catch (SQLException | RuntimeException e) {
                     rollbackQuietly(connection, e);
@@ -104,6 +104,31 @@ public final class Database implements AutoCloseable {
             } finally {
                 permits.release();
             }
+        }
+    }
+
+    /**
+     * A COMMIT that failed on the way: it may have been carried out with its answer lost. Callers
+     * that must not leave such a write unaccounted for look for this cause.
+     */
+    static final class CommitOutcomeUnknown extends SQLException {
+        private static final long serialVersionUID = 1L;
+
+        CommitOutcomeUnknown(SQLException cause) {
+            super("commit outcome unknown: " + cause.getMessage(), cause.getSQLState(), cause.getErrorCode(), cause);
+        }
+    }
+
+    /** True if {@code e} is a failed COMMIT whose transaction may nevertheless have been written. */
+    static boolean commitOutcomeUnknown(StoreUnavailableException e) {
+        return e.getCause() instanceof CommitOutcomeUnknown;
+    }
+
+    private static void commit(Connection connection) throws CommitOutcomeUnknown {
+        try {
+            connection.commit();
+        } catch (SQLException e) {
+            throw new CommitOutcomeUnknown(e);
         }
     }
 
@@ -129,6 +154,9 @@ public final class Database implements AutoCloseable {
     }
 
     private static boolean retryable(SQLException e) {
+        if (e instanceof CommitOutcomeUnknown) {
+            return false; // it may have been written: running the work again could write it twice
+        }
         return e.getErrorCode() == ER_LOCK_DEADLOCK
                 || e.getErrorCode() == ER_LOCK_WAIT_TIMEOUT
                 || e instanceof SQLTransientException && !(e.getCause() instanceof java.io.IOException);

@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Ledger writes that could not reach MySQL, kept on local disk until they can. Only writes that
- * close a call live here (its status, refund, usage row of an unpriced call); debits never do, they
- * fail closed.
+ * close a call live here (its status, refund, usage row of an unpriced call, the undoing of a debit
+ * whose commit went unanswered); debits never do, they fail closed.
  *
  * <p>One JSON line per write, appended and forced to disk before {@link #append} returns, so a
  * write the proxy has accepted survives a crash. {@link #replay} moves the file aside, applies its
@@ -43,6 +43,12 @@ final class LedgerSpool {
         record Unbilled(Ledger.UsageRow row, Ledger.Ending ending) implements Entry {}
 
         record RefundClosed(long usageEventId, Ledger.UsageRow row, YearMonth period, long refund) implements Entry {}
+
+        /**
+         * A debit whose COMMIT failed without an answer, so the caller was refused: if it was
+         * written after all, refund it (found by its request id), else nothing.
+         */
+        record UndoDebit(Ledger.UsageRow row, YearMonth period) implements Entry {}
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -238,6 +244,10 @@ final class LedgerSpool {
                         .put("period", r.period().toString()).put("refund", r.refund());
                 node.set("row", row(r.row()));
             }
+            case Entry.UndoDebit u -> {
+                node.put("kind", "undo_debit").put("period", u.period().toString());
+                node.set("row", row(u.row()));
+            }
         }
         return node.toString();
     }
@@ -249,6 +259,7 @@ final class LedgerSpool {
             case "unbilled" -> new Entry.Unbilled(row(node.get("row")), ending(node.get("ending")));
             case "refund_closed" -> new Entry.RefundClosed(node.get("usage_event_id").asLong(), row(node.get("row")),
                     YearMonth.parse(node.get("period").asText()), node.get("refund").asLong());
+            case "undo_debit" -> new Entry.UndoDebit(row(node.get("row")), YearMonth.parse(node.get("period").asText()));
             default -> throw new IllegalArgumentException("unknown spool entry " + node.get("kind"));
         };
     }

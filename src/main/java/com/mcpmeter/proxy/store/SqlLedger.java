@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
 public final class SqlLedger implements Ledger, AutoCloseable {
     /** usage_events.status of a debited call whose outcome is not yet known. */
     public static final int IN_FLIGHT = 0;
+    /** The status a refused caller was given when the store could not answer. */
+    private static final int STORE_UNAVAILABLE_STATUS = 503;
     private static final int MAX_BATCH = 200;
     private static final Duration FIRST_RETRY = Duration.ofMillis(500);
     private static final Duration LAST_RETRY = Duration.ofSeconds(5); // recovery is noticed within this
@@ -163,6 +165,19 @@ public final class SqlLedger implements Ledger, AutoCloseable {
      */
     @Override
     public DebitResult debit(UsageRow row, YearMonth period) {
+        try {
+            return debitOnce(row, period);
+        } catch (StoreUnavailableException e) {
+            if (Database.commitOutcomeUnknown(e)) {
+                // The caller answers 503 "nothing charged": make it true even if the commit went through.
+                log.warn("request_id={} debit commit unanswered; undo spooled", row.requestId());
+                spooled(new LedgerSpool.Entry.UndoDebit(row, period));
+            }
+            throw e;
+        }
+    }
+
+    private DebitResult debitOnce(UsageRow row, YearMonth period) {
         long amount = row.billedMicroCents();
         return db.inTransaction("debit", c -> {
             // The usage row first: the contended row locks (user, then project month) are taken as
@@ -384,6 +399,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                 case LedgerSpool.Entry.Close close -> db.inTransaction("replay closing", c -> settle(c, close));
                 case LedgerSpool.Entry.RefundClosed refund -> db.inTransaction("replay refund", c -> refundClosed(c, refund));
                 case LedgerSpool.Entry.Unbilled u -> db.inTransaction("replay usage row", c -> insertOnce(c, u));
+                case LedgerSpool.Entry.UndoDebit u -> db.inTransaction("replay undo", c -> undoDebit(c, u));
             }
             return true;
         } catch (StoreUnavailableException e) {
@@ -404,6 +420,33 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private static boolean refusedForItsData(StoreUnavailableException e) {
         return e.getCause() instanceof SQLNonTransientException cause
                 && !(cause instanceof SQLNonTransientConnectionException);
+    }
+
+    /**
+     * Refunds the debit of a call that was refused because its COMMIT went unanswered, if that
+     * debit was written after all (its usage row, still in flight, found by request id within the
+     * second it was called in). Closed with 503, the status its caller was given.
+     */
+    private static boolean undoDebit(Connection c, LedgerSpool.Entry.UndoDebit u) throws SQLException {
+        UsageRow row = u.row();
+        long usageEventId;
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT id FROM usage_events
+                 WHERE project_id = ? AND called_at BETWEEN ? AND ? AND request_id = ? AND status = ?""")) {
+            ps.setLong(1, row.projectId());
+            ps.setTimestamp(2, Timestamp.from(row.calledAt().minusSeconds(1)));
+            ps.setTimestamp(3, Timestamp.from(row.calledAt().plusSeconds(1)));
+            ps.setString(4, row.requestId());
+            ps.setInt(5, IN_FLIGHT);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return false; // rolled back after all: nothing was taken
+                }
+                usageEventId = rs.getLong(1);
+            }
+        }
+        return settle(c, new LedgerSpool.Entry.Close(usageEventId, row, u.period(),
+                new Ending(STORE_UNAVAILABLE_STATUS, 0, 0, 0), row.billedMicroCents()));
     }
 
     /** A replayed usage row may have been committed before its acknowledgement was lost. */

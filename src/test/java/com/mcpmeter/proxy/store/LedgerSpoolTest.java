@@ -35,7 +35,8 @@ class LedgerSpoolTest {
         List<LedgerSpool.Entry> written = List.of(
                 close("a", 0),
                 new LedgerSpool.Entry.Unbilled(row("b", OptionalLong.empty()), new Ledger.Ending(499, 3, 0, 0)),
-                new LedgerSpool.Entry.RefundClosed(43, row("c", OptionalLong.of(6)), NOVEMBER, 2_500));
+                new LedgerSpool.Entry.RefundClosed(43, row("c", OptionalLong.of(6)), NOVEMBER, 2_500),
+                new LedgerSpool.Entry.UndoDebit(row("d", OptionalLong.of(5)), NOVEMBER));
         written.forEach(spool::append);
         List<LedgerSpool.Entry> replayed = new ArrayList<>();
         assertEquals(0, spool.replay(replayed::add));
