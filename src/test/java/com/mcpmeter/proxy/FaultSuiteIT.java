@@ -303,6 +303,11 @@ class FaultSuiteIT {
         for (Target t : load.targets) {
             t.proxy.awaitReady(); // /health answers 200 once the instance reaches MySQL again
         }
+        // What the outage spooled (closings, undone debits) is written before the kill is prepared,
+        // so that a debit still in flight then is a call at the upstream, not a closing that waits.
+        for (Target t : load.targets) {
+            ProxyFixture.await(t.proxy.name + "'s spool written", t.proxy::spoolEmpty);
+        }
 
         // The same for the SIGKILL: calls wait at the upstream with their debit committed.
         at.steady().answerAfter(SLOW);

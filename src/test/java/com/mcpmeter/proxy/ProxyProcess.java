@@ -90,6 +90,20 @@ final class ProxyProcess implements AutoCloseable {
         throw new AssertionError(name + " not ready within " + READY_WITHIN + ": " + last + "; see " + dir);
     }
 
+    /** True when /health says no ledger write waits in this proxy's spool. */
+    boolean spoolEmpty() {
+        try {
+            HttpResponse<String> health = HTTP.send(HttpRequest.newBuilder(url("/health"))
+                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            return health.body().contains("\"spooled\":0");
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }

@@ -124,10 +124,11 @@ final class LedgerSpool {
     }
 
     /**
-     * Applies waiting entries in the order they were written, stopping at the first that {@code
-     * apply} could not write (it returns false); those stay for the next attempt.
+     * Applies the entries waiting when it starts, in the order they were written, stopping at the
+     * first that {@code apply} could not write (it returns false); those stay for the next attempt.
+     * Entries appended meanwhile wait for the next call.
      *
-     * @return how many entries are still waiting
+     * @return how many of the entries it set out to write it could not (0: the database took them all)
      */
     int replay(Predicate<Entry> apply) {
         synchronized (lock) {
@@ -157,7 +158,7 @@ final class LedgerSpool {
                     rewrite(entries.subList(applied, entries.size()));
                 }
                 empty = !Files.exists(file) && !Files.exists(replaying);
-                return entries.size() - applied + countLines(file);
+                return entries.size() - applied;
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot update the ledger spool", e);
             }

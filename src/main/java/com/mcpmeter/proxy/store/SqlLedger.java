@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * <p>An in-flight debited call is a usage_events row with {@code status = 0}: it is written in the
  * debit transaction and closed (status set, refund if due) exactly once by {@link #settleDebited}
  * or by recovery. Closings that cannot reach MySQL wait in a {@link LedgerSpool} on local disk and
- * are replayed, in order, once it answers again; while anything waits there, new closings queue
- * behind it. Thread-safe.
+ * are replayed, in order, once it answers again. New closings still go straight to MySQL (they are
+ * other calls'); only a refund of an already closed call queues behind a non-empty spool, where its
+ * call's closing may wait. Thread-safe.
  */
 public final class SqlLedger implements Ledger, AutoCloseable {
     /** usage_events.status of a debited call whose outcome is not yet known. */
@@ -210,9 +211,6 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     @Override
     public boolean settleDebited(long usageEventId, UsageRow row, YearMonth period, Ending ending, long refund) {
         LedgerSpool.Entry.Close entry = new LedgerSpool.Entry.Close(usageEventId, row, period, ending, refund);
-        if (!spool.isEmpty()) {
-            return spooled(entry);
-        }
         try {
             if (refund == 0) {
                 // The common case moves no money: it joins the next batch of closings.
@@ -344,10 +342,6 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     @Override
     public void recordUnbilled(UsageRow row, Ending ending) {
         var entry = new LedgerSpool.Entry.Unbilled(row, ending);
-        if (!spool.isEmpty()) {
-            spooled(entry);
-            return;
-        }
         try {
             unbilled.write(new Unbilled(row, ending));
         } catch (StoreUnavailableException e) {
@@ -364,10 +358,15 @@ public final class SqlLedger implements Ledger, AutoCloseable {
             boolean last = closed;
             if (!spool.isEmpty()) {
                 try {
-                    int left = spool.replay(this::apply);
-                    wait = left == 0 ? FIRST_RETRY : min(wait.multipliedBy(2), LAST_RETRY);
-                    if (left > 0) {
-                        log.warn("{} ledger writes wait for the database; next attempt in {} ms", left, wait.toMillis());
+                    if (spool.replay(this::apply) == 0) {
+                        wait = FIRST_RETRY;
+                        if (!spool.isEmpty() && !last) {
+                            continue; // more arrived meanwhile and the database answers: go on at once
+                        }
+                    } else { // the database is still away: back off
+                        wait = min(wait.multipliedBy(2), LAST_RETRY);
+                        log.warn("{} ledger writes wait for the database; next attempt in {} ms", spool.pending(),
+                                wait.toMillis());
                     }
                 } catch (RuntimeException e) { // the spool's disk: keep trying, an operator must look
                     log.error("ledger spool replay failed: {}", e.toString());
