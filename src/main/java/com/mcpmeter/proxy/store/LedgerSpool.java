@@ -105,6 +105,30 @@ final class LedgerSpool {
         }
     }
 
+    /** Appends {@code entries} in order, forced to disk once for all of them. */
+    void appendAll(List<Entry> entries) {
+        if (entries.isEmpty()) {
+            return;
+        }
+        StringBuilder text = new StringBuilder();
+        for (Entry entry : entries) {
+            text.append(encode(entry)).append('\n');
+        }
+        synchronized (lock) {
+            try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND)) {
+                ByteBuffer buffer = ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8));
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+                out.force(false);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the ledger spool " + file, e);
+            }
+            empty = false;
+        }
+    }
+
     /** Appends {@code entry} and forces it to disk. */
     void append(Entry entry) {
         byte[] line = (encode(entry) + "\n").getBytes(StandardCharsets.UTF_8);
@@ -205,7 +229,7 @@ final class LedgerSpool {
     }
 
     /** A line cut short by a crash mid-append was never acknowledged: it is skipped. */
-    private static List<Entry> read(Path path) {
+    static List<Entry> read(Path path) {
         List<Entry> entries = new ArrayList<>();
         try {
             for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {

@@ -3,6 +3,9 @@ package com.mcpmeter.proxy.store;
 import com.mcpmeter.proxy.meter.Ledger;
 import com.mcpmeter.proxy.meter.Money;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -52,6 +55,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private final BatchWriter<Closing> closings;
     private final BatchWriter<Unbilled> unbilled;
     private final LedgerSpool spool;
+    private final ClosingJournal journal;
     private final Object replayWakeup = new Object();
     private final Thread replayer;
     private volatile boolean closed;
@@ -63,6 +67,19 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         this.unbilled = new BatchWriter<>("ledger-unbilled", MAX_BATCH,
                 batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
         this.spool = new LedgerSpool(spoolDirectory);
+        // Closings a killed predecessor had begun join the spool first, then a fresh journal starts.
+        for (Path left : ClosingJournal.leftBehind(spoolDirectory)) {
+            List<LedgerSpool.Entry> begun = ClosingJournal.read(left);
+            log.warn("{} closing(s) begun by a run that did not stop cleanly ({}) handed to the spool", begun.size(),
+                    left.getFileName());
+            spool.appendAll(begun);
+            try {
+                Files.delete(left);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot delete " + left, e);
+            }
+        }
+        this.journal = new ClosingJournal(spoolDirectory);
         this.replayer = Thread.ofVirtual().name("ledger-spool").start(this::replayWhileOpen);
     }
 
@@ -211,17 +228,22 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     @Override
     public boolean settleDebited(long usageEventId, UsageRow row, YearMonth period, Ending ending, long refund) {
         LedgerSpool.Entry.Close entry = new LedgerSpool.Entry.Close(usageEventId, row, period, ending, refund);
+        long ticket = journal.record(entry); // a kill from here on leaves it for the next start
+        boolean closed;
         try {
             if (refund == 0) {
                 // The common case moves no money: it joins the next batch of closings.
                 closings.write(new Closing(usageEventId, row.requestId(), ending));
-                return true;
+                closed = true;
+            } else {
+                closed = db.inTransaction("settle", c -> settle(c, entry));
             }
-            return db.inTransaction("settle", c -> settle(c, entry));
         } catch (StoreUnavailableException e) {
             log.warn("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
-            return spooled(entry);
+            closed = spooled(entry);
         }
+        journal.done(ticket); // written or spooled; anything thrown leaves it for the next start
+        return closed;
     }
 
     private boolean spooled(LedgerSpool.Entry entry) {
