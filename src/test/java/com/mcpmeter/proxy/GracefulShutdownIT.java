@@ -63,6 +63,10 @@ class GracefulShutdownIT {
                     "every call closed before the instance stopped");
             assertEquals(100_000 - CALLS * 1_000, proxy.balance(c.userId()));
             proxy.assertLedgerConsistent(c.userId());
+            try (var files = java.nio.file.Files.list(proxy.spoolOf(0))) {
+                assertEquals(List.of(), files.map(f -> f.getFileName().toString()).toList(),
+                        "a clean stop leaves no journal and no spool behind");
+            }
         }
     }
 }

@@ -88,6 +88,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     public void close() {
         closings.close();
         unbilled.close();
+        journal.close();
         closed = true;
         synchronized (replayWakeup) {
             replayWakeup.notifyAll();

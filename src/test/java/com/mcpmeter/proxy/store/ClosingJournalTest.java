@@ -39,4 +39,12 @@ class ClosingJournalTest {
         assertEquals(1, ClosingJournal.leftBehind(dir).size(), "the current file stays until it rotates");
         assertEquals(List.of(), ClosingJournal.leftBehind(dir.resolve("none")));
     }
+
+    @Test
+    void aCleanStopLeavesNothingBehind(@TempDir Path dir) {
+        ClosingJournal journal = new ClosingJournal(dir);
+        journal.done(journal.record(close("a")));
+        journal.close();
+        assertEquals(List.of(), ClosingJournal.leftBehind(dir));
+    }
 }
