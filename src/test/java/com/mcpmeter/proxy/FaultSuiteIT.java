@@ -313,6 +313,9 @@ class FaultSuiteIT {
         at.steady().answerAfter(SLOW);
         String life = killed.life;
         awaitDebitsInFlight(db, life, 3);
+        // Debited calls that are at the upstream right now: the kill catches them mid-call, before
+        // any closing begins (what had begun, the restart finishes from the journal and spool).
+        ProxyFixture.await("calls of " + life + " held at the upstream", () -> at.steady().holding(life) >= 3);
         killed.proxy.kill();
         killed.up = false;
         note("SIGKILL " + life);

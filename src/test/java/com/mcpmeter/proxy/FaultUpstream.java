@@ -6,7 +6,10 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A JSON-RPC upstream on a loopback port whose health a test switches while calls are running:
@@ -18,6 +21,8 @@ final class FaultUpstream implements AutoCloseable {
     private final HttpServer server;
     private volatile boolean failing;
     private volatile Duration late = Duration.ZERO;
+    /** Requests being held back right now, by the product name of their User-Agent. */
+    private final Map<String, AtomicInteger> held = new ConcurrentHashMap<>();
 
     FaultUpstream() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
@@ -31,7 +36,14 @@ final class FaultUpstream implements AutoCloseable {
                 }
                 Duration wait = late;
                 if (!wait.isZero()) {
-                    Thread.sleep(wait); // the fault itself
+                    String client = String.valueOf(exchange.getRequestHeaders().getFirst("User-Agent"));
+                    AtomicInteger holding = held.computeIfAbsent(client.split("/")[0], k -> new AtomicInteger());
+                    holding.incrementAndGet();
+                    try {
+                        Thread.sleep(wait); // the fault itself
+                    } finally {
+                        holding.decrementAndGet();
+                    }
                 }
                 TestUpstream.jsonRpc().answer(exchange, body);
             } catch (InterruptedException e) {
@@ -58,6 +70,12 @@ final class FaultUpstream implements AutoCloseable {
     void answerAfter(Duration wait) {
         failing = false;
         late = wait;
+    }
+
+    /** How many requests from {@code client} (their User-Agent's product name) it is holding now. */
+    int holding(String client) {
+        AtomicInteger n = held.get(client);
+        return n == null ? 0 : n.get();
     }
 
     URI mcp() {
