@@ -131,20 +131,7 @@ final class LedgerSpool {
 
     /** Appends {@code entry} and forces it to disk. */
     void append(Entry entry) {
-        byte[] line = (encode(entry) + "\n").getBytes(StandardCharsets.UTF_8);
-        synchronized (lock) {
-            try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.APPEND)) {
-                ByteBuffer buffer = ByteBuffer.wrap(line);
-                while (buffer.hasRemaining()) {
-                    out.write(buffer);
-                }
-                out.force(false);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the ledger spool " + file, e);
-            }
-            empty = false;
-        }
+        appendAll(List.of(entry));
     }
 
     /**
