@@ -3,15 +3,12 @@ package com.mcpmeter.proxy;
 import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.store.Seeder.ListingSpec;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -44,8 +41,7 @@ class LedgerSpoolIT {
         };
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
                 TestUpstream upstream = TestUpstream.start(held);
-                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
-                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+                ProxyFixture proxy = ProxyFixture.startBehindMysqlRelay(database, relay)) {
             var c = proxy.consumer(10_000);
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("spool"), upstream.mcp().toString(), PRICE));
             CompletableFuture<HttpResponse<String>> ok = CompletableFuture.supplyAsync(() -> post(proxy, slug, c.key(), "echo"));
@@ -99,8 +95,7 @@ class LedgerSpoolIT {
         var database = TestStores.newDatabase();
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
                 TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
-                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
-                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+                ProxyFixture proxy = ProxyFixture.startBehindMysqlRelay(database, relay)) {
             var c = proxy.consumer(10_000);
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("undo"), upstream.mcp().toString(), PRICE));
             // Warm the caches (key, listing, project) so the debit's COMMIT is the next one on the wire.

@@ -83,6 +83,12 @@ final class ProxyFixture implements AutoCloseable {
         return new ProxyFixture(database, overrides, clock);
     }
 
+    /** Over a given database that the proxy reaches only through {@code relay}, so a test can break it. */
+    static ProxyFixture startBehindMysqlRelay(Config.Database database, TcpRelay relay) throws Exception {
+        return start(database, Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(relay.port())),
+                Clock.systemUTC());
+    }
+
     /** Another proxy instance over the same database and Redis; returns its port. */
     int startAnotherInstance() throws Exception {
         App app = App.start(instanceConfig(), clock);

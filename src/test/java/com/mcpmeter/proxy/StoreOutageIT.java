@@ -24,8 +24,7 @@ class StoreOutageIT {
         var database = TestStores.newDatabase();
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
                 TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
-                ProxyFixture proxy = ProxyFixture.start(database, Map.of("DB_PORT", Integer.toString(relay.port()),
-                        "DB_HOST", "127.0.0.1"), Clock.systemUTC())) {
+                ProxyFixture proxy = ProxyFixture.startBehindMysqlRelay(database, relay)) {
             var c = proxy.consumer(10_000);
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("o"), upstream.mcp().toString(), 1_000));
             assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(1, "echo")).statusCode());

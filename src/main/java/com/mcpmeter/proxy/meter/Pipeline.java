@@ -47,21 +47,7 @@ public final class Pipeline {
             IdempotencyStore idempotencyStore,
             Config config,
             Clock clock) {
-        this(keys, projects, listings, windows, ledger, idempotencyStore, config, clock,
-                new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock));
-    }
-
-    public Pipeline(
-            KeyDirectory keys,
-            ProjectDirectory projects,
-            ListingDirectory listings,
-            RateWindows windows,
-            Ledger ledger,
-            IdempotencyStore idempotencyStore,
-            Config config,
-            Clock clock,
-            CircuitBreaker breaker) {
-        this.breaker = breaker;
+        this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
         this.authenticate = new Authenticate(keys, projects);
         this.resolveListing = new ResolveListing(listings);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());

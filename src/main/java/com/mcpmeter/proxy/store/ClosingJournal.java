@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -138,6 +137,6 @@ final class ClosingJournal {
 
     /** Entries of a journal file (a torn last line is skipped). */
     static List<LedgerSpool.Entry> read(Path file) {
-        return new ArrayList<>(LedgerSpool.read(file));
+        return LedgerSpool.read(file);
     }
 }
