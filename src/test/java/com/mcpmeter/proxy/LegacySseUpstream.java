@@ -28,6 +28,8 @@ final class LegacySseUpstream implements AutoCloseable {
 
     private final HttpServer server;
     private final Map<String, BlockingQueue<String>> sessions = new ConcurrentHashMap<>();
+    /** The raw target (path and query) of every POST, as it arrived. */
+    final java.util.List<String> posted = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     LegacySseUpstream() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
@@ -56,6 +58,7 @@ final class LegacySseUpstream implements AutoCloseable {
             }
         });
         server.createContext("/message", exchange -> {
+            posted.add(exchange.getRequestURI().toString());
             String query = exchange.getRequestURI().getRawQuery();
             String session = query == null ? "" : query.replace("sessionId=", "");
             BlockingQueue<String> queue = sessions.get(session);

@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.http;
 
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.IdempotencyStore;
+import com.mcpmeter.proxy.meter.LegacyEndpoints;
 import com.mcpmeter.proxy.meter.ResponseMeter;
 import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
@@ -36,6 +37,8 @@ final class Exchange {
     volatile SseEndpointRewriter rewriter;
     /** The legacy session this stream serves, once its endpoint event has passed. */
     volatile String legacySession;
+    /** The message endpoint this stream announced (routed while it is open), or null. */
+    volatile LegacyEndpoints.Endpoint legacyEndpoint;
     /** The proxy→upstream request, to cancel when the client leaves. */
     volatile Request upstreamRequest;
     /** Set while an event stream is open: tells when its client hangs up. */

@@ -21,7 +21,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -31,6 +30,7 @@ import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.ee10.proxy.ProxyServlet;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -43,23 +43,14 @@ import org.slf4j.LoggerFactory;
  * (step 6) and hands the ended exchange to step 7 on a settling executor, never on a client
  * callback thread.
  *
- * <p>Header rules, proxy→upstream: the consumer's Authorization, Cookie, X-Mcpmeter-*,
- * X-Forwarded-* and hop-by-hop headers are dropped; {@code X-Forward-<Name>} becomes {@code <Name>};
- * the publisher's headers are added last and win. Upstream→client: hop-by-hop headers, anything the
- * publisher configured as secret and any X-Mcpmeter-* the upstream sent are dropped.
+ * <p>Header rules: proxy→upstream in {@link UpstreamHeaders}, upstream→client in {@link
+ * ClientHeaders}.
  */
 final class MeterProxyServlet extends ProxyServlet {
     private static final long serialVersionUID = 1L;
     private static final Logger log = LoggerFactory.getLogger(MeterProxyServlet.class);
     private static final String EXCHANGE = MeterProxyServlet.class.getName() + ".exchange";
     private static final int SNIFF_LIMIT = 64 * 1024;
-    private static final Set<String> NEVER_FORWARDED = Set.of(
-            "authorization", "proxy-authorization", "cookie", "x-mcpmeter-project", "accept-encoding",
-            "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-server",
-            "forwarded", "x-real-ip", "via");
-    private static final Set<String> FRAMING = Set.of(
-            "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
-            "proxy-connection", "expect");
 
     private final transient Pipeline pipeline;
     private final transient ExecutorService settler;
@@ -167,6 +158,12 @@ final class MeterProxyServlet extends ProxyServlet {
             return Optional.ofNullable(bytes);
         }
 
+        /** A positive Content-Length or any Transfer-Encoding frames a body, read or not. */
+        @Override
+        public boolean framed() {
+            return request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null;
+        }
+
         /** For an error answer: the body if it is small (reading it now if need be), else nothing. */
         byte[] readForErrorIds() {
             try {
@@ -177,10 +174,14 @@ final class MeterProxyServlet extends ProxyServlet {
         }
     }
 
-    /** A POST to a legacy SSE listing names its session in the query the endpoint event gave it. */
+    /**
+     * A POST to a legacy SSE listing names its session in the query the endpoint event gave it: as
+     * forwarded (what ResolveListing let through), without the publisher's own parameters.
+     */
     private static Optional<String> legacySession(Call call) {
         return "sse".equals(call.listing().transport()) && "POST".equals(call.request().httpMethod())
-                ? call.request().query()
+                ? Optional.of(SseEndpointRewriter.withoutPublisherParams(call.target().getRawQuery(),
+                        call.listing().upstreamUrl().orElseThrow()))
                 : Optional.empty();
     }
 
@@ -200,31 +201,32 @@ final class MeterProxyServlet extends ProxyServlet {
         return exchange(request).call.body().length > 0;
     }
 
+    /**
+     * The body was read whole before admission (which answered the client's 100-continue), and
+     * {@code Expect} is never sent upstream, so the upstream is never waited on for a 100.
+     */
+    @Override
+    protected boolean expects100Continue(HttpServletRequest request) {
+        return false;
+    }
+
     @Override
     protected Request.Content proxyRequestContent(
             HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {
         return new BytesRequestContent(request.getContentType(), exchange(request).call.body());
     }
 
+    /** Built whole by {@link UpstreamHeaders}: one deny list for every header, however it came. */
     @Override
     protected void copyRequestHeaders(HttpServletRequest request, Request proxyRequest) {
-        super.copyRequestHeaders(request, proxyRequest);
-        Map<String, String> publisher = exchange(request).call.listing().upstreamHeaders();
-        proxyRequest.headers(headers -> {
-            for (String name : Collections.list(request.getHeaderNames())) {
-                String lower = name.toLowerCase(Locale.ROOT);
-                if (NEVER_FORWARDED.contains(lower) || lower.startsWith("x-mcpmeter-")) {
-                    headers.remove(name);
-                } else if (lower.startsWith(MeterHeaders.FORWARD_PREFIX)) {
-                    headers.remove(name);
-                    String unwrapped = name.substring(MeterHeaders.FORWARD_PREFIX.length());
-                    if (!unwrapped.isEmpty() && !FRAMING.contains(unwrapped.toLowerCase(Locale.ROOT))) {
-                        headers.put(unwrapped, request.getHeader(name));
-                    }
-                }
+        HttpFields.Mutable client = HttpFields.build();
+        for (String name : Collections.list(request.getHeaderNames())) {
+            for (String value : Collections.list(request.getHeaders(name))) {
+                client.add(name, value);
             }
-            publisher.forEach(headers::put);
-        });
+        }
+        HttpFields.Mutable upstream = UpstreamHeaders.of(client, exchange(request).call.listing().upstreamHeaders());
+        proxyRequest.headers(headers -> headers.clear().add(upstream));
     }
 
     /** No X-Forwarded-For or Via: the publisher never learns who the consumer is. */
@@ -288,19 +290,9 @@ final class MeterProxyServlet extends ProxyServlet {
     @Override
     protected HttpField filterServerResponseHeader(
             HttpServletRequest request, Response serverResponse, HttpField field) {
-        String headerName = field.getName();
-        String headerValue = field.getValue() == null ? "" : field.getValue();
-        String lower = headerName.toLowerCase(Locale.ROOT);
-        if (lower.startsWith("x-mcpmeter-")) {
-            return null;
-        }
-        for (Map.Entry<String, String> secret : exchange(request).call.listing().upstreamHeaders().entrySet()) {
-            if (secret.getKey().equalsIgnoreCase(headerName)
-                    || (!secret.getValue().isEmpty() && headerValue.contains(secret.getValue()))) {
-                return null;
-            }
-        }
-        return field;
+        return ClientHeaders.allowed(field.getName(), field.getValue(), exchange(request).call.listing().upstreamHeaders())
+                ? field
+                : null;
     }
 
     @Override
@@ -319,10 +311,12 @@ final class MeterProxyServlet extends ProxyServlet {
             if (rewriter == null) {
                 out.write(buffer, offset, length);
             } else {
-                out.write(rewriter.accept(buffer, offset, length));
+                byte[] rewritten = rewriter.accept(buffer, offset, length);
+                // Before the client can read the endpoint: it may POST there at once.
                 if (exchange.legacySession == null && rewriter.sessionQuery().isPresent()) {
                     followLegacySession(exchange, rewriter.sessionQuery().get());
                 }
+                out.write(rewritten);
             }
             if (isEventStream(response)) {
                 out.flush(); // each event reaches the client as soon as the upstream sent it
@@ -338,6 +332,10 @@ final class MeterProxyServlet extends ProxyServlet {
     private void followLegacySession(Exchange exchange, String session) {
         long listingId = exchange.call.listing().id();
         exchange.legacySession = session;
+        exchange.legacyEndpoint = exchange.rewriter.announced().orElse(null);
+        if (exchange.legacyEndpoint != null) {
+            pipeline.legacyEndpoints().opened(listingId, exchange.legacyEndpoint);
+        }
         legacy.streamOpened(listingId, session);
         exchange.meter().onAnswer((id, error) -> {
             Runnable refund = legacy.answered(listingId, session, id, error);
@@ -428,6 +426,9 @@ final class MeterProxyServlet extends ProxyServlet {
         Call call = exchange.call;
         if (exchange.legacySession != null) {
             legacy.streamClosed(call.listing().id(), exchange.legacySession);
+        }
+        if (exchange.legacyEndpoint != null) {
+            pipeline.legacyEndpoints().closed(call.listing().id(), exchange.legacyEndpoint);
         }
         UpstreamOutcome outcome = legacySession(call)
                 .map(session -> withFailures(reported, legacy.closing(call, session)))

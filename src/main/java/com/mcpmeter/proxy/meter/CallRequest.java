@@ -27,6 +27,14 @@ public record CallRequest(
     public interface Body {
         /** @return the bytes, or empty when the body is longer than {@code limit} */
         Optional<byte[]> read(long limit) throws IOException;
+
+        /**
+         * Whether the client framed a body at all (a positive Content-Length or a
+         * Transfer-Encoding), whether or not it is ever read.
+         */
+        default boolean framed() {
+            return false;
+        }
     }
 
     /** The client's product name from User-Agent ("claude-code/1.2 (...)" → "claude-code"). */

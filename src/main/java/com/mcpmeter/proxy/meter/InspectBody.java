@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * Reads and checks what the call asks for, so that it can be priced: POST bodies must be JSON-RPC
- * 2.0 in {@code application/json}; GET streams and DELETE carry no body and are free.
+ * 2.0 in {@code application/json}; GET streams and DELETE carry no body (one that comes with a
+ * body is refused) and are free.
  */
 final class InspectBody {
     private final long maxBodyBytes;
@@ -22,7 +23,11 @@ final class InspectBody {
     Verdict<Inspected> apply(CallRequest request) throws IOException {
         switch (request.httpMethod()) {
             case "GET", "DELETE" -> {
-                return Verdict.pass(new Inspected(JsonRpcMessage.NONE, new byte[0]));
+                // Never forwarded, so refused: framing that announced a body the upstream will not
+                // get could only make it read the next request on the connection as this body.
+                return request.body().framed()
+                        ? Verdict.fail(Rejection.UNEXPECTED_BODY)
+                        : Verdict.pass(new Inspected(JsonRpcMessage.NONE, new byte[0]));
             }
             case "POST" -> {
                 // handled below

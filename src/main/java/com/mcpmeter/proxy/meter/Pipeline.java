@@ -37,6 +37,7 @@ public final class Pipeline {
     private final Ledger ledger;
     private final Config.Upstream upstream;
     private final Clock clock;
+    private final LegacyEndpoints legacyEndpoints = new LegacyEndpoints();
 
     public Pipeline(
             KeyDirectory keys,
@@ -49,7 +50,7 @@ public final class Pipeline {
             Clock clock) {
         this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
         this.authenticate = new Authenticate(keys, projects);
-        this.resolveListing = new ResolveListing(listings);
+        this.resolveListing = new ResolveListing(listings, legacyEndpoints);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
         this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
@@ -180,6 +181,11 @@ public final class Pipeline {
      */
     public static long refundDue(Call call, UpstreamOutcome outcome) {
         return Record.refundDue(call.charge(), outcome);
+    }
+
+    /** Where legacy SSE upstreams told clients to POST; the HTTP edge reports what streams announce. */
+    public LegacyEndpoints legacyEndpoints() {
+        return legacyEndpoints;
     }
 
     /** Open circuits by listing id, for /health. */

@@ -12,6 +12,7 @@ public enum Rejection {
     NO_PROJECT(403, -32003, "no_project", "The account has no project to bill"),
     INVALID_SLUG(400, -32600, "invalid_slug", "The listing slug is not valid"),
     INVALID_PATH(400, -32600, "invalid_path", "The request path is not allowed"),
+    UNEXPECTED_BODY(400, -32600, "unexpected_body", "GET and DELETE requests must not carry a body"),
     METHOD_NOT_ALLOWED(405, -32600, "method_not_allowed", "Only GET, POST and DELETE are proxied"),
     UNSUPPORTED_MEDIA_TYPE(415, -32600, "unsupported_media_type", "POST bodies must be application/json"),
     BODY_TOO_LARGE(413, -32600, "body_too_large", "The request body is over the limit"),

@@ -1,11 +1,24 @@
 package com.mcpmeter.proxy.meter;
 
 import java.net.URI;
-import java.util.Locale;
+import java.util.Arrays;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
-/** Step 2: {@code /<slug>[/<subpath>]} → a live listing and the upstream URL to forward to. */
+/**
+ * Step 2: {@code /<slug>} → a live listing and the upstream URL to forward to.
+ *
+ * <p>A listing is reached at its own URL ({@code /<slug>}, or {@code /<slug>/}) and nowhere else
+ * on the publisher's server, since every request carries the publisher's credentials. A legacy
+ * HTTP+SSE listing (transport {@code sse}) is also reached at the message endpoint its upstream
+ * announced on an open stream ({@link LegacyEndpoints}), and at {@code /<slug>/<last segment of
+ * the upstream path>} (e.g. {@code /<slug>/sse}), which names the upstream URL itself. The
+ * consumer's query string is never forwarded, except the parameters the announced endpoint carried
+ * (the legacy session). Paths any server could read in two ways are refused first ({@link
+ * PathRules}).
+ */
 final class ResolveListing {
     private static final Pattern SLUG = Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
 
@@ -13,21 +26,23 @@ final class ResolveListing {
     record Route(Listing listing, URI target) {}
 
     private final ListingDirectory listings;
+    private final LegacyEndpoints legacyEndpoints;
 
-    ResolveListing(ListingDirectory listings) {
+    ResolveListing(ListingDirectory listings, LegacyEndpoints legacyEndpoints) {
         this.listings = listings;
+        this.legacyEndpoints = legacyEndpoints;
     }
 
     Verdict<Route> apply(String path, Optional<String> query) {
-        String rest = path.startsWith("/") ? path.substring(1) : path;
+        if (!PathRules.safe(path)) {
+            return Verdict.fail(Rejection.INVALID_PATH);
+        }
+        String rest = path.substring(1);
         int slash = rest.indexOf('/');
         String slug = slash < 0 ? rest : rest.substring(0, slash);
         String subpath = slash < 0 ? "" : rest.substring(slash + 1);
         if (!SLUG.matcher(slug).matches()) {
             return Verdict.fail(Rejection.INVALID_SLUG);
-        }
-        if (!safe(subpath)) {
-            return Verdict.fail(Rejection.INVALID_PATH);
         }
         Optional<Listing> found = listings.find(slug);
         if (found.isEmpty()) {
@@ -42,42 +57,49 @@ final class ResolveListing {
         };
     }
 
-    private static Verdict<Route> route(Listing listing, String subpath, Optional<String> query) {
+    private Verdict<Route> route(Listing listing, String subpath, Optional<String> query) {
         if (listing.upstreamUrl().isEmpty()) {
             return Verdict.fail(Rejection.LISTING_NOT_LIVE);
         }
-        try {
-            return Verdict.pass(new Route(listing, target(listing.upstreamUrl().get(), subpath, query)));
-        } catch (IllegalArgumentException e) {
-            return Verdict.fail(Rejection.INVALID_PATH);
-        }
-    }
-
-    /**
-     * No way out of the listing's upstream path: no dot segments (plain or encoded), no encoded
-     * slashes or backslashes, no NUL, no empty segments.
-     */
-    static boolean safe(String subpath) {
-        if (subpath.isEmpty()) {
-            return true;
-        }
-        String lower = subpath.toLowerCase(Locale.ROOT);
-        if (lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") || lower.contains("\\")) {
-            return false;
-        }
-        for (String segment : lower.replace("%2e", ".").split("/", -1)) {
-            if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
-                return false;
+        URI base = listing.upstreamUrl().get();
+        boolean legacy = "sse".equals(listing.transport());
+        Optional<Set<String>> announced = legacy ? legacyEndpoints.params(listing.id(), subpath) : Optional.empty();
+        if (announced.isPresent()) {
+            try {
+                return Verdict.pass(new Route(listing, target(base, subpath, only(query, announced.get()))));
+            } catch (IllegalArgumentException e) {
+                return Verdict.fail(Rejection.INVALID_PATH);
             }
         }
-        return true;
+        if (subpath.isEmpty() || (legacy && subpath.equals(lastSegment(base)))) {
+            return Verdict.pass(new Route(listing, target(base, "", Optional.empty())));
+        }
+        return Verdict.fail(Rejection.INVALID_PATH);
+    }
+
+    /** The last segment of the upstream URL's path ({@code sse} for {@code http://h/sse}), or "". */
+    private static String lastSegment(URI base) {
+        String path = base.getRawPath() == null ? "" : base.getRawPath();
+        return path.substring(path.lastIndexOf('/') + 1);
+    }
+
+    /** The parameters of {@code query} named in {@code allowed}, in their order; the rest dropped. */
+    static Optional<String> only(Optional<String> query, Set<String> allowed) {
+        if (query.isEmpty() || allowed.isEmpty()) {
+            return Optional.empty();
+        }
+        String kept = Arrays.stream(query.get().split("&"))
+                .filter(param -> allowed.contains(param.split("=", 2)[0]))
+                .collect(Collectors.joining("&"));
+        return kept.isEmpty() ? Optional.empty() : Optional.of(kept);
     }
 
     /**
      * {@code /<slug>/<sub>} is {@code <sub>} resolved against the listing's upstream URL as a
      * relative reference (RFC 3986), as a browser resolves a link: upstream {@code http://h/sse} +
      * {@code message} → {@code http://h/message}; an upstream URL ending in {@code /} nests under
-     * itself. The publisher's own query (an API key, say) is kept on every request.
+     * itself. The publisher's own query (an API key, say) is kept on every request; {@code query}
+     * (what is forwarded of the consumer's) follows it.
      *
      * @throws IllegalArgumentException if the result would leave the upstream's origin
      */

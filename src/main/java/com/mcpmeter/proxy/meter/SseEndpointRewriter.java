@@ -26,6 +26,7 @@ public final class SseEndpointRewriter {
     private final ByteArrayOutputStream held = new ByteArrayOutputStream();
     private boolean holding = true;
     private Optional<String> sessionQuery = Optional.empty();
+    private Optional<LegacyEndpoints.Endpoint> announced = Optional.empty();
 
     /**
      * @param upstreamRequest the URL the stream was opened at upstream (relative endpoints resolve against it)
@@ -72,6 +73,14 @@ public final class SseEndpointRewriter {
     /** The query of the rewritten endpoint (the legacy session), once the endpoint event passed. */
     public Optional<String> sessionQuery() {
         return sessionQuery;
+    }
+
+    /**
+     * The endpoint the client was told to POST to, under the listing's path, once the endpoint
+     * event passed: the only sub-path the proxy routes for a legacy listing ({@link LegacyEndpoints}).
+     */
+    public Optional<LegacyEndpoints.Endpoint> announced() {
+        return announced;
     }
 
     /** Index just past the blank line ending the first event, or -1. */
@@ -123,13 +132,19 @@ public final class SseEndpointRewriter {
         if (path == null || !path.startsWith(dir)) {
             return Optional.empty();
         }
-        String query = withoutPublisherParams(target.getRawQuery());
+        String query = withoutPublisherParams(target.getRawQuery(), upstreamBase);
+        String subpath = path.substring(dir.length());
         sessionQuery = Optional.of(query);
-        return Optional.of(proxyPrefix + "/" + path.substring(dir.length()) + (query.isEmpty() ? "" : "?" + query));
+        announced = Optional.of(new LegacyEndpoints.Endpoint(subpath, query.isEmpty() ? Set.of()
+                : Arrays.stream(query.split("&")).map(p -> p.split("=", 2)[0]).collect(Collectors.toSet())));
+        return Optional.of(proxyPrefix + "/" + subpath + (query.isEmpty() ? "" : "?" + query));
     }
 
-    /** The publisher's query parameters (which may be a secret) never reach the client. */
-    private String withoutPublisherParams(String query) {
+    /**
+     * {@code query} without the parameters of the listing's upstream URL (which may be a secret, and
+     * which never reach the client): what is left is the client's own part, its legacy session.
+     */
+    public static String withoutPublisherParams(String query, URI upstreamBase) {
         if (query == null || query.isEmpty()) {
             return "";
         }
