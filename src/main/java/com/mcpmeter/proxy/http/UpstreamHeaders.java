@@ -35,8 +35,6 @@ import org.eclipse.jetty.http.HttpFields;
  * and dropped, wrapped or not. Stateless; names compare case-insensitively.
  */
 final class UpstreamHeaders {
-    static final String FORWARD_PREFIX = MeterHeaders.FORWARD_PREFIX;
-
     /** Denied from every source. */
     private static final Set<String> DENIED = Set.of(
             // framing and connection management
@@ -88,8 +86,8 @@ final class UpstreamHeaders {
             if (hopByHop.contains(lower) || field.getValue() == null) {
                 continue;
             }
-            if (lower.startsWith(FORWARD_PREFIX)) {
-                String unwrapped = name.substring(FORWARD_PREFIX.length());
+            if (lower.startsWith(MeterHeaders.FORWARD_PREFIX)) {
+                String unwrapped = name.substring(MeterHeaders.FORWARD_PREFIX.length());
                 String unwrappedLower = unwrapped.toLowerCase(Locale.ROOT);
                 if (!unwrapped.isEmpty() && !denied(unwrapped) && !publisherNames.contains(unwrappedLower)
                         && !hopByHop.contains(unwrappedLower)) {
