@@ -35,6 +35,7 @@ public final class Pipeline {
     private final Record record;
     private final CircuitBreaker breaker;
     private final Ledger ledger;
+    private final RecentBalances balances;
     private final Config.Upstream upstream;
     private final Clock clock;
 
@@ -57,6 +58,7 @@ public final class Pipeline {
         this.creditGate = new CreditGate(ledger);
         this.record = new Record(ledger);
         this.ledger = ledger;
+        this.balances = new RecentBalances(ledger, RecentBalances.MAX_AGE, System::nanoTime);
         this.upstream = config.upstream();
         this.clock = clock;
     }
@@ -242,13 +244,12 @@ public final class Pipeline {
         return wanted.compareTo(upstream.maxTimeout()) > 0 ? upstream.maxTimeout() : wanted;
     }
 
-    /** Best effort: a refusal still answers when the balance cannot be read. */
+    /**
+     * Best effort: a refusal still answers when the balance cannot be read. Read at most once a
+     * second per consumer, so that refusals cost the database nothing (see {@link RecentBalances}).
+     */
     private OptionalLong balanceOf(Consumer consumer) {
-        try {
-            return OptionalLong.of(ledger.balance(consumer.userId()));
-        } catch (StoreUnavailableException e) {
-            return OptionalLong.empty();
-        }
+        return balances.of(consumer.userId());
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
