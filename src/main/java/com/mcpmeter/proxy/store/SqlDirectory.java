@@ -53,6 +53,11 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
         return projects.get(projectId, id -> db.call("load project", c -> loadProject(c, id)));
     }
 
+    /** Forgets one listing (changed in MySQL, see {@link Revocations}): the next call reads it again. */
+    void forgetListing(String slug) {
+        listings.invalidate(slug);
+    }
+
     /** For tests and operators: forget cached listings and projects now. */
     public void invalidate() {
         listings.invalidateAll();
