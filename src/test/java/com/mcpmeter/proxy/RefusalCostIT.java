@@ -101,7 +101,7 @@ class RefusalCostIT {
         byte[] body = ProxyFixture.toolCall(1, "echo").getBytes(StandardCharsets.UTF_8);
         return new CallRequest(UUID.randomUUID().toString(), "POST", "/" + slug, Optional.empty(),
                 Optional.of("Bearer " + key), Optional.empty(), Optional.of("application/json"), Optional.empty(),
-                Optional.empty(), Optional.empty(), "flood/1.0", limit -> Optional.of(body));
+                Optional.empty(), Optional.empty(), "flood/1.0", limit -> Optional.of(body), "192.0.2.1");
     }
 
     /** The real ledger, with its balance reads counted. */

@@ -49,7 +49,7 @@ public final class Pipeline {
             Config config,
             Clock clock) {
         this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
-        this.authenticate = new Authenticate(keys, projects);
+        this.authenticate = new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
         this.resolveListing = new ResolveListing(listings);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
         this.idempotency = new Idempotency(idempotencyStore);
