@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
 public final class Revocations implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Revocations.class);
     static final String CHANNEL = "invalidate";
+    private static final Duration RESUBSCRIBE = Duration.ofSeconds(1);
     static final String KEY = "key:";
     static final String LISTING = "listing:";
     private static final Pattern HASH = Pattern.compile("[0-9a-f]{64}");
@@ -62,16 +63,21 @@ public final class Revocations implements AutoCloseable {
             Config.Caches caches) {
         Revocations revocations = new Revocations(redis, keys, listings);
         revocations.subscribe();
+        ChangePoll poll = null;
         if (!caches.changePoll().isZero()) {
             // The first poll looks back as far as any cache may hold a copy made before this start.
             Duration firstLook = caches.keyTtl().compareTo(caches.listingTtl()) > 0 ? caches.keyTtl() : caches.listingTtl();
-            ChangePoll poll = new ChangePoll(db, redis, revocations, firstLook, System::nanoTime);
-            long every = caches.changePoll().toMillis();
-            revocations.poller.scheduleWithFixedDelay(() -> {
-                revocations.subscribe();
-                poll.run();
-            }, 0, every, TimeUnit.MILLISECONDS);
+            poll = new ChangePoll(db, redis, revocations, firstLook, System::nanoTime);
         }
+        // Without a poll the thread still subscribes again after Redis was away at start.
+        long every = poll == null ? RESUBSCRIBE.toMillis() : caches.changePoll().toMillis();
+        ChangePoll scheduled = poll;
+        revocations.poller.scheduleWithFixedDelay(() -> {
+            revocations.subscribe();
+            if (scheduled != null) {
+                scheduled.run();
+            }
+        }, 0, every, TimeUnit.MILLISECONDS);
         return revocations;
     }
 
@@ -122,5 +128,11 @@ public final class Revocations implements AutoCloseable {
     @Override
     public void close() {
         poller.shutdownNow();
+        try {
+            // A poll under way finishes before the stores it uses are closed.
+            poller.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
