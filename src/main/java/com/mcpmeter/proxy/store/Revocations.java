@@ -127,11 +127,13 @@ public final class Revocations implements AutoCloseable {
 
     @Override
     public void close() {
-        poller.shutdownNow();
+        poller.shutdown(); // no further polls; one under way finishes before the stores it uses are closed
         try {
-            // A poll under way finishes before the stores it uses are closed.
-            poller.awaitTermination(2, TimeUnit.SECONDS);
+            if (!poller.awaitTermination(2, TimeUnit.SECONDS)) {
+                poller.shutdownNow();
+            }
         } catch (InterruptedException e) {
+            poller.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }
