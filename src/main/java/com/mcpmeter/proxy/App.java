@@ -7,6 +7,7 @@ import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
+import com.mcpmeter.proxy.store.Revocations;
 import com.mcpmeter.proxy.store.SqlDirectory;
 import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;
@@ -17,24 +18,29 @@ public final class App implements AutoCloseable {
     private final Database database;
     private final Redis redis;
     private final SqlLedger ledger;
+    private final Revocations revocations;
     private final ProxyServer server;
 
-    private App(Database database, Redis redis, SqlLedger ledger, ProxyServer server) {
+    private App(Database database, Redis redis, SqlLedger ledger, Revocations revocations, ProxyServer server) {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
+        this.revocations = revocations;
         this.server = server;
     }
 
     public static App start(Config config, Clock clock) throws Exception {
         Database database = new Database(config.database());
         Redis redis = new Redis(config.redis());
+        Revocations revocations = null;
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
+            CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches());
             SqlLedger ledger = new SqlLedger(database, config.database().spoolDirectory());
             RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
+            revocations = Revocations.start(database, redis, keys, directory, config.caches());
             Pipeline pipeline = new Pipeline(
-                    new CachedKeyDirectory(database, redis, config.caches()),
+                    keys,
                     directory,
                     directory,
                     windows,
@@ -44,8 +50,11 @@ public final class App implements AutoCloseable {
                     clock);
             ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
                     windows::fallbackDecisions, ledger::spooled);
-            return new App(database, redis, ledger, server);
+            return new App(database, redis, ledger, revocations, server);
         } catch (Exception | Error e) {
+            if (revocations != null) {
+                revocations.close();
+            }
             redis.close();
             database.close();
             throw e;
@@ -66,6 +75,7 @@ public final class App implements AutoCloseable {
         try {
             server.close();
         } finally {
+            revocations.close();
             ledger.close();
             redis.close();
             database.close();

@@ -3,6 +3,7 @@ package com.mcpmeter.proxy.config;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * The whole configuration of one proxy instance: immutable, built once at start by {@link
@@ -12,8 +13,16 @@ import java.time.Duration;
 public record Config(
         Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money) {
 
-    /** Where the proxy listens and how it names itself to OAuth clients. */
-    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel) {}
+    /**
+     * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
+     * (nginx) whose {@code X-Forwarded-For} names the client; for anyone else the socket's address does.
+     */
+    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel,
+            List<Cidr> trustedProxies) {
+        public Server {
+            trustedProxies = List.copyOf(trustedProxies);
+        }
+    }
 
     /** {@code spoolDirectory}: where ledger writes wait on local disk while MySQL is unreachable. */
     public record Database(String host, int port, String user, String password, String name, int poolSize,
@@ -31,13 +40,19 @@ public record Config(
     /** {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet. */
     public record Redis(String host, int port, int database, String password, String keyPrefix) {}
 
-    public record Caches(Duration keyTtl, Duration keyNegativeTtl, Duration listingTtl) {}
+    /**
+     * {@code changePoll}: how often each instance asks MySQL which keys, users and listings changed,
+     * to drop its cached copies (zero: never; then only pushed invalidations and the TTLs apply).
+     */
+    public record Caches(Duration keyTtl, Duration keyNegativeTtl, Duration listingTtl, Duration changePoll) {}
 
     /**
      * Operator defaults, used where a listing sets no limit of its own. {@code instances} is how many
      * proxies share the limits: while Redis is away each one enforces its own share of them.
+     * {@code authFailuresPerMinute}: failed authentications one client address may make per minute
+     * on one instance before it is refused outright (no key lookup) until the minute is over.
      */
-    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances) {}
+    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int authFailuresPerMinute) {}
 
     public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
 

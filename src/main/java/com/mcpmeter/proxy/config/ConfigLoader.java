@@ -29,9 +29,12 @@ public final class ConfigLoader {
     public static final int DEFAULT_KEY_CACHE_TTL_SECONDS = 60;
     public static final int DEFAULT_KEY_NEGATIVE_CACHE_TTL_SECONDS = 30;
     public static final int DEFAULT_LISTING_CACHE_TTL_SECONDS = 30;
+    public static final int DEFAULT_CHANGE_POLL_MILLIS = 1000;
+    public static final int MIN_CHANGE_POLL_MILLIS = 100;
     public static final int DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
     public static final int DEFAULT_RATE_LIMIT_PER_DAY = 10_000;
     public static final int DEFAULT_INSTANCES = 1;
+    public static final int DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
     public static final int MAX_INSTANCES = 10_000;
     public static final int DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
     public static final int DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS = 300;
@@ -64,7 +67,7 @@ public final class ConfigLoader {
         URI publicBase = uri("PUBLIC_BASE_URL", "http://" + host + ":" + port);
         URI authServer = uri("OAUTH_AUTHORIZATION_SERVER", DEFAULT_AUTHORIZATION_SERVER);
         String logLevel = oneOf("LOG_LEVEL", "info", List.of("trace", "debug", "info", "warn", "error", "fatal"));
-        var server = new Config.Server(host, port, publicBase, authServer, logLevel);
+        var server = new Config.Server(host, port, publicBase, authServer, logLevel, cidrs("TRUSTED_PROXIES"));
 
         var database = new Config.Database(
                 text("DB_HOST", "127.0.0.1"),
@@ -85,13 +88,15 @@ public final class ConfigLoader {
         var caches = new Config.Caches(
                 seconds("KEY_CACHE_TTL_SECONDS", DEFAULT_KEY_CACHE_TTL_SECONDS, 1, 86_400),
                 seconds("KEY_NEGATIVE_CACHE_TTL_SECONDS", DEFAULT_KEY_NEGATIVE_CACHE_TTL_SECONDS, 1, 86_400),
-                seconds("LISTING_CACHE_TTL_SECONDS", DEFAULT_LISTING_CACHE_TTL_SECONDS, 1, 86_400));
+                seconds("LISTING_CACHE_TTL_SECONDS", DEFAULT_LISTING_CACHE_TTL_SECONDS, 1, 86_400),
+                changePoll());
 
         var limits = new Config.Limits(
                 integer("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, 1, Integer.MAX_VALUE),
                 integer("RATE_LIMIT_PER_DAY", DEFAULT_RATE_LIMIT_PER_DAY, 1, Integer.MAX_VALUE),
                 integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
-                integer("PROXY_INSTANCES", DEFAULT_INSTANCES, 1, MAX_INSTANCES));
+                integer("PROXY_INSTANCES", DEFAULT_INSTANCES, 1, MAX_INSTANCES),
+                integer("AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE, 1, Integer.MAX_VALUE));
 
         Duration maxTimeout =
                 seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);
@@ -111,6 +116,36 @@ public final class ConfigLoader {
             throw new ConfigException(problems);
         }
         return new Config(server, database, redis, caches, limits, upstream, money);
+    }
+
+    /** Comma-separated address literals or CIDR blocks; empty by default. */
+    private List<Cidr> cidrs(String name) {
+        String value = raw(name);
+        List<Cidr> blocks = new ArrayList<>();
+        if (value == null) {
+            return blocks;
+        }
+        for (String item : value.split(",")) {
+            if (item.isBlank()) {
+                continue;
+            }
+            try {
+                blocks.add(Cidr.parse(item));
+            } catch (IllegalArgumentException e) {
+                problems.add(name + " must list IP addresses or CIDR blocks (e.g. 127.0.0.1,10.0.0.0/8), got \""
+                        + item.strip() + "\"");
+            }
+        }
+        return blocks;
+    }
+
+    /** 0 turns the poll off; otherwise at least {@link #MIN_CHANGE_POLL_MILLIS}, so it stays cheap. */
+    private Duration changePoll() {
+        int millis = integer("CHANGE_POLL_MILLIS", DEFAULT_CHANGE_POLL_MILLIS, 0, 60_000);
+        if (millis != 0 && millis < MIN_CHANGE_POLL_MILLIS) {
+            problems.add("CHANGE_POLL_MILLIS must be 0 (off) or at least " + MIN_CHANGE_POLL_MILLIS + ", got " + millis);
+        }
+        return Duration.ofMillis(millis);
     }
 
     private String raw(String name) {

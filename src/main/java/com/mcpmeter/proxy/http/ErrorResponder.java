@@ -33,7 +33,7 @@ final class ErrorResponder {
             response.setHeader(MeterHeaders.BALANCE, Long.toString(balance.getAsLong()));
         }
         switch (rejection) {
-            case RATE_LIMITED, UPSTREAM_UNAVAILABLE ->
+            case RATE_LIMITED, TOO_MANY_FAILED_AUTHS, UPSTREAM_UNAVAILABLE ->
                 response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
             case MISSING_TOKEN, INVALID_TOKEN -> response.setHeader("WWW-Authenticate",
                     resource.challenge(path.orElse("/"), rejection == Rejection.INVALID_TOKEN));

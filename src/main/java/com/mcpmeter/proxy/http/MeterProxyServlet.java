@@ -74,7 +74,8 @@ final class MeterProxyServlet extends ProxyServlet {
             throws ServletException, IOException {
         long started = System.nanoTime();
         BodyOnce body = new BodyOnce(request);
-        CallRequest call = callRequest(request, UUID.randomUUID().toString(), body);
+        CallRequest call = callRequest(request, UUID.randomUUID().toString(), body,
+                ClientAddress.of(request, config.server().trustedProxies()));
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> {
@@ -108,7 +109,8 @@ final class MeterProxyServlet extends ProxyServlet {
         response.getOutputStream().write(answer.body());
     }
 
-    private static CallRequest callRequest(HttpServletRequest request, String requestId, CallRequest.Body body) {
+    private static CallRequest callRequest(HttpServletRequest request, String requestId, CallRequest.Body body,
+            String clientAddress) {
         return new CallRequest(
                 requestId,
                 request.getMethod(),
@@ -121,7 +123,8 @@ final class MeterProxyServlet extends ProxyServlet {
                 Optional.ofNullable(request.getHeader("Mcp-Name")),
                 Optional.ofNullable(request.getHeader("Idempotency-Key")),
                 Optional.ofNullable(request.getHeader("User-Agent")).orElse(""),
-                body);
+                body,
+                clientAddress);
     }
 
     private static boolean isJsonRpc(CallRequest call) {

@@ -12,10 +12,12 @@ final class Authenticate {
 
     private final KeyDirectory keys;
     private final ProjectDirectory projects;
+    private final FailedAuths failures;
 
-    Authenticate(KeyDirectory keys, ProjectDirectory projects) {
+    Authenticate(KeyDirectory keys, ProjectDirectory projects, FailedAuths failures) {
         this.keys = keys;
         this.projects = projects;
+        this.failures = failures;
     }
 
     Verdict<Consumer> apply(CallRequest request, Instant now) {
@@ -25,20 +27,30 @@ final class Authenticate {
         if (token.isEmpty() || token.get().isEmpty()) {
             return Verdict.fail(Rejection.MISSING_TOKEN);
         }
+        // An address that keeps failing is refused before its token is looked up: guessing costs no query.
+        long wait = failures.retryAfterSeconds(request.clientAddress(), now);
+        if (wait > 0) {
+            return Verdict.fail(Rejection.TOO_MANY_FAILED_AUTHS, Map.of("retry_after_seconds", wait));
+        }
         String raw = token.get();
         if (!TOKEN.matcher(raw).matches()) {
-            return Verdict.fail(Rejection.INVALID_TOKEN);
+            return invalid(request, now);
         }
         var kind = raw.startsWith("mcpm_oauth_") ? KeyDirectory.TokenKind.OAUTH : KeyDirectory.TokenKind.API_KEY;
         Optional<Principal> found = keys.find(sha256Hex(raw), kind);
         if (found.isEmpty() || found.get().expiredAt(now)) {
-            return Verdict.fail(Rejection.INVALID_TOKEN);
+            return invalid(request, now);
         }
         Principal principal = found.get();
         if (!principal.active()) {
             return Verdict.fail(Rejection.ACCOUNT_SUSPENDED);
         }
         return project(principal, request.projectOverride());
+    }
+
+    private Verdict<Consumer> invalid(CallRequest request, Instant now) {
+        failures.failed(request.clientAddress(), now);
+        return Verdict.fail(Rejection.INVALID_TOKEN);
     }
 
     private Verdict<Consumer> project(Principal principal, Optional<String> override) {

@@ -8,6 +8,8 @@ import java.util.Optional;
  * that nothing is read before the caller is authenticated.
  *
  * @param path the raw request path, still percent-encoded, e.g. {@code /weather/mcp}
+ * @param clientAddress who sent it, as far as the edge can tell (the socket's peer, or what a
+ *     trusted proxy says); an IPv6 client is named by its /64, since one host may hold all of it
  */
 public record CallRequest(
         String requestId,
@@ -21,7 +23,8 @@ public record CallRequest(
         Optional<String> mcpNameHeader,
         Optional<String> idempotencyKey,
         String userAgent,
-        Body body) {
+        Body body,
+        String clientAddress) {
 
     /** The request body, read once, never more than {@code limit} bytes. */
     public interface Body {

@@ -35,6 +35,7 @@ public final class Pipeline {
     private final Record record;
     private final CircuitBreaker breaker;
     private final Ledger ledger;
+    private final RecentBalances balances;
     private final Config.Upstream upstream;
     private final Clock clock;
     private final LegacyEndpoints legacyEndpoints = new LegacyEndpoints();
@@ -49,7 +50,7 @@ public final class Pipeline {
             Config config,
             Clock clock) {
         this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
-        this.authenticate = new Authenticate(keys, projects);
+        this.authenticate = new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
         this.resolveListing = new ResolveListing(listings, legacyEndpoints);
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
         this.idempotency = new Idempotency(idempotencyStore);
@@ -58,6 +59,7 @@ public final class Pipeline {
         this.creditGate = new CreditGate(ledger);
         this.record = new Record(ledger);
         this.ledger = ledger;
+        this.balances = new RecentBalances(ledger, RecentBalances.MAX_AGE, System::nanoTime);
         this.upstream = config.upstream();
         this.clock = clock;
     }
@@ -248,13 +250,12 @@ public final class Pipeline {
         return wanted.compareTo(upstream.maxTimeout()) > 0 ? upstream.maxTimeout() : wanted;
     }
 
-    /** Best effort: a refusal still answers when the balance cannot be read. */
+    /**
+     * Best effort: a refusal still answers when the balance cannot be read. Read at most once a
+     * second per consumer, so that refusals cost the database nothing (see {@link RecentBalances}).
+     */
     private OptionalLong balanceOf(Consumer consumer) {
-        try {
-            return OptionalLong.of(ledger.balance(consumer.userId()));
-        } catch (StoreUnavailableException e) {
-            return OptionalLong.empty();
-        }
+        return balances.of(consumer.userId());
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {

@@ -32,6 +32,8 @@ public enum Rejection {
     LISTING_PAUSED(503, -32005, "listing_paused", "The publisher has paused this listing"),
     LISTING_NOT_LIVE(503, -32005, "listing_not_live", "The listing is not live"),
     RATE_LIMITED(429, -32029, "rate_limited", "Rate limit exceeded; retry after the given seconds"),
+    TOO_MANY_FAILED_AUTHS(429, -32029, "too_many_failed_auths",
+            "Too many failed authentications from this address; retry after the given seconds"),
     INSUFFICIENT_CREDIT(402, -32002, "insufficient_credit", "Not enough credit for this call"),
     PROJECT_CAP_REACHED(402, -32002, "project_cap_reached", "The project's monthly spending cap is reached"),
     UPSTREAM_UNAVAILABLE(503, -32009, "upstream_unavailable",

@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * authentication keeps working. Only hashes are ever stored, never tokens.
  *
  * <p>In front of Redis, each instance remembers answers for at most {@link #LOCAL_TTL} (a Redis
- * round trip is a fifth of the latency budget): a revoked key or suspended account stops working
- * within KEY_CACHE_TTL plus those few seconds.
+ * round trip is a fifth of the latency budget). Neither copy outlives a revocation by more than
+ * about a second: {@link Revocations} drops both when MySQL says a key was revoked or its user
+ * changed; the TTLs only bound what a missed change could cost.
  */
 public final class CachedKeyDirectory implements KeyDirectory {
     private static final Logger log = LoggerFactory.getLogger(CachedKeyDirectory.class);
@@ -53,7 +54,7 @@ public final class CachedKeyDirectory implements KeyDirectory {
     }
 
     private Optional<Principal> findShared(String tokenHash, TokenKind kind) {
-        String key = redis.key("key:" + tokenHash);
+        String key = redis.key(cacheName(tokenHash));
         String cached = null;
         try {
             cached = redis.sync().get(key);
@@ -75,6 +76,19 @@ public final class CachedKeyDirectory implements KeyDirectory {
             log.debug("redis unavailable for key cache write: {}", e.getMessage());
         }
         return found;
+    }
+
+    /** The Redis key (before the prefix) under which a token hash's answer is cached. */
+    static String cacheName(String tokenHash) {
+        return "key:" + tokenHash;
+    }
+
+    /**
+     * Forgets this instance's copy of a token hash's answer (revoked, or its user changed, see
+     * {@link Revocations}); the caller deals with the Redis copy.
+     */
+    void forgetLocally(String tokenHash) {
+        local.invalidate(tokenHash);
     }
 
     /** Never cache a token past its own expiry. */

@@ -8,7 +8,10 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.time.Duration;
+import java.util.function.Consumer;
 
 /**
  * One shared Lettuce connection (thread-safe, pipelined). Commands fail fast while Redis is away
@@ -26,6 +29,7 @@ public final class Redis implements AutoCloseable {
     private final String prefix;
     private final java.util.concurrent.locks.ReentrantLock connecting = new java.util.concurrent.locks.ReentrantLock();
     private volatile StatefulRedisConnection<String, String> connection;
+    private volatile StatefulRedisPubSubConnection<String, String> subscription;
     private volatile long nextAttemptNanos = System.nanoTime();
 
     public Redis(Config.Redis config) {
@@ -74,6 +78,51 @@ public final class Redis implements AutoCloseable {
         }
     }
 
+    /**
+     * Subscribes {@code onMessage} to {@code channel} (a name before the prefix), once; Lettuce
+     * subscribes again by itself after a reconnect. {@code onMessage} runs on Lettuce's event loop:
+     * it must not block. Call again (e.g. once a second) while this returns false: Redis was away.
+     *
+     * @return whether the subscription is in place
+     */
+    public boolean subscribe(String channel, Consumer<String> onMessage) {
+        if (subscription != null) {
+            return true;
+        }
+        if (!connecting.tryLock()) {
+            return false;
+        }
+        try {
+            StatefulRedisPubSubConnection<String, String> pubSub = client.connectPubSub();
+            pubSub.addListener(new RedisPubSubAdapter<>() {
+                @Override
+                public void message(String from, String message) {
+                    onMessage.accept(message);
+                }
+            });
+            try {
+                pubSub.sync().subscribe(key(channel));
+            } catch (RuntimeException e) {
+                pubSub.close();
+                throw e;
+            }
+            subscription = pubSub;
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        } finally {
+            connecting.unlock();
+        }
+    }
+
+    /** Deletes a key without waiting for the answer (for event-loop callers); nothing if Redis is away. */
+    public void deleteLater(String name) {
+        StatefulRedisConnection<String, String> current = connection;
+        if (current != null && current.isOpen()) {
+            current.async().del(name);
+        }
+    }
+
     /** Redis cannot be used right now; callers fall back (MySQL for keys, per-instance windows for limits). */
     public static final class RedisUnavailableException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -98,6 +147,9 @@ public final class Redis implements AutoCloseable {
 
     @Override
     public void close() {
+        if (subscription != null) {
+            subscription.close();
+        }
         if (connection != null) {
             connection.close();
         }

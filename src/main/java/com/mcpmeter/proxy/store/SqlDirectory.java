@@ -24,7 +24,7 @@ import java.util.OptionalLong;
 
 /**
  * Listings and projects from MySQL behind an in-process cache (a listing change reaches the proxy
- * within LISTING_CACHE_TTL_SECONDS). Money checks never rely on these copies: caps and balances are
+ * within about a second through {@link Revocations}, at the latest after LISTING_CACHE_TTL_SECONDS). Money checks never rely on these copies: caps and balances are
  * read live inside the ledger's transactions.
  */
 public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
@@ -51,6 +51,11 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
     @Override
     public Optional<Project> find(long projectId) {
         return projects.get(projectId, id -> db.call("load project", c -> loadProject(c, id)));
+    }
+
+    /** Forgets one listing (changed in MySQL, see {@link Revocations}): the next call reads it again. */
+    void forgetListing(String slug) {
+        listings.invalidate(slug);
     }
 
     /** For tests and operators: forget cached listings and projects now. */

@@ -41,6 +41,11 @@ final class TtlCache<K, V> {
         return loaded;
     }
 
+    /** Forgets one entry: its next lookup loads it again. */
+    void invalidate(K key) {
+        entries.remove(key);
+    }
+
     void invalidateAll() {
         entries.clear();
     }

@@ -123,6 +123,33 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void defaultsTheRevocationPollAndTheAuthThrottle() {
+        Config c = ConfigLoader.load(Map.of("DB_USER", "proxy"));
+        assertEquals(java.time.Duration.ofSeconds(1), c.caches().changePoll());
+        assertEquals(30, c.limits().authFailuresPerMinute());
+        assertEquals(java.util.List.of(), c.server().trustedProxies());
+    }
+
+    @Test
+    void readsTrustedProxiesAsAddressesAndBlocks() throws Exception {
+        Config c = ConfigLoader.load(env("TRUSTED_PROXIES", " 127.0.0.1, 10.1.2.3/8 ,::1 ", "CHANGE_POLL_MILLIS", "0",
+                "AUTH_FAILURES_PER_MINUTE", "7"));
+        assertEquals(java.util.List.of(Cidr.parse("127.0.0.1/32"), Cidr.parse("10.0.0.0/8"), Cidr.parse("::1/128")),
+                c.server().trustedProxies());
+        assertTrue(c.server().trustedProxies().get(1).contains(java.net.InetAddress.ofLiteral("10.200.0.1")));
+        assertEquals(java.time.Duration.ZERO, c.caches().changePoll());
+        assertEquals(7, c.limits().authFailuresPerMinute());
+    }
+
+    @Test
+    void rejectsNamesAndBadBlocksAsTrustedProxiesAndTooFrequentPolls() {
+        assertTrue(problems(env("TRUSTED_PROXIES", "nginx.internal")).contains("TRUSTED_PROXIES"));
+        assertTrue(problems(env("TRUSTED_PROXIES", "10.0.0.0/33")).contains("\"10.0.0.0/33\""));
+        assertTrue(problems(env("CHANGE_POLL_MILLIS", "10")).contains("CHANGE_POLL_MILLIS must be 0 (off) or at least 100"));
+        assertTrue(problems(env("AUTH_FAILURES_PER_MINUTE", "0")).contains("AUTH_FAILURES_PER_MINUTE"));
+    }
+
+    @Test
     void requiresAtLeastOneInstance() {
         assertTrue(problems(env("PROXY_INSTANCES", "0")).contains("PROXY_INSTANCES must be between 1 and"));
         assertTrue(problems(env("PROXY_INSTANCES", "-2")).contains("PROXY_INSTANCES"));

@@ -22,6 +22,7 @@ class AuthenticateTest {
     private static final String EXPIRED_OAUTH = "mcpm_oauth_expired0000";
     private static final String SUSPENDED = "mcpm_test_suspended000";
     private static final String UNBOUND = "mcpm_live_noproject00";
+    private static final int FAILURES_PER_MINUTE = 5;
 
     private static final Project ALICE_MAIN = new Project(10, 1, OptionalLong.empty());
     private static final Project ALICE_SIDE = new Project(11, 1, OptionalLong.of(5_000_000));
@@ -30,6 +31,7 @@ class AuthenticateTest {
     private final InMemoryKeys keys = new InMemoryKeys();
     private final InMemoryProjects projects = new InMemoryProjects();
     private Authenticate authenticate;
+    private Authenticate throttling;
 
     /** Keys by SHA-256 hex, as the real directory stores them; records every question asked. */
     private static final class InMemoryKeys implements KeyDirectory {
@@ -81,13 +83,58 @@ class AuthenticateTest {
         projects.add(ALICE_MAIN);
         projects.add(ALICE_SIDE);
         projects.add(BOB_MAIN);
-        authenticate = new Authenticate(keys, projects);
+        authenticate = new Authenticate(keys, projects, new FailedAuths(1_000));
     }
 
     private static CallRequest request(Optional<String> authorization, Optional<String> override) {
+        return request(authorization, override, "192.0.2.1");
+    }
+
+    private static CallRequest request(Optional<String> authorization, Optional<String> override, String address) {
         return new CallRequest("req-1", "POST", "/weather/mcp", Optional.empty(), authorization, override,
                 Optional.of("application/json"), Optional.empty(), Optional.empty(), Optional.empty(), "test/1.0",
-                limit -> Optional.of(new byte[0]));
+                limit -> Optional.of(new byte[0]), address);
+    }
+
+    /** Through an Authenticate that throttles after {@link #FAILURES_PER_MINUTE} failures. */
+    private Verdict<Consumer> applyFrom(String address, String authorization, Instant now) {
+        if (throttling == null) {
+            throttling = new Authenticate(keys, projects, new FailedAuths(FAILURES_PER_MINUTE));
+        }
+        return throttling.apply(request(Optional.of(authorization), Optional.empty(), address), now);
+    }
+
+    @Test
+    void anAddressThatKeepsGuessingIsRefusedWithoutAnyLookupUntilItsMinuteIsOver() {
+        for (int i = 0; i < FAILURES_PER_MINUTE; i++) {
+            Verdict<Consumer> guess = applyFrom("198.51.100.7", "Bearer mcpm_live_guess" + i + "xxxxxxxx", NOW);
+            assertEquals(Rejection.INVALID_TOKEN, ((Verdict.Fail<Consumer>) guess).rejection());
+        }
+        int asked = keys.asked.size();
+
+        Verdict<Consumer> throttled = applyFrom("198.51.100.7", "Bearer mcpm_live_guessNEXTxxxxxxxx", NOW.plusSeconds(10));
+        Verdict<Consumer> evenAGoodKey = applyFrom("198.51.100.7", "Bearer " + LIVE, NOW.plusSeconds(59));
+
+        var fail = (Verdict.Fail<Consumer>) throttled;
+        assertEquals(Rejection.TOO_MANY_FAILED_AUTHS, fail.rejection());
+        assertEquals(50L, fail.details().get("retry_after_seconds"));
+        assertEquals(Rejection.TOO_MANY_FAILED_AUTHS, ((Verdict.Fail<Consumer>) evenAGoodKey).rejection());
+        assertEquals(asked, keys.asked.size(), "a throttled address costs no key lookup");
+        assertTrue(applyFrom("203.0.113.9", "Bearer " + LIVE, NOW.plusSeconds(10)) instanceof Verdict.Pass,
+                "other addresses are not affected");
+        assertTrue(applyFrom("198.51.100.7", "Bearer " + LIVE, NOW.plusSeconds(60)) instanceof Verdict.Pass,
+                "the next minute starts afresh");
+    }
+
+    @Test
+    void successfulAuthenticationsDoNotCountAgainstAnAddress() {
+        for (int i = 0; i < FAILURES_PER_MINUTE * 3; i++) {
+            assertTrue(applyFrom("198.51.100.8", "Bearer " + LIVE, NOW) instanceof Verdict.Pass);
+        }
+        for (int i = 0; i < FAILURES_PER_MINUTE - 1; i++) {
+            applyFrom("198.51.100.8", "Bearer not-a-key", NOW);
+        }
+        assertTrue(applyFrom("198.51.100.8", "Bearer " + LIVE, NOW) instanceof Verdict.Pass);
     }
 
     private Verdict<Consumer> apply(String authorization) {
