@@ -2,7 +2,9 @@ package com.mcpmeter.proxy.http;
 
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.PricedCall;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,6 +17,11 @@ import java.util.function.BiConsumer;
  * before the POST is closed (the close then refunds it) or after (refunded on its own). A POST
  * whose session streams through another instance is billed on its 202 alone.
  *
+ * <p>A refund of a closed call is only ever run after that call's closing has been written: an
+ * {@code error} that arrives while the closing is still on its way to the ledger (it may wait in a
+ * batch of closings) is held and run by {@link Closing#settled}. Run earlier, it would find the call
+ * still in flight and refund nothing.
+ *
  * <p>Thread-safe.
  */
 final class LegacySessions {
@@ -24,13 +31,18 @@ final class LegacySessions {
     private static final class Pending {
         final Call call;
         final String id;
+        /** The session's map this waits in. */
+        final Map<String, Pending> owner;
         boolean closed;
+        /** The POST's closing is written: a later error is refunded at once. */
+        boolean settled;
         boolean answered;
         boolean failed;
 
-        Pending(Call call, String id) {
+        Pending(Call call, String id, Map<String, Pending> owner) {
             this.call = call;
             this.id = id;
+            this.owner = owner;
         }
     }
 
@@ -58,7 +70,7 @@ final class LegacySessions {
         }
         for (PricedCall priced : call.charge().pricedCalls()) {
             if (!priced.free()) {
-                pending.put(priced.id().toString(), new Pending(call, priced.id().toString()));
+                pending.put(priced.id().toString(), new Pending(call, priced.id().toString(), pending));
             }
         }
     }
@@ -73,20 +85,63 @@ final class LegacySessions {
         synchronized (p) {
             p.answered = true;
             p.failed = error;
-            if (!p.closed) {
-                return null; // the POST's close will count it
+            if (!p.closed || !p.settled) {
+                return null; // the POST's close counts it, or its settling refunds it once written
             }
             pending.remove(id, p);
             return error ? () -> refundClosed.accept(p.call, p.id) : null;
         }
     }
 
-    /** When the POST closes: the ids already known to have failed on the stream. */
-    Set<String> closing(Call call, String session) {
+    /**
+     * What the POST's closing knows of its session: the ids already known to have failed on the
+     * stream, and (once the closing is written) the refunds of errors that arrived meanwhile.
+     */
+    static final class Closing {
+        private final Set<String> failed;
+        private final List<Pending> open;
+        private final BiConsumer<Call, String> refundClosed;
+
+        private Closing(Set<String> failed, List<Pending> open, BiConsumer<Call, String> refundClosed) {
+            this.failed = failed;
+            this.open = open;
+            this.refundClosed = refundClosed;
+        }
+
+        /** Envelopes that failed before the POST closed: its closing refunds them. */
+        Set<String> failed() {
+            return failed;
+        }
+
+        /**
+         * Call once the POST's closing has been written (or spooled), or has failed: refunds, on
+         * this thread, the envelopes whose error arrived in between. From now on an error refunds
+         * at once.
+         */
+        void settled() {
+            for (Pending p : open) {
+                boolean refund;
+                synchronized (p) {
+                    p.settled = true;
+                    if (p.answered) {
+                        p.owner.remove(p.id, p);
+                    }
+                    refund = p.answered && p.failed;
+                }
+                if (refund) {
+                    refundClosed.accept(p.call, p.id);
+                }
+            }
+        }
+    }
+
+    /** When the POST closes, before its closing is written. */
+    Closing closing(Call call, String session) {
         Set<String> failed = new HashSet<>();
+        List<Pending> open = new ArrayList<>();
         Map<String, Pending> pending = expected.get(new Key(call.listing().id(), session));
         if (pending == null) {
-            return failed;
+            return new Closing(failed, open, refundClosed);
         }
         for (PricedCall priced : call.charge().pricedCalls()) {
             String id = priced.id().toString();
@@ -101,9 +156,11 @@ final class LegacySessions {
                     if (p.failed) {
                         failed.add(id);
                     }
+                } else {
+                    open.add(p);
                 }
             }
         }
-        return failed;
+        return new Closing(failed, open, refundClosed);
     }
 }

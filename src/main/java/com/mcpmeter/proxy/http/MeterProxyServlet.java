@@ -429,9 +429,8 @@ final class MeterProxyServlet extends ProxyServlet {
         if (exchange.legacySession != null) {
             legacy.streamClosed(call.listing().id(), exchange.legacySession);
         }
-        UpstreamOutcome outcome = legacySession(call)
-                .map(session -> withFailures(reported, legacy.closing(call, session)))
-                .orElse(reported);
+        Optional<LegacySessions.Closing> legacyClosing = legacySession(call).map(session -> legacy.closing(call, session));
+        UpstreamOutcome outcome = legacyClosing.map(c -> withFailures(reported, c.failed())).orElse(reported);
         try {
             pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
             log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
@@ -440,6 +439,10 @@ final class MeterProxyServlet extends ProxyServlet {
         } catch (RuntimeException e) {
             // The debit stays in flight (usage status 0) and is closed by recovery.
             log.error("request_id={} could not settle: {}", call.requestId(), e.toString());
+        } finally {
+            // Errors that reached the stream while the closing was being written are refunded now,
+            // after it: a refund of a closed call must find the call closed.
+            legacyClosing.ifPresent(LegacySessions.Closing::settled);
         }
     }
 
