@@ -47,6 +47,11 @@ final class LegacySessions {
     }
 
     private final Map<Key, Map<String, Pending>> expected = new ConcurrentHashMap<>();
+    /**
+     * The same entries by the POST's request id, for its closing: a client may close the stream as
+     * soon as it has read the last answer, before that POST is closed, and the error must still count.
+     */
+    private final Map<String, List<Pending>> byRequest = new ConcurrentHashMap<>();
     private final BiConsumer<Call, String> refundClosed;
 
     /** @param refundClosed refunds one envelope of an already closed call (blocking; called off I/O threads) */
@@ -68,10 +73,16 @@ final class LegacySessions {
         if (pending == null) {
             return;
         }
+        List<Pending> mine = new ArrayList<>();
         for (PricedCall priced : call.charge().pricedCalls()) {
             if (!priced.free()) {
-                pending.put(priced.id().toString(), new Pending(call, priced.id().toString(), pending));
+                Pending p = new Pending(call, priced.id().toString(), pending);
+                pending.put(p.id, p);
+                mine.add(p);
             }
+        }
+        if (!mine.isEmpty()) {
+            byRequest.put(call.requestId(), mine);
         }
     }
 
@@ -135,26 +146,18 @@ final class LegacySessions {
         }
     }
 
-    /** When the POST closes, before its closing is written. */
-    Closing closing(Call call, String session) {
+    /** When the POST closes, before its closing is written; once per POST that {@link #expect} saw. */
+    Closing closing(Call call) {
         Set<String> failed = new HashSet<>();
         List<Pending> open = new ArrayList<>();
-        Map<String, Pending> pending = expected.get(new Key(call.listing().id(), session));
-        if (pending == null) {
-            return new Closing(failed, open, refundClosed);
-        }
-        for (PricedCall priced : call.charge().pricedCalls()) {
-            String id = priced.id().toString();
-            Pending p = pending.get(id);
-            if (p == null || p.call != call) {
-                continue;
-            }
+        List<Pending> mine = byRequest.remove(call.requestId());
+        for (Pending p : mine == null ? List.<Pending>of() : mine) {
             synchronized (p) {
                 p.closed = true;
                 if (p.answered) {
-                    pending.remove(id, p);
+                    p.owner.remove(p.id, p);
                     if (p.failed) {
-                        failed.add(id);
+                        failed.add(p.id);
                     }
                 } else {
                     open.add(p);

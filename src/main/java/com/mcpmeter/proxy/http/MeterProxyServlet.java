@@ -429,7 +429,7 @@ final class MeterProxyServlet extends ProxyServlet {
         if (exchange.legacySession != null) {
             legacy.streamClosed(call.listing().id(), exchange.legacySession);
         }
-        Optional<LegacySessions.Closing> legacyClosing = legacySession(call).map(session -> legacy.closing(call, session));
+        Optional<LegacySessions.Closing> legacyClosing = legacySession(call).map(session -> legacy.closing(call));
         UpstreamOutcome outcome = legacyClosing.map(c -> withFailures(reported, c.failed())).orElse(reported);
         try {
             pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
