@@ -320,3 +320,20 @@ CREATE TABLE IF NOT EXISTS `proxy_idempotency_keys` (
   PRIMARY KEY (`scope`,`idempotency_key`),
   KEY `proxy_idempotency_keys_created_at_index` (`created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- One row per call that was given free calls: how many, for which listing,
+-- consumer and UTC month, under which allowance. Written in the transaction
+-- that takes them from mcp_consumer_usage (and deleted with their return), so
+-- reconcile can count a month's free calls without trusting that counter, and
+-- tell a lowered allowance from an over-grant.
+CREATE TABLE IF NOT EXISTS `proxy_free_grants` (
+  `request_id` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `mcp_id` bigint unsigned NOT NULL,
+  `user_id` bigint unsigned NOT NULL,
+  `period_year_month` char(7) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `free_calls` int unsigned NOT NULL,
+  `allowance` int unsigned NOT NULL,
+  `created_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`request_id`),
+  KEY `proxy_free_grants_mcp_user_period_index` (`mcp_id`,`user_id`,`period_year_month`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -3,12 +3,15 @@ package com.mcpmeter.proxy;
 import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.store.Seeder.ListingSpec;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -117,6 +120,35 @@ class LedgerSpoolIT {
                     c.userId()));
             ProxyFixture.await("the spool emptied", () -> spooledLines(proxy.spoolOf(0)) == 0);
             proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    /**
+     * A spooled entry whose writing throws something other than an outage (here the fee of an
+     * absurd amount overflows, as a spool left by a build without price checks could hold) is set
+     * aside in ledger.spool.rejected; the entry behind it is written.
+     */
+    @Test
+    void aPoisonedEntryIsSetAsideAndTheRestFlows() throws Exception {
+        var database = TestStores.newDatabase();
+        Path spool = database.spoolDirectory().resolve("instance-0"); // the first instance's, see ProxyFixture
+        Files.createDirectories(spool);
+        String row = """
+                {"request_id":"%s","user_id":1,"project_id":1,"mcp_id":1,"tool_name":"echo","client":"",\
+                "user_agent":"","called_at":"2026-11-23T10:15:30Z","billed":%d,"fee_bps":2000}""";
+        String ending = "{\"status\":200,\"duration_ms\":5,\"response_bytes\":10,\"billed_envelopes\":%d}";
+        Files.writeString(spool.resolve("ledger.spool"),
+                "{\"kind\":\"close\",\"usage_event_id\":1,\"period\":\"2026-11\",\"refund\":0,\"row\":"
+                        + row.formatted("poisoned", Long.MAX_VALUE) + ",\"ending\":" + ending.formatted(1) + "}\n"
+                        + "{\"kind\":\"unbilled\",\"row\":" + row.formatted("behind-the-poison", 0)
+                        + ",\"ending\":" + ending.formatted(0) + "}\n");
+        try (ProxyFixture proxy = ProxyFixture.start(database, Map.of(), Clock.systemUTC())) {
+            ProxyFixture.await("the entry behind the poisoned one written",
+                    () -> proxy.count("SELECT COUNT(*) FROM usage_events WHERE request_id = 'behind-the-poison'") == 1);
+            ProxyFixture.await("the spool emptied", () -> spooledLines(spool) == 0);
+            String rejected = Files.readString(spool.resolve("ledger.spool.rejected"));
+            assertTrue(rejected.contains("\"request_id\":\"poisoned\""), rejected);
+            assertFalse(rejected.contains("behind-the-poison"), rejected);
         }
     }
 

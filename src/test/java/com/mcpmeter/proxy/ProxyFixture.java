@@ -91,7 +91,12 @@ final class ProxyFixture implements AutoCloseable {
 
     /** Another proxy instance over the same database and Redis; returns its port. */
     int startAnotherInstance() throws Exception {
-        App app = App.start(instanceConfig(), clock);
+        return startAnotherInstance(clock);
+    }
+
+    /** Another instance whose clock is {@code own} (two instances whose clocks disagree); returns its port. */
+    int startAnotherInstance(Clock own) throws Exception {
+        App app = App.start(instanceConfig(), own);
         apps.add(app);
         return app.port();
     }

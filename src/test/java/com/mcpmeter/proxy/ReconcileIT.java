@@ -136,6 +136,99 @@ class ReconcileIT {
     }
 
     @Test
+    void findsProjectSpendThatItsCallsDoNotExplain() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE proxy_project_spend SET spent_micro_cents = spent_micro_cents + 1000000 WHERE project_id = ?",
+                c.projectId());
+        assertTrue(drift().contains("project spend = its calls' billing"));
+    }
+
+    @Test
+    void findsAUsageRowBillingMoneyWithNoDebit() throws Exception {
+        var c = traffic();
+        long mcp = proxy.count("SELECT MIN(id) FROM mcps");
+        proxy.execute("""
+                INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status,
+                                          billed_micro_cents, publisher_payout_micro_cents, platform_fee_micro_cents,
+                                          request_id)
+                VALUES (?, ?, 'echo', NOW(), 5, 200, 1000, 800, 200, 'billed-without-debit')""", c.projectId(), mcp);
+        assertTrue(drift().contains("usage row bills what the ledger took"));
+    }
+
+    /** What a counter reset backwards did (defect 4): one call too many was free, the counter says "1 of 1". */
+    @Test
+    void findsFreeCallsBeyondTheAllowanceWhenTheCounterHidesThem() throws Exception {
+        var c = traffic();
+        proxy.execute("""
+                INSERT INTO proxy_free_grants (request_id, mcp_id, user_id, period_year_month, free_calls, allowance,
+                                               created_at)
+                SELECT 'one-free-call-too-many', mcp_id, user_id, period_year_month, 1, allowance, NOW()
+                  FROM proxy_free_grants WHERE user_id = ? LIMIT 1""", c.userId());
+        assertEquals(1, proxy.count("SELECT free_calls_used FROM mcp_consumer_usage WHERE user_id = ?", c.userId()));
+        assertTrue(drift().contains("free calls within the allowance"));
+    }
+
+    @Test
+    void loweringTheAllowanceMidMonthIsNoDrift() throws Exception {
+        var c = traffic(); // one free call granted under an allowance of 1
+        proxy.execute("""
+                UPDATE mcps SET free_calls_per_consumer = 0
+                 WHERE id IN (SELECT mcp_id FROM mcp_consumer_usage WHERE user_id = ?)""", c.userId());
+        assertEquals(List.of(), drift());
+    }
+
+    @Test
+    void findsACallChargedAfterItsRefund() throws Exception {
+        var c = traffic();
+        long refunded = proxy.count("SELECT reference_id FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                c.userId());
+        proxy.execute("""
+                INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
+                                                 balance_after_micro_cents, created_at, updated_at)
+                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), refunded,
+                proxy.balance(c.userId()));
+        assertTrue(drift().contains("no charge after its refund"));
+    }
+
+    @Test
+    void findsARefundWithoutADebit() throws Exception {
+        var c = traffic();
+        long free = proxy.count("SELECT MIN(id) FROM usage_events WHERE project_id = ? AND billed_micro_cents = 0",
+                c.projectId());
+        proxy.execute("""
+                INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
+                                                 balance_after_micro_cents, created_at, updated_at)
+                VALUES (?, 0, 'refund', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), free,
+                proxy.balance(c.userId()));
+        assertTrue(drift().contains("every refund has its debit"));
+    }
+
+    @Test
+    void findsTwoDebitsForOneRequestId() throws Exception {
+        var c = traffic();
+        proxy.execute("""
+                INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id)
+                SELECT project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id
+                  FROM usage_events WHERE project_id = ? AND billed_micro_cents > 0 ORDER BY id LIMIT 1""",
+                c.projectId());
+        long copy = proxy.count("SELECT MAX(id) FROM usage_events WHERE project_id = ?", c.projectId());
+        proxy.execute("""
+                INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
+                                                 balance_after_micro_cents, created_at, updated_at)
+                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), copy,
+                proxy.balance(c.userId()));
+        assertTrue(drift().contains("one debit per request id"));
+    }
+
+    @Test
+    void findsAFailedCallThatKeptItsMoney() throws Exception {
+        var c = traffic();
+        proxy.execute("UPDATE usage_events SET status = 500 WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1",
+                c.projectId());
+        assertTrue(drift().contains("failed calls are refunded"));
+    }
+
+    @Test
     void repairRefundsADebitWhoseCallNeverFinished() throws Exception {
         var c = traffic();
         long before = proxy.balance(c.userId());
@@ -149,6 +242,10 @@ class ReconcileIT {
                 VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, 'killed-mid-call')""",
                 c.projectId(), mcp);
         long usageId = proxy.count("SELECT id FROM usage_events WHERE request_id = 'killed-mid-call'");
+        proxy.execute("""
+                INSERT INTO proxy_project_spend (project_id, period_year_month, spent_micro_cents, updated_at)
+                VALUES (?, DATE_FORMAT(NOW() - INTERVAL 2 HOUR, '%Y-%m'), 1000, NOW())
+                ON DUPLICATE KEY UPDATE spent_micro_cents = spent_micro_cents + 1000""", c.projectId());
         proxy.execute("""
                 INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
                                                  balance_after_micro_cents, created_at, updated_at)

@@ -250,6 +250,62 @@ class StatusCodesIT {
         assertMeterHeaders(response, "0", 1_000L);
     }
 
+    /** A batch of [2⁶³−1, 2⁶³−1, 3] µ¢ once summed to 1 µ¢: prices past the maximum refuse the listing. */
+    @Test
+    void aListingWithAnAbsurdPriceIs503MisconfiguredAndChargesNothing() throws Exception {
+        var c = proxy.consumer(1_000_000);
+        String slug = liveListing();
+        long mcp = proxy.mcpId(slug);
+        proxy.seeder.toolPrice(mcp, "huge", Long.MAX_VALUE);
+        proxy.seeder.toolPrice(mcp, "huger", Long.MAX_VALUE);
+        proxy.seeder.toolPrice(mcp, "small", 3);
+        int forwarded = upstream.received.size();
+        var response = proxy.post("/" + slug, c.key(),
+                "[" + toolCall(1, "huge") + "," + toolCall(2, "huger") + "," + toolCall(3, "small") + "]");
+        assertEquals(503, response.statusCode(), response.body());
+        JsonNode first = JSON.readTree(response.body()).get(0);
+        assertEquals("listing_misconfigured", first.path("error").path("data").path("error").asText(), response.body());
+        assertEquals("0", response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        assertEquals(1_000_000, proxy.balance(c.userId()));
+        assertEquals(forwarded, upstream.received.size(), "not forwarded");
+    }
+
+    /** One price of 5·10¹⁵ µ¢ made the fee's multiplyExact throw: a 500. */
+    @Test
+    void aPriceWhoseFeeWouldOverflowIs503NotA500() throws Exception {
+        var c = proxy.consumer(1_000_000);
+        String slug = liveListing();
+        proxy.seeder.toolPrice(proxy.mcpId(slug), "pricey", 5_000_000_000_000_000L);
+        var response = proxy.post("/" + slug, c.key(), toolCall(1, "pricey"));
+        assertEquals(503, response.statusCode(), response.body());
+        assertEquals("listing_misconfigured", errorData(response).path("error").asText());
+        assertEquals(1_000_000, proxy.balance(c.userId()));
+    }
+
+    @Test
+    void aPlatformFeeRateOverTenThousandBpsIs503Misconfigured() throws Exception {
+        var c = proxy.consumer(1_000_000);
+        long publisher = proxy.publisher();
+        var spec = ListingSpec.live(ProxyFixture.slug("fee"), upstream.mcp().toString(), PRICE);
+        proxy.seeder.listing(publisher, spec);
+        proxy.seeder.publisherFee(publisher, 20_000);
+        var response = proxy.post("/" + spec.slug(), c.key(), toolCall(1, "echo"));
+        assertEquals(503, response.statusCode(), response.body());
+        assertEquals("listing_misconfigured", errorData(response).path("error").asText());
+        assertEquals(1_000_000, proxy.balance(c.userId()));
+    }
+
+    /** The largest cap the column holds is compared exactly, neither overflowing nor refusing. */
+    @Test
+    void aHugeProjectCapIsComparedExactly() throws Exception {
+        var c = proxy.consumer(1_000_000);
+        proxy.execute("UPDATE projects SET spending_cap_cents_per_month = 18446744073709551615 WHERE id = ?",
+                c.projectId());
+        var response = proxy.post("/" + liveListing(), c.key(), toolCall(1, "echo"));
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(1_000_000 - PRICE, proxy.balance(c.userId()));
+    }
+
     @Test
     void projectCapReachedIs402EvenWithCredit() throws Exception {
         var c = proxy.consumer(1_000_000, 0L); // a cap of 0 cents

@@ -433,9 +433,8 @@ final class MeterProxyServlet extends ProxyServlet {
         if (exchange.legacyEndpoint != null) {
             pipeline.legacyEndpoints().closed(call.listing().id(), exchange.legacyEndpoint);
         }
-        UpstreamOutcome outcome = legacySession(call)
-                .map(session -> withFailures(reported, legacy.closing(call, session)))
-                .orElse(reported);
+        Optional<LegacySessions.Closing> legacyClosing = legacySession(call).map(session -> legacy.closing(call));
+        UpstreamOutcome outcome = legacyClosing.map(c -> withFailures(reported, c.failed())).orElse(reported);
         try {
             pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
             log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
@@ -444,6 +443,10 @@ final class MeterProxyServlet extends ProxyServlet {
         } catch (RuntimeException e) {
             // The debit stays in flight (usage status 0) and is closed by recovery.
             log.error("request_id={} could not settle: {}", call.requestId(), e.toString());
+        } finally {
+            // Errors that reached the stream while the closing was being written are refunded now,
+            // after it: a refund of a closed call must find the call closed.
+            legacyClosing.ifPresent(LegacySessions.Closing::settled);
         }
     }
 

@@ -17,7 +17,7 @@ final class CreditGate {
     }
 
     Verdict<Charge> apply(Ledger.UsageRow row, List<PricedCall> priced, YearMonth period) {
-        long due = priced.stream().mapToLong(PricedCall::chargedMicroCents).sum();
+        long due = Money.sum(priced.stream().mapToLong(PricedCall::chargedMicroCents));
         if (due == 0) {
             return Verdict.pass(new Charge(priced, 0, OptionalLong.empty(), ledger.balance(row.userId())));
         }

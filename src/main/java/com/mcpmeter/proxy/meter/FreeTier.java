@@ -8,9 +8,10 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Step 4: the listing's monthly free calls per consumer (UTC month). The ledger grants them
- * atomically; this class only remembers, per instance, who has none left this month, so that an
- * exhausted consumer costs no extra database round trip. That memory can only make it grant
- * fewer, never more.
+ * atomically; this class only remembers, per instance, who has none left this month under this
+ * allowance, so that an exhausted consumer costs no extra database round trip. That memory can
+ * only make it grant fewer, never more; it is keyed by the allowance, so a raised allowance is
+ * asked about again as soon as the listing is reread.
  */
 final class FreeTier {
     private static final int MAX_REMEMBERED = 100_000;
@@ -23,16 +24,18 @@ final class FreeTier {
     }
 
     /** @return the priced calls with the first ones marked free as far as the allowance reaches */
-    List<PricedCall> apply(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period) {
+    List<PricedCall> apply(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period,
+            String requestId) {
         int allowance = listing.freeCallsPerConsumer();
         if (allowance <= 0 || priced.isEmpty()) {
             return priced;
         }
-        String memo = listing.id() + ":" + consumer.userId() + ":" + period;
+        String memo = memo(listing, consumer, period);
         if (exhausted.containsKey(memo)) {
             return priced;
         }
-        int granted = ledger.grantFreeCalls(listing.id(), consumer.userId(), period, allowance, priced.size());
+        int granted = ledger.grantFreeCalls(listing.id(), consumer.userId(), period, allowance, priced.size(),
+                requestId);
         if (granted < priced.size()) {
             if (exhausted.size() >= MAX_REMEMBERED) {
                 exhausted.clear();
@@ -47,11 +50,15 @@ final class FreeTier {
     }
 
     /** Returns the grants of a call that the credit gate then refused. */
-    void giveBack(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period) {
+    void giveBack(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period, String requestId) {
         int granted = (int) priced.stream().filter(PricedCall::free).count();
         if (granted > 0) {
-            ledger.returnFreeCalls(listing.id(), consumer.userId(), period, granted);
-            exhausted.remove(listing.id() + ":" + consumer.userId() + ":" + period);
+            ledger.returnFreeCalls(listing.id(), consumer.userId(), period, granted, requestId);
+            exhausted.remove(memo(listing, consumer, period));
         }
+    }
+
+    private static String memo(Listing listing, Consumer consumer, YearMonth period) {
+        return listing.id() + ":" + consumer.userId() + ":" + period + ":" + listing.freeCallsPerConsumer();
     }
 }

@@ -52,14 +52,16 @@ public interface Ledger {
 
     /**
      * Grants up to {@code wanted} of the consumer's free calls for {@code period}, never more than
-     * {@code allowance} in total however many instances ask at once.
+     * {@code allowance} in total however many instances ask at once, and none for a month earlier
+     * than one the consumer's counter has already reached. The grant is recorded under
+     * {@code requestId}.
      *
      * @return how many were granted
      */
-    int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted);
+    int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId);
 
-    /** Gives back free calls granted to a call that was then refused. */
-    void returnFreeCalls(long mcpId, long userId, YearMonth period, int count);
+    /** Gives back the free calls granted to call {@code requestId}, which was then refused. */
+    void returnFreeCalls(long mcpId, long userId, YearMonth period, int count, String requestId);
 
     /**
      * Debits {@code row.billedMicroCents()} from the user and the project's month, if both the

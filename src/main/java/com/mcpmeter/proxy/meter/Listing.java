@@ -30,7 +30,12 @@ public record Listing(
         REVIEW,
         LIVE,
         PAUSED,
-        ARCHIVED
+        ARCHIVED,
+        /**
+         * Not a marketplace status: the proxy read a price or fee rate it cannot bill by (outside
+         * {@link Money}'s bounds), so it refuses the listing rather than charge a wrong amount.
+         */
+        MISCONFIGURED
     }
 
     public Listing {

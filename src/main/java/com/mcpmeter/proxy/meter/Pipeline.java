@@ -130,12 +130,12 @@ public final class Pipeline {
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
-        List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period);
+        List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period, request.requestId());
         // 5. Credit gate
         Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
         Verdict<Charge> paid = creditGate.apply(usage, priced, period);
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
-            freeTier.giveBack(listing, consumer, priced, period);
+            freeTier.giveBack(listing, consumer, priced, period, request.requestId());
             return refused(paid, balanceOf(consumer), message);
         }
         return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
@@ -200,12 +200,25 @@ public final class Pipeline {
      * arrive on the stream, after the POST was closed): refund its price.
      */
     public void refundClosed(Call call, String failedId) {
-        long amount = call.charge().pricedCalls().stream()
+        long amount = Money.sum(call.charge().pricedCalls().stream()
                 .filter(p -> p.id().toString().equals(failedId))
-                .mapToLong(PricedCall::chargedMicroCents)
-                .sum();
+                .mapToLong(PricedCall::chargedMicroCents));
         if (amount > 0 && call.charge().usageEventId().isPresent()) {
-            ledger.refundClosed(call.charge().usageEventId().getAsLong(), call.usage(), call.period(), amount);
+            // The edge runs this only after the call's closing was written; finding nothing to refund
+            // then means the call was closed otherwise (refunded whole by repair): say so, never silently.
+            boolean refunded;
+            try {
+                refunded = ledger.refundClosed(call.charge().usageEventId().getAsLong(), call.usage(), call.period(),
+                        amount);
+            } catch (RuntimeException e) {
+                log.error("request_id={} refund of failed envelope {} ({} µ¢) not written: {}", call.requestId(),
+                        failedId, amount, e.toString());
+                return;
+            }
+            if (!refunded) {
+                log.error("request_id={} refund of failed envelope {} ({} µ¢) found the call not closed as billed",
+                        call.requestId(), failedId, amount);
+            }
         }
     }
 

@@ -56,7 +56,7 @@ final class Record {
         long refund = 0;
         for (PricedCall call : charge.pricedCalls()) {
             if (failed(call, outcome)) {
-                refund += call.chargedMicroCents();
+                refund = Math.addExact(refund, call.chargedMicroCents());
             }
         }
         return refund;

@@ -31,6 +31,8 @@ public enum Rejection {
     LISTING_ARCHIVED(410, -32004, "listing_archived", "The listing is archived"),
     LISTING_PAUSED(503, -32005, "listing_paused", "The publisher has paused this listing"),
     LISTING_NOT_LIVE(503, -32005, "listing_not_live", "The listing is not live"),
+    LISTING_MISCONFIGURED(503, -32005, "listing_misconfigured",
+            "The listing's price or fee rate is outside what the proxy can bill; nothing was charged"),
     RATE_LIMITED(429, -32029, "rate_limited", "Rate limit exceeded; retry after the given seconds"),
     TOO_MANY_FAILED_AUTHS(429, -32029, "too_many_failed_auths",
             "Too many failed authentications from this address; retry after the given seconds"),

@@ -53,6 +53,7 @@ final class ResolveListing {
             case ARCHIVED -> Verdict.fail(Rejection.LISTING_ARCHIVED);
             case PAUSED -> Verdict.fail(Rejection.LISTING_PAUSED);
             case DRAFT, REVIEW -> Verdict.fail(Rejection.LISTING_NOT_LIVE);
+            case MISCONFIGURED -> Verdict.fail(Rejection.LISTING_MISCONFIGURED);
             case LIVE -> route(listing, subpath, query);
         };
     }

@@ -9,6 +9,7 @@ import com.mcpmeter.proxy.meter.Money;
 import com.mcpmeter.proxy.meter.Project;
 import com.mcpmeter.proxy.meter.ProjectDirectory;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.net.URI;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,6 +22,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Listings and projects from MySQL behind an in-process cache (a listing change reaches the proxy
@@ -29,6 +32,7 @@ import java.util.OptionalLong;
  */
 public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Logger log = LoggerFactory.getLogger(SqlDirectory.class);
 
     private final Database db;
     private final int defaultFeeBps;
@@ -77,17 +81,24 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
                     return Optional.empty();
                 }
                 long id = rs.getLong(1);
-                int feeBps = rs.getInt(11);
-                if (rs.wasNull()) {
-                    feeBps = defaultFeeBps;
-                }
+                // Read as text: an unsigned column may hold more than a long, and must be refused, not wrapped.
+                String storedFee = rs.getString(11);
+                long feeBps = storedFee == null ? defaultFeeBps : exactOrMax(storedFee);
                 Map<String, Long> toolPrices = new HashMap<>();
                 long defaultPrice = loadPrices(c, id, toolPrices);
+                Listing.Status status = Listing.Status.valueOf(rs.getString(3).toUpperCase(Locale.ROOT));
+                Optional<String> misconfigured = ListingBounds.problem(defaultPrice, toolPrices, feeBps);
+                if (misconfigured.isPresent()) {
+                    // Once per load of the listing (then cached): the operator must fix the row.
+                    log.error("listing {} ({}) refused as misconfigured: {}", id, slug, misconfigured.get());
+                    status = Listing.Status.MISCONFIGURED;
+                    feeBps = 0;
+                }
                 return Optional.of(new Listing(
                         id,
                         rs.getLong(2),
                         slug,
-                        Listing.Status.valueOf(rs.getString(3).toUpperCase(Locale.ROOT)),
+                        status,
                         upstreamUrl(rs.getString(4)),
                         rs.getString(6),
                         headers(rs.getString(5)),
@@ -97,7 +108,7 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
                         optionalInt(rs, 10),
                         defaultPrice,
                         toolPrices,
-                        feeBps));
+                        (int) feeBps));
             }
         }
     }
@@ -111,7 +122,7 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     // 'tiered' has no tier semantics in the proxy yet: it charges its per-call price.
-                    long price = "free".equals(rs.getString(2)) ? 0 : rs.getLong(3);
+                    long price = "free".equals(rs.getString(2)) ? 0 : exactOrMax(rs.getString(3));
                     String tool = rs.getString(1);
                     if (tool == null) {
                         defaultPrice = price;
@@ -124,6 +135,12 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
         return defaultPrice;
     }
 
+    /** An unsigned column's value; past a long's range it reads as Long.MAX_VALUE (refused by the bounds). */
+    private static long exactOrMax(String unsigned) {
+        BigInteger value = new BigInteger(unsigned);
+        return value.bitLength() < Long.SIZE ? value.longValue() : Long.MAX_VALUE;
+    }
+
     private static Optional<Project> loadProject(Connection c, long id) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
                 "SELECT user_id, spending_cap_cents_per_month FROM projects WHERE id = ?")) {
@@ -133,10 +150,13 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
                     return Optional.empty();
                 }
                 long userId = rs.getLong(1);
-                long capCents = rs.getLong(2);
-                OptionalLong cap = rs.wasNull()
+                String capCents = rs.getString(2);
+                // Any stored cap is valid; one beyond a long's µ¢ can never be reached, and the debit
+                // compares the column itself exactly (SqlLedger), so this copy saturates instead of failing.
+                OptionalLong cap = capCents == null
                         ? OptionalLong.empty()
-                        : OptionalLong.of(Math.multiplyExact(capCents, Money.MICRO_CENTS_PER_CENT));
+                        : OptionalLong.of(new BigInteger(capCents).multiply(BigInteger.valueOf(Money.MICRO_CENTS_PER_CENT))
+                                .min(BigInteger.valueOf(Long.MAX_VALUE)).longValueExact());
                 return Optional.of(new Project(id, userId, cap));
             }
         }

@@ -18,6 +18,7 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Duration;
 import java.time.YearMonth;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -105,14 +106,23 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         return spool.isEmpty() ? 0 : spool.pending();
     }
 
-    /** Invariant: free_calls_used never exceeds the allowance for the current month. */
+    /**
+     * Invariants: free_calls_used never exceeds the allowance for its month; a counter never goes
+     * back to an earlier month (a call for a month the counter has left, late or from an instance
+     * whose clock is behind, gets no free call); every grant is also written, with the allowance it
+     * was granted under, to proxy_free_grants in the same transaction, so reconcile can count
+     * grants without trusting the counter.
+     */
     @Override
-    public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted) {
+    public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
         String month = period.toString();
         return db.call("grant free calls", c -> {
             int granted = 0;
             while (granted < wanted && grantOne(c, mcpId, userId, month, allowance)) {
                 granted++;
+            }
+            if (granted > 0) {
+                recordGrant(c, requestId, mcpId, userId, month, granted, allowance);
             }
             return granted;
         });
@@ -120,14 +130,16 @@ public final class SqlLedger implements Ledger, AutoCloseable {
 
     private static boolean grantOne(Connection c, long mcpId, long userId, String month, int allowance)
             throws SQLException {
-        // One statement, so the check and the increment cannot be split by a concurrent call. A
-        // row from an earlier month starts again from zero.
+        // One statement, so the check and the increment cannot be split by a concurrent call. A row
+        // from an earlier month starts again from zero; a row from a later month is left alone
+        // ('YYYY-MM' compares as text in calendar order).
         String sql = """
                 UPDATE mcp_consumer_usage
                    SET free_calls_used = IF(period_year_month <=> ?, free_calls_used, 0) + 1,
                        period_year_month = ?, last_called_at = NOW(), updated_at = NOW()
                  WHERE mcp_id = ? AND user_id = ?
-                   AND (NOT (period_year_month <=> ?) OR free_calls_used < ?)""";
+                   AND (period_year_month IS NULL OR period_year_month < ?
+                        OR (period_year_month = ? AND free_calls_used < ?))""";
         for (int attempt = 0; attempt < 2; attempt++) {
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 ps.setString(1, month);
@@ -135,16 +147,33 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                 ps.setLong(3, mcpId);
                 ps.setLong(4, userId);
                 ps.setString(5, month);
-                ps.setInt(6, allowance);
+                ps.setString(6, month);
+                ps.setInt(7, allowance);
                 if (ps.executeUpdate() == 1) {
                     return true;
                 }
             }
             if (!ensureUsageRow(c, mcpId, userId, month)) {
-                return false; // the row exists and the allowance is used up
+                return false; // the row exists: the allowance is used up, or the counter is in a later month
             }
         }
         return false;
+    }
+
+    private static void recordGrant(Connection c, String requestId, long mcpId, long userId, String month, int granted,
+            int allowance) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("""
+                INSERT INTO proxy_free_grants
+                    (request_id, mcp_id, user_id, period_year_month, free_calls, allowance, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, NOW())""")) {
+            ps.setString(1, requestId);
+            ps.setLong(2, mcpId);
+            ps.setLong(3, userId);
+            ps.setString(4, month);
+            ps.setInt(5, granted);
+            ps.setInt(6, allowance);
+            ps.executeUpdate();
+        }
     }
 
     /** @return true if the row was missing and has now been created */
@@ -161,8 +190,9 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         }
     }
 
+    /** The counter and the grant's record go back together, in one transaction. */
     @Override
-    public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count) {
+    public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count, String requestId) {
         db.call("return free calls", c -> {
             try (PreparedStatement ps = c.prepareStatement("""
                     UPDATE mcp_consumer_usage
@@ -173,6 +203,10 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                 ps.setLong(3, mcpId);
                 ps.setLong(4, userId);
                 ps.setString(5, period.toString());
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM proxy_free_grants WHERE request_id = ?")) {
+                ps.setString(1, requestId);
                 return ps.executeUpdate();
             }
         });
@@ -258,7 +292,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /** Closes one call, refunding {@code refund} in the same transaction; false if already closed. */
     private static boolean settle(Connection c, LedgerSpool.Entry.Close close) throws SQLException {
         UsageRow row = close.row();
-        long billed = row.billedMicroCents() - close.refund();
+        long billed = Math.subtractExact(row.billedMicroCents(), close.refund());
         long fee = Money.platformFee(billed, row.platformFeeBps());
         if (close.refund() > 0) {
             lockUser(c, row.userId()); // the user first, as debits do
@@ -317,7 +351,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
 
     private static boolean refundClosed(Connection c, LedgerSpool.Entry.RefundClosed r) throws SQLException {
         UsageRow row = r.row();
-        long billed = row.billedMicroCents() - r.refund();
+        long billed = Math.subtractExact(row.billedMicroCents(), r.refund());
         long fee = Money.platformFee(billed, row.platformFeeBps());
         lockUser(c, row.userId());
         try (PreparedStatement ps = c.prepareStatement("""
@@ -419,7 +453,14 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             switch (entry) {
                 case LedgerSpool.Entry.Close close -> db.inTransaction("replay closing", c -> settle(c, close));
-                case LedgerSpool.Entry.RefundClosed refund -> db.inTransaction("replay refund", c -> refundClosed(c, refund));
+                case LedgerSpool.Entry.RefundClosed refund -> {
+                    if (!db.inTransaction("replay refund", c -> refundClosed(c, refund))) {
+                        // Its closing was replayed before it: the call was closed otherwise, or this line was
+                        // already applied before a crash kept it in the spool.
+                        log.warn("request_id={} spooled refund of a closed call found it not closed as billed",
+                                refund.row().requestId());
+                    }
+                }
                 case LedgerSpool.Entry.Unbilled u -> db.inTransaction("replay usage row", c -> insertOnce(c, u));
                 case LedgerSpool.Entry.UndoDebit u -> db.inTransaction("replay undo", c -> undoDebit(c, u));
             }
@@ -432,6 +473,13 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                 return true;
             }
             return false;
+        } catch (RuntimeException e) {
+            // A bug or an entry no code path can write (an amount that overflows, say): retrying cannot
+            // mend it, and it must not hold up every closing behind it. Set aside for an operator.
+            log.error("ledger spool entry could not be applied, set aside in ledger.spool.rejected: {} ({})",
+                    LedgerSpool.encode(entry), e.toString());
+            spool.reject(entry);
+            return true;
         }
     }
 
@@ -579,7 +627,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                    SET s.spent_micro_cents = s.spent_micro_cents + ?, s.updated_at = NOW()
                  WHERE s.project_id = ? AND s.period_year_month = ?
                    AND (p.spending_cap_cents_per_month IS NULL
-                        OR s.spent_micro_cents + ? <= p.spending_cap_cents_per_month * ?)""";
+                        OR s.spent_micro_cents + ? <= p.spending_cap_cents_per_month * CAST(? AS DECIMAL(30, 0)))""";
         for (int attempt = 0; attempt < 2; attempt++) {
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 ps.setLong(1, amount);
@@ -606,7 +654,8 @@ public final class SqlLedger implements Ledger, AutoCloseable {
 
     private static long[] spentAndCap(Connection c, long projectId, YearMonth period) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
-                SELECT COALESCE(s.spent_micro_cents, 0), p.spending_cap_cents_per_month * ?
+                SELECT COALESCE(s.spent_micro_cents, 0),
+                       LEAST(p.spending_cap_cents_per_month * CAST(? AS DECIMAL(30, 0)), 9223372036854775807)
                   FROM projects p
                   LEFT JOIN proxy_project_spend s ON s.project_id = p.id AND s.period_year_month = ?
                  WHERE p.id = ?""")) {
@@ -637,7 +686,9 @@ public final class SqlLedger implements Ledger, AutoCloseable {
             ps.setString(4, row.toolName());
             ps.setString(5, row.client().isEmpty() ? null : row.client());
             ps.setString(6, row.userAgent().isEmpty() ? null : row.userAgent());
-            ps.setTimestamp(7, Timestamp.from(row.calledAt()));
+            // Whole seconds, as the column keeps them: MySQL would round 23:59:59.5 up into the next
+            // month, away from the month the call was charged and granted in.
+            ps.setTimestamp(7, Timestamp.from(row.calledAt().truncatedTo(ChronoUnit.SECONDS)));
             ps.setLong(8, durationMs);
             ps.setInt(9, status);
             ps.setLong(10, row.billedMicroCents());

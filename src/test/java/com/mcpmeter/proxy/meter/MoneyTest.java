@@ -1,9 +1,13 @@
 package com.mcpmeter.proxy.meter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 
 class MoneyTest {
@@ -71,5 +75,44 @@ class MoneyTest {
     @Test
     void convertsCentsToMicroCents() {
         assertEquals(10_000, Money.MICRO_CENTS_PER_CENT);
+    }
+
+    /** [2⁶³−1, 2⁶³−1, 3] once summed to 1: a sum of money never wraps around. */
+    @Test
+    void aSumThatWouldWrapAroundThrowsInsteadOfBillingOne() {
+        assertThrows(ArithmeticException.class, () -> Money.sum(LongStream.of(Long.MAX_VALUE, Long.MAX_VALUE, 3)));
+        assertEquals(3_000, Money.sum(LongStream.of(1_000, 2_000)));
+        assertEquals(0, Money.sum(LongStream.empty()));
+    }
+
+    @Test
+    void pricesAreValidFromZeroToTheMaximum() {
+        assertTrue(Money.validPrice(0));
+        assertTrue(Money.validPrice(Money.MAX_PRICE_MICRO_CENTS));
+        assertFalse(Money.validPrice(Money.MAX_PRICE_MICRO_CENTS + 1));
+        assertFalse(Money.validPrice(-1));
+        assertFalse(Money.validPrice(Long.MAX_VALUE));
+    }
+
+    @Test
+    void feeRatesAreValidFromZeroToTenThousandBps() {
+        assertTrue(Money.validFeeBps(0));
+        assertTrue(Money.validFeeBps(10_000));
+        assertFalse(Money.validFeeBps(10_001));
+        assertFalse(Money.validFeeBps(-1));
+    }
+
+    /** The largest batch (50 envelopes) at the largest price and fee rate stays exact. */
+    @Test
+    void theLargestValidBatchSplitsExactly() {
+        long billed = Money.sum(LongStream.generate(() -> Money.MAX_PRICE_MICRO_CENTS).limit(50));
+        assertEquals(50 * Money.MAX_PRICE_MICRO_CENTS, billed);
+        assertEquals(billed, Money.platformFee(billed, Money.MAX_FEE_BPS));
+        assertEquals(billed, Money.platformFee(billed, 2000) + Money.publisherPayout(billed, 2000));
+    }
+
+    @Test
+    void aFeeThatWouldOverflowThrowsInsteadOfWrapping() {
+        assertThrows(ArithmeticException.class, () -> Money.platformFee(5_000_000_000_000_000L, 2000));
     }
 }
