@@ -116,13 +116,13 @@ class RefusalCostIT {
         }
 
         @Override
-        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted) {
-            return inner.grantFreeCalls(mcpId, userId, period, allowance, wanted);
+        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
+            return inner.grantFreeCalls(mcpId, userId, period, allowance, wanted, requestId);
         }
 
         @Override
-        public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count) {
-            inner.returnFreeCalls(mcpId, userId, period, count);
+        public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count, String requestId) {
+            inner.returnFreeCalls(mcpId, userId, period, count, requestId);
         }
 
         @Override

@@ -41,12 +41,12 @@ class RecentBalancesTest {
         }
 
         @Override
-        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted) {
+        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
             throw new UnsupportedOperationException();
         }
 
         @Override
-        public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count) {
+        public void returnFreeCalls(long mcpId, long userId, YearMonth period, int count, String requestId) {
             throw new UnsupportedOperationException();
         }
 
