@@ -5,6 +5,7 @@ import com.mcpmeter.proxy.http.ProxyServer;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
+import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.SqlDirectory;
@@ -17,21 +18,29 @@ public final class App implements AutoCloseable {
     private final Database database;
     private final Redis redis;
     private final SqlLedger ledger;
+    private final InstanceLease lease;
     private final ProxyServer server;
 
-    private App(Database database, Redis redis, SqlLedger ledger, ProxyServer server) {
+    private App(Database database, Redis redis, SqlLedger ledger, InstanceLease lease, ProxyServer server) {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
+        this.lease = lease;
         this.server = server;
     }
 
     public static App start(Config config, Clock clock) throws Exception {
         Database database = new Database(config.database());
         Redis redis = new Redis(config.redis());
+        InstanceLease lease = null;
+        SqlLedger ledger = null;
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
-            SqlLedger ledger = new SqlLedger(database, config.database().spoolDirectory());
+            // Registered before the first debit, which names this run as its owner.
+            lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
+            ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id());
+            SqlLedger spool = ledger;
+            lease.keepAlive(() -> spool.spooled() == 0);
             RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
             Pipeline pipeline = new Pipeline(
                     new CachedKeyDirectory(database, redis, config.caches()),
@@ -39,13 +48,19 @@ public final class App implements AutoCloseable {
                     directory,
                     windows,
                     ledger,
-                    new SqlIdempotency(database),
+                    new SqlIdempotency(database, lease.id()),
                     config,
                     clock);
             ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
                     windows::fallbackDecisions, ledger::spooled);
-            return new App(database, redis, ledger, server);
+            return new App(database, redis, ledger, lease, server);
         } catch (Exception | Error e) {
+            if (ledger != null) {
+                ledger.close();
+            }
+            if (lease != null) {
+                lease.close();
+            }
             redis.close();
             database.close();
             throw e;
@@ -67,6 +82,7 @@ public final class App implements AutoCloseable {
             server.close();
         } finally {
             ledger.close();
+            lease.close(ledger.spooled() == 0);
             redis.close();
             database.close();
         }

@@ -87,7 +87,7 @@ public final class Pipeline {
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
-            Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, inspected.body());
+            Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, listing, inspected.body());
             if (!(retry instanceof Verdict.Pass<Idempotency.Decision>(Idempotency.Decision decision))) {
                 return refused(retry, balanceOf(consumer), message);
             }

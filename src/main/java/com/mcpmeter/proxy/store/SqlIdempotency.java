@@ -11,26 +11,33 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Idempotency keys in MySQL (proxy_idempotency_keys), so that every instance sees the same claim.
- * A claim is one INSERT IGNORE: whoever inserts the row holds the key; everyone else reads it.
+ * A claim is one INSERT IGNORE: whoever inserts the row holds the key; everyone else reads it. A
+ * claim in flight names the proxy run that holds it and lives as long as that run's lease
+ * ({@link InstanceLease}): a call may stream for hours, and only a dead run's claim is let go.
  */
 public final class SqlIdempotency implements IdempotencyStore {
     /** How long a delivered answer is given to retries. */
     static final int KEEP_HOURS = 24;
-    /** A claim in flight this long belongs to a proxy that died mid-call (no call outlives the maximum timeout). */
-    static final int ABANDONED_AFTER_MINUTES = 60;
+    /** Claims written before leases name no run: one in flight this long belonged to a proxy that died. */
+    static final int UNOWNED_ABANDONED_AFTER_MINUTES = 60;
     private static final int IN_FLIGHT = 0;
-    private static final String EXPIRED = "(created_at < NOW() - INTERVAL " + KEEP_HOURS
-            + " HOUR OR (state = 0 AND created_at < NOW() - INTERVAL " + ABANDONED_AFTER_MINUTES + " MINUTE))";
+    private static final String EXPIRED = "(state <> 0 AND created_at < NOW() - INTERVAL " + KEEP_HOURS + " HOUR"
+            + " OR state = 0 AND instance_id IS NULL AND created_at < NOW() - INTERVAL " + UNOWNED_ABANDONED_AFTER_MINUTES
+            + " MINUTE OR state = 0 AND instance_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM proxy_instances i"
+            + " WHERE i.instance_id = proxy_idempotency_keys.instance_id AND i.lease_until >= NOW(3)))";
     private static final int DONE = 1;
 
     /** Every this many claims, expired rows are deleted (a bounded batch), so the table does not grow forever. */
     private static final int PURGE_EVERY = 1_000;
 
     private final Database db;
+    private final String instanceId;
     private final AtomicLong claims = new AtomicLong();
 
-    public SqlIdempotency(Database db) {
+    /** @param instanceId this run's {@link InstanceLease}: its claims hold while it does */
+    public SqlIdempotency(Database db, String instanceId) {
         this.db = db;
+        this.instanceId = instanceId;
     }
 
     @Override
@@ -41,7 +48,7 @@ public final class SqlIdempotency implements IdempotencyStore {
         // Each statement its own transaction: holding the insert's lock while reading would let
         // two racing retries deadlock on the same row.
         for (int attempt = 0; attempt < 2; attempt++) {
-            if (db.call("claim idempotency key", c -> insert(c, key, bodySha256, requestId))) {
+            if (db.call("claim idempotency key", c -> insert(c, key, bodySha256, requestId, instanceId))) {
                 return new Claim.Claimed();
             }
             Optional<Claim> existing = db.call("read idempotency key", c -> existing(c, key, bodySha256));
@@ -52,15 +59,17 @@ public final class SqlIdempotency implements IdempotencyStore {
         return new Claim.InFlight(); // cleared and claimed by another retry meanwhile
     }
 
-    private static boolean insert(Connection c, Key key, byte[] bodySha256, String requestId) throws SQLException {
+    private static boolean insert(Connection c, Key key, byte[] bodySha256, String requestId, String instanceId)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT IGNORE INTO proxy_idempotency_keys
-                    (scope, idempotency_key, body_sha256, request_id, state, created_at, updated_at)
-                VALUES (?, ?, ?, ?, 0, NOW(), NOW())""")) {
+                    (scope, idempotency_key, body_sha256, request_id, instance_id, state, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 0, NOW(), NOW())""")) {
             ps.setString(1, key.scope());
             ps.setString(2, key.key());
             ps.setBytes(3, bodySha256);
             ps.setString(4, requestId);
+            ps.setString(5, instanceId);
             return ps.executeUpdate() == 1;
         }
     }
