@@ -210,6 +210,27 @@ class IdempotencyIT {
                 + " AND request_id = 'r-retry' AND instance_id = 'another-instance'", key.key()));
     }
 
+    /** A live run's claim never expires, so the end of its call must get written even after an outage. */
+    @Test
+    void aCompletionMysqlMissedIsWrittenOnceItAnswers() throws Exception {
+        try (TcpRelay relay = new TcpRelay(proxy.database.host(), proxy.database.port());
+                var viaRelay = new com.mcpmeter.proxy.store.Database(new com.mcpmeter.proxy.config.Config.Database(
+                        "127.0.0.1", relay.port(), proxy.database.user(), proxy.database.password(),
+                        proxy.database.name(), 2, proxy.database.spoolDirectory()))) {
+            var store = new com.mcpmeter.proxy.store.SqlIdempotency(viaRelay, "relay-instance");
+            var key = new com.mcpmeter.proxy.meter.IdempotencyStore.Key("key:2/mcp:2", "k-" + ProxyFixture.slug("missed"));
+            assertTrue(store.claim(key, new byte[32], "r-missed")
+                    instanceof com.mcpmeter.proxy.meter.IdempotencyStore.Claim.Claimed);
+            relay.cut();
+            org.junit.jupiter.api.Assertions.assertThrows(com.mcpmeter.proxy.meter.StoreUnavailableException.class,
+                    () -> store.complete(key, "r-missed", java.util.Optional.empty()));
+            assertEquals(0, proxy.count("SELECT state FROM proxy_idempotency_keys WHERE idempotency_key = ?", key.key()));
+            relay.restore();
+            ProxyFixture.await("the completion written once MySQL answers", () -> proxy.count(
+                    "SELECT state FROM proxy_idempotency_keys WHERE idempotency_key = ?", key.key()) == 1);
+        }
+    }
+
     @Test
     void aKeyBelongsToOneListing() throws Exception {
         var c = proxy.consumer(10_000);

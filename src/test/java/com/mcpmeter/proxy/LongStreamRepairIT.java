@@ -65,6 +65,13 @@ class LongStreamRepairIT {
             CompletableFuture<HttpResponse<String>> call =
                     proxy.http.sendAsync(request, HttpResponse.BodyHandlers.ofString());
 
+            ProxyFixture.await("the call is debited", () -> proxy.count(
+                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0", c.projectId()) == 1);
+            assertEquals(1, proxy.count("""
+                    SELECT COUNT(*) FROM usage_events e
+                      JOIN proxy_inflight i ON i.usage_event_id = e.id
+                      JOIN proxy_instances n ON n.instance_id = i.instance_id AND n.stopped_at IS NULL
+                     WHERE e.project_id = ?""", c.projectId()), "the debit names the live run that owns it");
             int repairs = 0;
             while (!call.isDone()) {
                 try {

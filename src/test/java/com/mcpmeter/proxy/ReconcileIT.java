@@ -69,6 +69,13 @@ class ReconcileIT {
     }
 
     @Test
+    void theHeartbeatForgetsWhoOwnedCallsThatClosed() throws Exception {
+        traffic();
+        ProxyFixture.await("owners of closed calls deleted (one heartbeat)",
+                () -> proxy.count("SELECT COUNT(*) FROM proxy_inflight") == 0);
+    }
+
+    @Test
     void findsABalanceThatTheLedgerDoesNotExplain() throws Exception {
         var c = traffic();
         proxy.execute("UPDATE users SET credit_micro_cents = credit_micro_cents + 5 WHERE id = ?", c.userId());

@@ -174,7 +174,7 @@ public final class InstanceLease implements AutoCloseable {
     /** Ownership rows of closed calls are deleted; only in-flight ones are ever read. */
     private void purgeClosed() {
         for (int batch = 0; batch < PURGE_BATCHES_PER_BEAT; batch++) {
-            List<Long> closed = db.call("find closed calls", InstanceLease::closedCalls);
+            List<Long> closed = db.call("find closed calls", this::closedCalls);
             if (!closed.isEmpty()) {
                 db.call("forget closed calls", c -> {
                     try (PreparedStatement ps = c.prepareStatement("DELETE FROM proxy_inflight WHERE usage_event_id IN ("
@@ -192,10 +192,17 @@ public final class InstanceLease implements AutoCloseable {
         }
     }
 
-    private static List<Long> closedCalls(Connection c) throws SQLException {
+    /**
+     * Closed calls of this run, and of runs that are over (handed over: their own heartbeat will not
+     * come back). Each instance deletes its own, so instances do not contend for the same rows.
+     */
+    private List<Long> closedCalls(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT i.usage_event_id FROM proxy_inflight i"
-                + " JOIN usage_events e ON e.id = i.usage_event_id WHERE e.status <> ? LIMIT " + PURGE_BATCH)) {
+                + " JOIN usage_events e ON e.id = i.usage_event_id"
+                + " LEFT JOIN proxy_instances n ON n.instance_id = i.instance_id"
+                + " WHERE e.status <> ? AND (i.instance_id = ? OR n.handed_over_at IS NOT NULL) LIMIT " + PURGE_BATCH)) {
             ps.setInt(1, SqlLedger.IN_FLIGHT);
+            ps.setString(2, id);
             List<Long> ids = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

@@ -1,13 +1,18 @@
 package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.IdempotencyStore;
+import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Idempotency keys in MySQL (proxy_idempotency_keys), so that every instance sees the same claim.
@@ -26,6 +31,12 @@ public final class SqlIdempotency implements IdempotencyStore {
             + " MINUTE OR state = 0 AND instance_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM proxy_instances i"
             + " WHERE i.instance_id = proxy_idempotency_keys.instance_id AND i.lease_until >= NOW(3)))";
     private static final int DONE = 1;
+    private static final int MAX_UNWRITTEN = 10_000;
+    private static final Duration RETRY_EVERY = Duration.ofSeconds(1);
+    private static final Logger log = LoggerFactory.getLogger(SqlIdempotency.class);
+
+    /** A release or completion that MySQL did not take yet. */
+    private record Unwritten(String what, Database.Work<Integer> work) {}
 
     /** Every this many claims, expired rows are deleted (a bounded batch), so the table does not grow forever. */
     private static final int PURGE_EVERY = 1_000;
@@ -33,6 +44,8 @@ public final class SqlIdempotency implements IdempotencyStore {
     private final Database db;
     private final String instanceId;
     private final AtomicLong claims = new AtomicLong();
+    private final ArrayDeque<Unwritten> unwritten = new ArrayDeque<>(); // guarded by itself
+    private Thread retrier; // guarded by unwritten; started at the first failed write
 
     /** @param instanceId this run's {@link InstanceLease}: its claims hold while it does */
     public SqlIdempotency(Database db, String instanceId) {
@@ -123,7 +136,7 @@ public final class SqlIdempotency implements IdempotencyStore {
 
     @Override
     public void release(Key key, String requestId) {
-        db.call("release idempotency key", c -> {
+        write("release idempotency key", c -> {
             try (PreparedStatement ps = c.prepareStatement("""
                     DELETE FROM proxy_idempotency_keys
                      WHERE scope = ? AND idempotency_key = ? AND request_id = ? AND state = 0""")) {
@@ -137,7 +150,7 @@ public final class SqlIdempotency implements IdempotencyStore {
 
     @Override
     public void complete(Key key, String requestId, Optional<Answer> answer) {
-        db.call("complete idempotency key", c -> {
+        write("complete idempotency key", c -> {
             try (PreparedStatement ps = c.prepareStatement("""
                     UPDATE proxy_idempotency_keys
                        SET state = ?, status = ?, content_type = ?, response = ?, updated_at = NOW()
@@ -152,5 +165,59 @@ public final class SqlIdempotency implements IdempotencyStore {
                 return ps.executeUpdate();
             }
         });
+    }
+
+    /**
+     * A claim of a live run never expires, so the end of its call must reach the table: a write that
+     * fails is kept (up to {@link #MAX_UNWRITTEN}) and retried in order until MySQL takes it, and the
+     * failure is still reported to the caller. Each write is guarded ({@code state = 0}, its request
+     * id), so a late one changes nothing a later call did.
+     */
+    private void write(String what, Database.Work<Integer> work) {
+        try {
+            db.call(what, work);
+        } catch (StoreUnavailableException e) {
+            synchronized (unwritten) {
+                if (unwritten.size() < MAX_UNWRITTEN) {
+                    unwritten.addLast(new Unwritten(what, work));
+                    if (retrier == null) {
+                        retrier = Thread.ofVirtual().name("idempotency-retry").start(this::retryUnwritten);
+                    }
+                    unwritten.notifyAll();
+                } else {
+                    log.error("idempotency write dropped, {} already wait for MySQL: the key stays claimed until"
+                            + " this instance stops", MAX_UNWRITTEN);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private void retryUnwritten() {
+        while (true) {
+            Unwritten next;
+            synchronized (unwritten) {
+                while (unwritten.isEmpty()) {
+                    try {
+                        unwritten.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                next = unwritten.peekFirst();
+            }
+            try {
+                db.call(next.what(), next.work());
+                synchronized (unwritten) {
+                    unwritten.pollFirst();
+                }
+            } catch (StoreUnavailableException e) {
+                try {
+                    Thread.sleep(RETRY_EVERY.toMillis()); // paces retries while MySQL is away
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+            }
+        }
     }
 }
