@@ -13,7 +13,6 @@ import java.sql.SQLSyntaxErrorException;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -31,12 +30,12 @@ import org.slf4j.LoggerFactory;
  * <p>A run's closings can outlive it in its journal and spool, which only the next run on the same
  * spool directory replays. So the run is marked handed over when that is done: by its own clean stop
  * if its spool is empty, or by its successor on the same {@code host:SPOOL_DIR} the first time that
- * successor's spool is empty (the inherited journal and spool were replayed). The heartbeat also
+ * successor's spool is empty (the inherited journal and spool were replayed). A second thread
  * deletes ownership rows of calls that have closed, in bounded batches, off the request path.
  */
 public final class InstanceLease implements AutoCloseable {
-    private static final int PURGE_BATCH = 2_000;
-    private static final int PURGE_BATCHES_PER_BEAT = 10;
+    private static final int PURGE_BATCH = 500;
+    private static final int PURGE_BATCHES_PER_BEAT = 40;
     private static final Logger log = LoggerFactory.getLogger(InstanceLease.class);
 
     private final Database db;
@@ -46,6 +45,7 @@ public final class InstanceLease implements AutoCloseable {
     private volatile Timestamp startedAt; // read back once the run is registered
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile Thread heartbeat;
+    private volatile Thread purger;
     private boolean inheritedHandedOver; // heartbeat thread only
     private volatile boolean failing; // one log line per outage
 
@@ -95,18 +95,22 @@ public final class InstanceLease implements AutoCloseable {
 
     /**
      * Starts renewing the lease. {@code spoolEmpty} tells when nothing waits on this run's disk: the
-     * first time it does, every earlier run on this spool is handed over.
+     * first time it does, every earlier run on this spool is handed over. Forgetting the owners of
+     * closed calls runs on a thread of its own, so that it never delays a renewal.
      */
     public void keepAlive(BooleanSupplier spoolEmpty) {
-        heartbeat = Thread.ofVirtual().name("instance-heartbeat").start(() -> {
-            try {
-                while (!stopped.await(config.heartbeat().toMillis(), TimeUnit.MILLISECONDS)) {
-                    beat(spoolEmpty);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        heartbeat = Thread.ofVirtual().name("instance-heartbeat").start(() -> everyBeat(() -> beat(spoolEmpty)));
+        purger = Thread.ofVirtual().name("inflight-purge").start(() -> everyBeat(this::purgeClosed));
+    }
+
+    private void everyBeat(Runnable work) {
+        try {
+            while (!stopped.await(config.heartbeat().toMillis(), TimeUnit.MILLISECONDS)) {
+                work.run();
             }
-        });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void beat(BooleanSupplier spoolEmpty) {
@@ -116,7 +120,6 @@ public final class InstanceLease implements AutoCloseable {
                 db.call("hand over earlier runs", this::handOverEarlierRuns);
                 inheritedHandedOver = true;
             }
-            purgeClosed();
             if (failing) {
                 log.info("instance {} lease renewed again", id);
                 failing = false;
@@ -173,22 +176,35 @@ public final class InstanceLease implements AutoCloseable {
 
     /** Ownership rows of closed calls are deleted; only in-flight ones are ever read. */
     private void purgeClosed() {
-        for (int batch = 0; batch < PURGE_BATCHES_PER_BEAT; batch++) {
-            List<Long> closed = db.call("find closed calls", this::closedCalls);
-            if (!closed.isEmpty()) {
-                db.call("forget closed calls", c -> {
-                    try (PreparedStatement ps = c.prepareStatement("DELETE FROM proxy_inflight WHERE usage_event_id IN ("
-                            + String.join(",", Collections.nCopies(closed.size(), "?")) + ")")) {
-                        for (int i = 0; i < closed.size(); i++) {
-                            ps.setLong(i + 1, closed.get(i));
-                        }
-                        return ps.executeUpdate();
-                    }
-                });
+        try {
+            for (int batch = 0; batch < PURGE_BATCHES_PER_BEAT; batch++) {
+                List<Long> closed = db.call("find closed calls", this::closedCalls);
+                if (!closed.isEmpty()) {
+                    db.call("forget closed calls", c -> forget(c, closed));
+                }
+                if (closed.size() < PURGE_BATCH) {
+                    return;
+                }
             }
-            if (closed.size() < PURGE_BATCH) {
-                return;
+        } catch (StoreUnavailableException e) {
+            log.debug("instance {} will forget closed calls later: {}", id, e.getMessage());
+        }
+    }
+
+    /**
+     * Deletes these rows by primary key, one lookup each. A plain {@code IN (…)} list covering much of
+     * this small table is run as a full scan, which waits on the row of every debit still being
+     * written; driving the join from the list (STRAIGHT_JOIN) touches only the rows named.
+     */
+    private static int forget(Connection c, List<Long> usageEventIds) throws SQLException {
+        // CAST: the list's column has the key's type, whatever a server infers for a bare parameter.
+        try (PreparedStatement ps = c.prepareStatement("DELETE i FROM (SELECT CAST(? AS UNSIGNED) AS id"
+                + " UNION ALL SELECT CAST(? AS UNSIGNED)".repeat(usageEventIds.size() - 1)
+                + ") closed STRAIGHT_JOIN proxy_inflight i ON i.usage_event_id = closed.id")) {
+            for (int n = 0; n < usageEventIds.size(); n++) {
+                ps.setLong(n + 1, usageEventIds.get(n));
             }
+            return ps.executeUpdate();
         }
     }
 
@@ -220,12 +236,13 @@ public final class InstanceLease implements AutoCloseable {
      */
     public void close(boolean spoolEmpty) {
         stopped.countDown();
-        Thread beating = heartbeat;
-        if (beating != null) {
-            try {
-                beating.join(Duration.ofSeconds(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        for (Thread thread : new Thread[] {heartbeat, purger}) {
+            if (thread != null) {
+                try {
+                    thread.join(Duration.ofSeconds(10));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
         try {
