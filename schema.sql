@@ -301,16 +301,19 @@ CREATE TABLE IF NOT EXISTS `proxy_usage_details` (
   KEY `proxy_usage_details_usage_event_id_index` (`usage_event_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- Calls sent with an Idempotency-Key, per API key (scope 'key:<id>') or OAuth
--- user ('user:<id>'): a retry is charged once. state 0 = the first call is
--- under way, 1 = delivered (response holds its answer, NULL if too large to
--- keep). A row older than 24 hours, or in flight for over an hour (its proxy
--- died), no longer holds the key.
+-- Calls sent with an Idempotency-Key, per API key and listing (scope
+-- 'key:<id>/mcp:<id>') or OAuth user and listing ('user:<id>/mcp:<id>'): a
+-- retry is charged once. state 0 = the first call is under way on proxy run
+-- instance_id, 1 = delivered (response holds its answer, NULL if too large to
+-- keep). A delivered row older than 24 hours no longer holds the key; a row in
+-- flight holds it as long as its run's lease (proxy_instances) is alive. Rows
+-- written before leases (instance_id NULL) are freed after an hour in flight.
 CREATE TABLE IF NOT EXISTS `proxy_idempotency_keys` (
-  `scope` varchar(40) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `scope` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL,
   `idempotency_key` varchar(255) COLLATE utf8mb4_unicode_ci NOT NULL,
   `body_sha256` binary(32) NOT NULL,
   `request_id` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `instance_id` char(36) COLLATE utf8mb4_unicode_ci DEFAULT NULL,
   `state` tinyint unsigned NOT NULL DEFAULT '0',
   `status` smallint unsigned DEFAULT NULL,
   `content_type` varchar(255) COLLATE utf8mb4_unicode_ci DEFAULT NULL,
@@ -336,4 +339,47 @@ CREATE TABLE IF NOT EXISTS `proxy_free_grants` (
   `created_at` timestamp NULL DEFAULT NULL,
   PRIMARY KEY (`request_id`),
   KEY `proxy_free_grants_mcp_user_period_index` (`mcp_id`,`user_id`,`period_year_month`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upgrading a database made before leases (each statement is a no-op on a
+-- current one): scopes now name the listing, so the column is wider, and a
+-- claim names the proxy run that holds it. Keys claimed before the upgrade
+-- (scope without '/mcp:') are not matched by the new scopes: a retry sent
+-- across the upgrade is a new call; such rows are purged after 24 hours.
+ALTER TABLE `proxy_idempotency_keys` MODIFY `scope` varchar(64) COLLATE utf8mb4_unicode_ci NOT NULL;
+SET @proxy_add_claim_owner = IF((SELECT COUNT(*) FROM information_schema.columns
+    WHERE table_schema = DATABASE() AND table_name = 'proxy_idempotency_keys' AND column_name = 'instance_id') = 0,
+  'ALTER TABLE `proxy_idempotency_keys` ADD COLUMN `instance_id` char(36) COLLATE utf8mb4_unicode_ci DEFAULT NULL AFTER `request_id`',
+  'DO 0');
+PREPARE proxy_add_claim_owner FROM @proxy_add_claim_owner;
+EXECUTE proxy_add_claim_owner;
+DEALLOCATE PREPARE proxy_add_claim_owner;
+
+-- One row per run of a proxy process (a fresh instance_id at every start).
+-- A running instance renews lease_until every INSTANCE_HEARTBEAT_SECONDS (to
+-- NOW + INSTANCE_LEASE_SECONDS, database time); a clean stop ends the lease at
+-- once. handed_over_at is set when the run's closings are all in MySQL: by its
+-- own clean stop with an empty spool, or by the next run on the same spool
+-- (host:SPOOL_DIR) once it has replayed the journal and spool it inherited.
+-- reconcile --repair refunds a run's in-flight debits only when its lease has
+-- expired and it was handed over (or the operator abandons it).
+CREATE TABLE IF NOT EXISTS `proxy_instances` (
+  `instance_id` char(36) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `spool` varchar(512) COLLATE utf8mb4_unicode_ci NOT NULL,
+  `started_at` timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `heartbeat_at` timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `lease_until` timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  `stopped_at` timestamp(3) NULL DEFAULT NULL,
+  `handed_over_at` timestamp(3) NULL DEFAULT NULL,
+  PRIMARY KEY (`instance_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Which proxy run owns each debited call, written in the debit's own
+-- transaction. Rows of closed calls are deleted in batches by the instances'
+-- heartbeat, off the request path; only the in-flight ones matter.
+CREATE TABLE IF NOT EXISTS `proxy_inflight` (
+  `usage_event_id` bigint unsigned NOT NULL,
+  `instance_id` char(36) COLLATE utf8mb4_unicode_ci NOT NULL,
+  PRIMARY KEY (`usage_event_id`),
+  KEY `proxy_inflight_instance_id_index` (`instance_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -5,6 +5,7 @@ import com.mcpmeter.proxy.http.ProxyServer;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
+import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.Revocations;
@@ -19,13 +20,16 @@ public final class App implements AutoCloseable {
     private final Redis redis;
     private final SqlLedger ledger;
     private final Revocations revocations;
+    private final InstanceLease lease;
     private final ProxyServer server;
 
-    private App(Database database, Redis redis, SqlLedger ledger, Revocations revocations, ProxyServer server) {
+    private App(Database database, Redis redis, SqlLedger ledger, Revocations revocations, InstanceLease lease,
+            ProxyServer server) {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
         this.revocations = revocations;
+        this.lease = lease;
         this.server = server;
     }
 
@@ -33,10 +37,16 @@ public final class App implements AutoCloseable {
         Database database = new Database(config.database());
         Redis redis = new Redis(config.redis());
         Revocations revocations = null;
+        InstanceLease lease = null;
+        SqlLedger ledger = null;
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
             CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches());
-            SqlLedger ledger = new SqlLedger(database, config.database().spoolDirectory());
+            // Registered before the first debit, which names this run as its owner.
+            lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
+            ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id());
+            SqlLedger spool = ledger;
+            lease.keepAlive(() -> spool.spooled() == 0);
             RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
             revocations = Revocations.start(database, redis, keys, directory, config.caches());
             Pipeline pipeline = new Pipeline(
@@ -45,15 +55,21 @@ public final class App implements AutoCloseable {
                     directory,
                     windows,
                     ledger,
-                    new SqlIdempotency(database),
+                    new SqlIdempotency(database, lease.id()),
                     config,
                     clock);
             ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
                     windows::fallbackDecisions, ledger::spooled);
-            return new App(database, redis, ledger, revocations, server);
+            return new App(database, redis, ledger, revocations, lease, server);
         } catch (Exception | Error e) {
             if (revocations != null) {
                 revocations.close();
+            }
+            if (ledger != null) {
+                ledger.close();
+            }
+            if (lease != null) {
+                lease.close();
             }
             redis.close();
             database.close();
@@ -77,6 +93,7 @@ public final class App implements AutoCloseable {
         } finally {
             revocations.close();
             ledger.close();
+            lease.close(ledger.spooled() == 0);
             redis.close();
             database.close();
         }

@@ -77,7 +77,10 @@ public final class Main {
                   serve        run the proxy (configured from the environment and .env; see .env.example)
                   demo         run a local demo: database, demo upstream, proxy and a working key
                   bench-setup  (re)create the benchmark database and print its key
-                  reconcile    check the money invariants; --repair refunds debits whose call never
-                               finished; --from/--to ISO-8601 range, --stale-minutes N (default 60)""");
+                  reconcile    check the money invariants; --repair refunds debits whose call is over
+                               (their instance's lease ran out and its spool was handed over);
+                               --abandon-instance ID (repeatable) / --abandon-unowned give up on a dead
+                               instance's spool / on debits from before leases; --from/--to ISO-8601
+                               range, --stale-minutes N minimum age (default 5)""");
     }
 }

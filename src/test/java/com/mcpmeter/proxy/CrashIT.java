@@ -21,12 +21,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One fault alone: a proxy process SIGKILLed with debits in flight. Nothing is lost: the debits
- * stay in flight (status 0), a restarted proxy serves again at once, {@code reconcile --repair}
- * refunds them and then finds no drift.
+ * stay in flight (status 0), a restarted proxy serves again at once and replays what the killed run
+ * left on its spool, and once the killed run's lease has run out {@code reconcile --repair} refunds
+ * them and then finds no drift. Before that, repair leaves them alone.
  */
 class CrashIT {
     private static final long PRICE = 1_500;
     private static final int IN_FLIGHT = 3;
+    /** A short lease, so that the test waits seconds, not the default half minute, for it to run out. */
+    private static final Map<String, String> LEASE = Map.of("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "4");
 
     @Test
     void aKilledProxyLosesNoMoneyAndRepairClosesWhatItLeftInFlight() throws Exception {
@@ -42,7 +45,8 @@ class CrashIT {
                     }
                 });
                 TestUpstream healthy = TestUpstream.start(TestUpstream.jsonRpc());
-                ProxyProcess proxy = new ProxyProcess("crash", TestStores.env(fixture.database, fixture.redis), logs)) {
+                ProxyProcess proxy = new ProxyProcess("crash", withLease(TestStores.env(fixture.database, fixture.redis)),
+                        logs)) {
             var c = fixture.consumer(10_000);
             String heldSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("held"), held.mcp().toString(), PRICE));
             String okSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("ok"), healthy.mcp().toString(), PRICE));
@@ -63,12 +67,22 @@ class CrashIT {
                     c.projectId()), "the debits stay in flight, nothing half-written");
             assertEquals(10_000 - IN_FLIGHT * PRICE, fixture.balance(c.userId()));
 
+            // The killed run's closings may wait in its journal until it starts again: repair waits too.
+            Map<String, String> env = TestStores.env(fixture.database, fixture.redis);
+            ProxyProcess.Finished early = ProxyProcess.run(env, logs, "reconcile", "--repair", "--stale-minutes", "0");
+            assertTrue(early.output().contains("refunded 0 debit(s)"), early.output());
+            assertEquals(IN_FLIGHT, fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0",
+                    c.projectId()));
+
             proxy.start(); // same port, same spool
             proxy.awaitReady();
             HttpResponse<String> after = http.send(post(proxy, okSlug, c.key(), 99), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, after.statusCode());
+            ProxyFixture.await("the killed run's lease ran out and its restart replayed its spool", () -> fixture.count("""
+                    SELECT COUNT(*) FROM proxy_instances
+                     WHERE stopped_at IS NULL AND lease_until < NOW(3) AND handed_over_at IS NOT NULL""") == 1);
 
-            Map<String, String> env = TestStores.env(fixture.database, fixture.redis);
+            // --stale-minutes 0: no minimum age; the lease alone says these calls are over.
             ProxyProcess.Finished repair = ProxyProcess.run(env, logs, "reconcile", "--repair", "--stale-minutes", "0");
             assertEquals(0, repair.exitCode(), repair.output());
             assertTrue(repair.output().contains("refunded " + IN_FLIGHT + " debit(s)"), repair.output());
@@ -84,6 +98,12 @@ class CrashIT {
         } finally {
             never.countDown();
         }
+    }
+
+    private static Map<String, String> withLease(Map<String, String> env) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.putAll(LEASE);
+        return all;
     }
 
     private static HttpRequest post(ProxyProcess proxy, String slug, String key, int id) {

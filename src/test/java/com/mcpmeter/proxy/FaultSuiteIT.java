@@ -167,6 +167,8 @@ class FaultSuiteIT {
             env.putAll(Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(mysqlRelay.port()),
                     "REDIS_HOST", "127.0.0.1", "REDIS_PORT", Integer.toString(redisRelay.port()),
                     "DB_POOL_SIZE", "8"));
+            // A short lease: the killed run's debits become repairable seconds after the kill.
+            env.putAll(Map.of("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "5"));
             for (int i = 0; i < 3; i++) {
                 targets.add(new Target(new ProxyProcess("proxy" + i, env, logs)));
             }
@@ -216,8 +218,11 @@ class FaultSuiteIT {
             Map<Long, UsageRow> orphans = new HashMap<>();
             usageRows(db).stream().filter(r -> r.status() == 0).forEach(r -> orphans.put(r.id(), r));
 
-            // With every proxy stopped nothing can legitimately be in flight: a stale threshold of
-            // zero minutes covers all that the kill left behind.
+            // Every proxy stopped cleanly (their leases ended) and the killed run's restart replayed
+            // its spool (handed over): once the killed run's lease has run out, what it left in
+            // flight is over, whatever its age (no minimum age: --stale-minutes 0).
+            ProxyFixture.await("every lease ended", () -> queryLong(db,
+                    "SELECT COUNT(*) FROM proxy_instances WHERE lease_until >= NOW(3) OR handed_over_at IS NULL") == 0);
             Map<String, String> direct = TestStores.env(database, redis);
             ProxyProcess.Finished repair =
                     ProxyProcess.run(direct, logs, "reconcile", "--repair", "--stale-minutes", "0");

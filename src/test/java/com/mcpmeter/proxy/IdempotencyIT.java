@@ -149,6 +149,105 @@ class IdempotencyIT {
         }
     }
 
+    /** Streams are bounded only by their idle timeout: a claim must live as long as its call, not an hour. */
+    @Test
+    void aClaimLivesAsLongAsItsCallHoweverOld() throws Exception {
+        var c = proxy.consumer(10_000);
+        CountDownLatch release = new CountDownLatch(1);
+        try (TestUpstream slow = TestUpstream.start((exchange, body) -> {
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            TestUpstream.jsonRpc().answer(exchange, body);
+        })) {
+            String slowSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("long"), slow.mcp().toString(), PRICE));
+            String body = toolCall(8, "echo");
+            CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-old-call");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            ProxyFixture.await("the first call reached the upstream", () -> slow.received.size() == 1);
+            // As if the call had been streaming for over a day: its instance is alive, so the claim holds.
+            proxy.execute("UPDATE proxy_idempotency_keys SET created_at = NOW() - INTERVAL 25 HOUR"
+                    + " WHERE idempotency_key = 'k-old-call'");
+            HttpResponse<String> retry = proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-old-call");
+            assertEquals(409, retry.statusCode(), retry.body());
+            assertEquals("idempotency_in_flight", code(retry));
+            release.countDown();
+            assertEquals(200, first.get(30, TimeUnit.SECONDS).statusCode());
+            proxy.awaitSettled(c.userId());
+            assertEquals(1, slow.received.size(), "forwarded once");
+            assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "charged once");
+            proxy.assertLedgerConsistent(c.userId());
+        }
+    }
+
+    /** A claim whose run stopped renewing its lease (killed mid-call) is let go, and only then. */
+    @Test
+    void aClaimIsFreedWhenTheLeaseOfItsInstanceRunsOut() throws Exception {
+        String owner = "owner-" + ProxyFixture.slug("i");
+        proxy.execute("INSERT INTO proxy_instances (instance_id, spool, lease_until) VALUES (?, 'test:/spool',"
+                + " NOW(3) + INTERVAL 1 HOUR)", owner);
+        var key = new com.mcpmeter.proxy.meter.IdempotencyStore.Key("key:1/mcp:1", "k-" + owner);
+        byte[] body = new byte[32];
+        var holder = new com.mcpmeter.proxy.store.SqlIdempotency(proxy.db, owner);
+        var other = new com.mcpmeter.proxy.store.SqlIdempotency(proxy.db, "another-instance");
+        assertTrue(holder.claim(key, body, "r-first") instanceof com.mcpmeter.proxy.meter.IdempotencyStore.Claim.Claimed);
+        proxy.execute("UPDATE proxy_idempotency_keys SET created_at = NOW() - INTERVAL 25 HOUR WHERE idempotency_key = ?",
+                key.key());
+        assertTrue(other.claim(key, body, "r-retry") instanceof com.mcpmeter.proxy.meter.IdempotencyStore.Claim.InFlight,
+                "held while its instance's lease lives, however old the claim");
+
+        proxy.execute("UPDATE proxy_instances SET lease_until = NOW(3) - INTERVAL 1 SECOND WHERE instance_id = ?", owner);
+        assertTrue(other.claim(key, body, "r-retry") instanceof com.mcpmeter.proxy.meter.IdempotencyStore.Claim.Claimed,
+                "freed once the lease ran out");
+        assertEquals(1, proxy.count("SELECT COUNT(*) FROM proxy_idempotency_keys WHERE idempotency_key = ?"
+                + " AND request_id = 'r-retry' AND instance_id = 'another-instance'", key.key()));
+    }
+
+    /** A live run's claim never expires, so the end of its call must get written even after an outage. */
+    @Test
+    void aCompletionMysqlMissedIsWrittenOnceItAnswers() throws Exception {
+        try (TcpRelay relay = new TcpRelay(proxy.database.host(), proxy.database.port());
+                var viaRelay = new com.mcpmeter.proxy.store.Database(new com.mcpmeter.proxy.config.Config.Database(
+                        "127.0.0.1", relay.port(), proxy.database.user(), proxy.database.password(),
+                        proxy.database.name(), 2, proxy.database.spoolDirectory()))) {
+            var store = new com.mcpmeter.proxy.store.SqlIdempotency(viaRelay, "relay-instance");
+            var key = new com.mcpmeter.proxy.meter.IdempotencyStore.Key("key:2/mcp:2", "k-" + ProxyFixture.slug("missed"));
+            assertTrue(store.claim(key, new byte[32], "r-missed")
+                    instanceof com.mcpmeter.proxy.meter.IdempotencyStore.Claim.Claimed);
+            relay.cut();
+            org.junit.jupiter.api.Assertions.assertThrows(com.mcpmeter.proxy.meter.StoreUnavailableException.class,
+                    () -> store.complete(key, "r-missed", java.util.Optional.empty()));
+            assertEquals(0, proxy.count("SELECT state FROM proxy_idempotency_keys WHERE idempotency_key = ?", key.key()));
+            relay.restore();
+            ProxyFixture.await("the completion written once MySQL answers", () -> proxy.count(
+                    "SELECT state FROM proxy_idempotency_keys WHERE idempotency_key = ?", key.key()) == 1);
+        }
+    }
+
+    @Test
+    void aKeyBelongsToOneListing() throws Exception {
+        var c = proxy.consumer(10_000);
+        String other = proxy.listing(ListingSpec.live(ProxyFixture.slug("other"), upstream.mcp().toString(), PRICE));
+        String body = toolCall(4, "echo");
+        assertEquals(200, call(proxy.port(), c, "k-listing", body).statusCode());
+        HttpResponse<String> elsewhere = proxy.post("/" + other, c.key(), body, "Idempotency-Key", "k-listing");
+        assertEquals(200, elsewhere.statusCode());
+        assertTrue(elsewhere.headers().firstValue("X-Mcpmeter-Idempotent-Replay").isEmpty(),
+                "another listing's call is not a retry of this one");
+        assertEquals(Long.toString(PRICE), elsewhere.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        proxy.awaitSettled(c.userId());
+        assertEquals(10_000 - 2 * PRICE, proxy.balance(c.userId()));
+        assertEquals(1, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND mcp_id = ?",
+                c.projectId(), proxy.mcpId(other)));
+    }
+
     @Test
     void aRefundedCallLetsItsRetryTryAgain() throws Exception {
         var c = proxy.consumer(10_000);
@@ -164,6 +263,9 @@ class IdempotencyIT {
             String body = toolCall(3, "echo");
             assertEquals(500, proxy.post("/" + flakySlug, c.key(), body, "Idempotency-Key", "k-again").statusCode());
             proxy.awaitSettled(c.userId());
+            // The key is let go after the refund is written, on the settling thread.
+            ProxyFixture.await("the refunded call let go of its key", () -> proxy.count(
+                    "SELECT COUNT(*) FROM proxy_idempotency_keys WHERE idempotency_key = 'k-again'") == 0);
             HttpResponse<String> retry = proxy.post("/" + flakySlug, c.key(), body, "Idempotency-Key", "k-again");
             assertEquals(200, retry.statusCode());
             assertEquals(Long.toString(PRICE), retry.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
@@ -209,7 +311,7 @@ class IdempotencyIT {
                     + " created_at) VALUES ('" + scope + "', 'old', REPEAT('x', 32), 'r-old', 1, NOW() - INTERVAL 25 HOUR),"
                     + " ('" + scope + "', 'recent', REPEAT('x', 32), 'r-new', 1, NOW() - INTERVAL 23 HOUR)");
         }
-        var store = new com.mcpmeter.proxy.store.SqlIdempotency(proxy.db);
+        var store = new com.mcpmeter.proxy.store.SqlIdempotency(proxy.db, "purging-instance");
         for (int i = 0; i < 1_000; i++) { // one purge happens within any 1,000 claims
             store.claim(new com.mcpmeter.proxy.meter.IdempotencyStore.Key(scope, "k" + i), new byte[32], "r" + i);
         }

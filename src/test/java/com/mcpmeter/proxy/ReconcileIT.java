@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,6 +66,13 @@ class ReconcileIT {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8)));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("no drift"));
+    }
+
+    @Test
+    void theHeartbeatForgetsWhoOwnedCallsThatClosed() throws Exception {
+        traffic();
+        ProxyFixture.await("owners of closed calls deleted (one heartbeat)",
+                () -> proxy.count("SELECT COUNT(*) FROM proxy_inflight") == 0);
     }
 
     @Test
@@ -228,38 +236,149 @@ class ReconcileIT {
         assertTrue(drift().contains("failed calls are refunded"));
     }
 
+    /**
+     * api_keys.user_id and projects.user_id are separate columns: a key may bill a project of
+     * another user. The debit came from the key's user, so the repair's refund goes back to them.
+     */
     @Test
-    void repairRefundsADebitWhoseCallNeverFinished() throws Exception {
-        var c = traffic();
-        long before = proxy.balance(c.userId());
-        // What a proxy killed mid-call leaves behind: a debit whose usage row is still in flight.
-        long mcp = proxy.count("SELECT MIN(id) FROM mcps");
-        proxy.execute("UPDATE users SET credit_micro_cents = credit_micro_cents - 1000 WHERE id = ?", c.userId());
+    void repairRefundsTheUserTheDebitCameFrom() throws Exception {
+        long keyUser = proxy.seeder.user("k" + com.mcpmeter.proxy.store.Seeder.token(6) + "@test.local", "active", 10_000);
+        long owner = proxy.seeder.user("o" + com.mcpmeter.proxy.store.Seeder.token(6) + "@test.local", "active", 10_000);
+        long project = proxy.seeder.project(owner, "theirs", null);
+        String key = proxy.seeder.apiKey(keyUser, project);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE));
+        assertEquals(200, proxy.post("/" + slug, key, toolCall(1, "echo")).statusCode());
+        proxy.awaitSettled(owner);
+        assertEquals(10_000 - PRICE, proxy.balance(keyUser), "the key's user pays");
+        assertEquals(10_000, proxy.balance(owner));
+
+        long usageId = plantOrphanDebit(keyUser, project, proxy.mcpId(slug), "killed-other-owner",
+                Optional.of(instance(false, true)));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8));
+        assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
+        assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?"
+                + " AND user_id = ?", usageId, keyUser));
+        assertEquals(10_000 - PRICE, proxy.balance(keyUser), "the orphan's debit came back to the key's user");
+        assertEquals(10_000, proxy.balance(owner), "the project's owner gets nothing");
+        proxy.assertLedgerConsistent(keyUser);
+        proxy.assertLedgerConsistent(owner);
+    }
+
+    /**
+     * What a proxy killed mid-call leaves behind: a debit whose usage row is still in flight, owned
+     * by {@code owner} (none: a debit from before leases).
+     */
+    private long plantOrphanDebit(long userId, long projectId, long mcpId, String requestId, Optional<String> owner)
+            throws Exception {
+        long before = proxy.balance(userId);
+        proxy.execute("UPDATE users SET credit_micro_cents = credit_micro_cents - 1000 WHERE id = ?", userId);
         proxy.execute("""
                 INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status,
                                           billed_micro_cents, publisher_payout_micro_cents, platform_fee_micro_cents,
                                           request_id)
-                VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, 'killed-mid-call')""",
-                c.projectId(), mcp);
-        long usageId = proxy.count("SELECT id FROM usage_events WHERE request_id = 'killed-mid-call'");
+                VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, ?)""",
+                projectId, mcpId, requestId);
+        long usageId = proxy.count("SELECT id FROM usage_events WHERE request_id = ?", requestId);
         proxy.execute("""
                 INSERT INTO proxy_project_spend (project_id, period_year_month, spent_micro_cents, updated_at)
                 VALUES (?, DATE_FORMAT(NOW() - INTERVAL 2 HOUR, '%Y-%m'), 1000, NOW())
-                ON DUPLICATE KEY UPDATE spent_micro_cents = spent_micro_cents + 1000""", c.projectId());
+                ON DUPLICATE KEY UPDATE spent_micro_cents = spent_micro_cents + 1000""", projectId);
         proxy.execute("""
                 INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
                                                  balance_after_micro_cents, created_at, updated_at)
-                VALUES (?, -1000, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), usageId, before - 1000);
+                VALUES (?, -1000, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", userId, usageId, before - 1000);
+        if (owner.isPresent()) {
+            proxy.execute("INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)", usageId, owner.get());
+        }
+        return usageId;
+    }
+
+    @Test
+    void repairRefundsADebitWhoseInstanceIsGoneAndHandedOver() throws Exception {
+        var c = traffic();
+        long before = proxy.balance(c.userId());
+        String gone = instance(false, true);
+        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
+                "killed-mid-call", Optional.of(gone));
         assertTrue(drift().contains("every debit ends"));
 
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8));
-        assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
+        String out = reconcile(0, "--repair");
+        assertTrue(out.contains("refunded 1 debit(s)"), out);
         assertEquals(before, proxy.balance(c.userId()));
         assertEquals(502, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
         assertEquals(1, proxy.count(
                 "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?", usageId));
         assertEquals(List.of(), drift());
         proxy.assertLedgerConsistent(c.userId());
+    }
+
+    /** However old, a debit of an instance that still renews its lease is a call still running. */
+    @Test
+    void repairLeavesALiveInstancesDebitAloneHoweverOld() throws Exception {
+        var c = traffic();
+        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
+                "still-streaming", Optional.of(instance(true, false)));
+        String out = reconcile(0, "--repair", "--stale-minutes", "0");
+        assertTrue(out.contains("refunded 0 debit(s)"), out);
+        assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+        assertEquals(List.of(), drift(), "a live call is no drift");
+    }
+
+    /**
+     * An instance whose lease ran out but whose spool was not replayed yet may still hold the
+     * call's closing (delivered, charged): repair waits for its restart, or for the operator.
+     */
+    @Test
+    void repairWaitsForADeadInstancesSpoolUnlessTheOperatorAbandonsIt() throws Exception {
+        var c = traffic();
+        long before = proxy.balance(c.userId());
+        String dead = instance(false, false);
+        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
+                "closing-in-a-dead-spool", Optional.of(dead));
+        String waiting = reconcile(1, "--repair");
+        assertTrue(waiting.contains("refunded 0 debit(s)"), waiting);
+        assertTrue(waiting.contains("--abandon-instance " + dead), waiting);
+        assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+
+        String abandoned = reconcile(0, "--repair", "--abandon-instance", dead);
+        assertTrue(abandoned.contains("refunded 1 debit(s)"), abandoned);
+        assertEquals(before, proxy.balance(c.userId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
+    /** A debit from before leases names no instance: only the operator can say it is over. */
+    @Test
+    void repairRefundsADebitThatNamesNoInstanceOnlyWhenTold() throws Exception {
+        var c = traffic();
+        long before = proxy.balance(c.userId());
+        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
+                "before-leases", Optional.empty());
+        String unsure = reconcile(1, "--repair");
+        assertTrue(unsure.contains("refunded 0 debit(s)") && unsure.contains("--abandon-unowned"), unsure);
+        assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+
+        String told = reconcile(0, "--repair", "--abandon-unowned");
+        assertTrue(told.contains("refunded 1 debit(s)"), told);
+        assertEquals(before, proxy.balance(c.userId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
+    private String reconcile(int expectedExit, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8));
+        String printed = out.toString(StandardCharsets.UTF_8);
+        assertEquals(expectedExit, exit, printed);
+        return printed;
+    }
+
+    /** A proxy run as proxy_instances knows it; returns its id. */
+    private String instance(boolean leaseAlive, boolean handedOver) throws Exception {
+        String id = java.util.UUID.randomUUID().toString();
+        proxy.execute("""
+                INSERT INTO proxy_instances (instance_id, spool, started_at, heartbeat_at, lease_until, handed_over_at)
+                VALUES (?, 'test-host:/spool', NOW(3) - INTERVAL 3 HOUR, NOW(3), NOW(3) + INTERVAL ? SECOND,
+                        IF(?, NOW(3), NULL))""", id, leaseAlive ? 3600 : -1, handedOver);
+        return id;
     }
 }

@@ -13,6 +13,7 @@ import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
+import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.Seeder;
@@ -44,6 +45,7 @@ class RefusalCostIT {
     private static SqlLedger sqlLedger;
     private static final CountingLedger ledger = new CountingLedger();
     private static Pipeline pipeline;
+    private static InstanceLease lease;
     private static String key;
     private static String slug;
 
@@ -55,7 +57,8 @@ class RefusalCostIT {
         Config config = ConfigLoader.load(env);
         db = new Database(database);
         redis = new Redis(redisConfig);
-        sqlLedger = new SqlLedger(db, config.database().spoolDirectory());
+        lease = InstanceLease.register(db, config.database().spoolDirectory(), config.lease());
+        sqlLedger = new SqlLedger(db, config.database().spoolDirectory(), lease.id());
         ledger.inner = sqlLedger;
         Seeder seeder = new Seeder(db.dataSource());
         long user = seeder.user("flood" + Seeder.token(4) + "@test.local", "active", 1_000_000);
@@ -66,12 +69,13 @@ class RefusalCostIT {
         seeder.listing(publisher, Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
         pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches()), directory, directory,
-                new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db), config, Clock.systemUTC());
+                new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC());
     }
 
     @AfterAll
     static void stop() {
         sqlLedger.close();
+        lease.close();
         redis.close();
         db.close();
     }

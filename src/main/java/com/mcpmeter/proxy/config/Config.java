@@ -11,7 +11,8 @@ import java.util.List;
  * running proxy never meets a bad value.
  */
 public record Config(
-        Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money) {
+        Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money,
+        Lease lease) {
 
     /**
      * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
@@ -58,4 +59,11 @@ public record Config(
 
     /** Platform fee in basis points (2000 = 20 %) for publishers with no setting of their own. */
     public record Money(int defaultPlatformFeeBps) {}
+
+    /**
+     * How this instance shows it is alive: it renews a lease in MySQL every {@code heartbeat}, each
+     * renewal good for {@code lease}. reconcile refunds a run's in-flight debits only after its lease
+     * ran out, so the lease must outlast a few missed heartbeats.
+     */
+    public record Lease(Duration heartbeat, Duration lease) {}
 }

@@ -42,6 +42,8 @@ public final class ConfigLoader {
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     public static final int DEFAULT_PLATFORM_FEE_BPS = 2000;
     public static final String DEFAULT_AUTHORIZATION_SERVER = "https://mcpmeter.com";
+    public static final int DEFAULT_INSTANCE_HEARTBEAT_SECONDS = 5;
+    public static final int DEFAULT_INSTANCE_LEASE_SECONDS = 30;
 
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
@@ -112,10 +114,18 @@ public final class ConfigLoader {
 
         var money = new Config.Money(integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000));
 
+        Duration heartbeat = seconds("INSTANCE_HEARTBEAT_SECONDS", DEFAULT_INSTANCE_HEARTBEAT_SECONDS, 1, 300);
+        Duration lease = seconds("INSTANCE_LEASE_SECONDS", DEFAULT_INSTANCE_LEASE_SECONDS, 2, 3600);
+        if (lease.compareTo(heartbeat.multipliedBy(2)) < 0) {
+            problems.add("INSTANCE_LEASE_SECONDS (" + lease.toSeconds() + ") must be at least twice"
+                    + " INSTANCE_HEARTBEAT_SECONDS (" + heartbeat.toSeconds() + "), or one late heartbeat ends the lease");
+        }
+        var instanceLease = new Config.Lease(heartbeat, lease);
+
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new Config(server, database, redis, caches, limits, upstream, money);
+        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease);
     }
 
     /** Comma-separated address literals or CIDR blocks; empty by default. */

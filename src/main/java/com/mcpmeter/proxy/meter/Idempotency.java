@@ -6,8 +6,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Between steps 2 and 3: a POST retried under the same {@code Idempotency-Key} (per API key) is
- * charged once. The first call claims the key; while it runs a retry gets 409; a retry with another
+ * Between steps 2 and 3: a POST retried under the same {@code Idempotency-Key} (per API key and
+ * listing) is charged once. The first call claims the key; while it runs a retry gets 409; a retry with another
  * body gets 422; once it is delivered, retries get its answer again without being forwarded, rate
  * counted or charged. A call refused or refunded whole lets go of its key, so a retry starts over.
  */
@@ -32,7 +32,7 @@ final class Idempotency {
         this.store = store;
     }
 
-    Verdict<Decision> apply(CallRequest request, Consumer consumer, byte[] body) {
+    Verdict<Decision> apply(CallRequest request, Consumer consumer, Listing listing, byte[] body) {
         if (request.idempotencyKey().isEmpty() || !"POST".equals(request.httpMethod())) {
             return Verdict.pass(new Decision.NotAsked());
         }
@@ -40,7 +40,7 @@ final class Idempotency {
         if (key.length() > MAX_KEY_LENGTH || !key.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
             return Verdict.fail(Rejection.INVALID_IDEMPOTENCY_KEY, Map.of("max_length", MAX_KEY_LENGTH));
         }
-        IdempotencyStore.Key scoped = new IdempotencyStore.Key(scopeOf(consumer), key);
+        IdempotencyStore.Key scoped = new IdempotencyStore.Key(scopeOf(consumer, listing), key);
         return switch (store.claim(scoped, sha256(body), request.requestId())) {
             case IdempotencyStore.Claim.Claimed c -> Verdict.pass(new Decision.Claimed(scoped));
             case IdempotencyStore.Claim.InFlight c -> Verdict.fail(Rejection.IDEMPOTENCY_IN_FLIGHT);
@@ -51,10 +51,14 @@ final class Idempotency {
         };
     }
 
-    /** Keys are the API key's own; an OAuth token's are its user's. */
-    private static String scopeOf(Consumer consumer) {
+    /**
+     * Keys are the API key's own (an OAuth token's are its user's), within one listing: the same key
+     * and body sent to another listing is another call, never a retry of this one.
+     */
+    private static String scopeOf(Consumer consumer, Listing listing) {
         Principal p = consumer.principal();
-        return p.apiKeyId().isPresent() ? "key:" + p.apiKeyId().getAsLong() : "user:" + p.userId();
+        String owner = p.apiKeyId().isPresent() ? "key:" + p.apiKeyId().getAsLong() : "user:" + p.userId();
+        return owner + "/mcp:" + listing.id();
     }
 
     void release(IdempotencyStore.Key key, String requestId) {

@@ -9,7 +9,7 @@ import java.util.Optional;
  */
 public interface IdempotencyStore {
 
-    /** @param scope whose key it is: one API key (or one OAuth user); keys of others never meet */
+    /** @param scope whose key it is: one API key (or one OAuth user) on one listing; keys of others never meet */
     record Key(String scope, String key) {}
 
     /** What the first call answered, kept to be given again to its retries. */

@@ -90,7 +90,7 @@ public final class Pipeline {
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
-            Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, inspected.body());
+            Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, listing, inspected.body());
             if (!(retry instanceof Verdict.Pass<Idempotency.Decision>(Idempotency.Decision decision))) {
                 return refused(retry, balanceOf(consumer), message);
             }
@@ -158,7 +158,8 @@ public final class Pipeline {
             try {
                 idempotency.complete(key, call.requestId(), answer);
             } catch (StoreUnavailableException e) {
-                log.warn("request_id={} idempotency key left in flight (it expires): {}", call.requestId(), e.getMessage());
+                log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
+                        call.requestId(), e.getMessage());
             }
         });
         int before = breaker.failures(call.listing().id());
@@ -168,12 +169,13 @@ public final class Pipeline {
         }
     }
 
-    /** Best effort: a claim that cannot be let go now expires by itself (see IdempotencyStore). */
+    /** Best effort: a claim that cannot be let go now is let go once MySQL answers (see SqlIdempotency). */
     private void letGo(IdempotencyStore.Key key, String requestId) {
         try {
             idempotency.release(key, requestId);
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} idempotency key left in flight (it expires): {}", requestId, e.getMessage());
+            log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}", requestId,
+                    e.getMessage());
         }
     }
 

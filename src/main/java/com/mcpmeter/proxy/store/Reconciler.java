@@ -172,21 +172,22 @@ public final class Reconciler {
                     }
                 }
             }
-            for (long id : stale(c, now.minus(staleAfter))) {
-                found.add(new Violation("every debit ends", "usage_event " + id + " is still in flight"));
-            }
+            found.addAll(Orphans.unfinished(c, now.minus(staleAfter)));
             return found;
         });
     }
 
     /**
-     * Closes debits whose call never finished (the proxy died mid-call): the usage row gets status
-     * 502 and the debit is refunded, referencing it, exactly as a failed upstream would have been.
+     * Closes debits whose call is over without having been closed (a proxy died mid-call): the usage
+     * row gets status 502 and the debit is refunded, referencing it, exactly as a failed upstream
+     * would have been. Only debits in flight for longer than {@code staleAfter} whose owning run is
+     * known to be over (see {@link Orphans}); a live instance's calls are never touched, however old.
      *
      * @return how many were refunded
      */
-    public int refundStale(Duration staleAfter, Instant now) {
-        List<Long> ids = db.call("find stale debits", c -> stale(c, now.minus(staleAfter)));
+    public int refundStale(Duration staleAfter, Instant now, Orphans.Abandon abandon) {
+        List<Long> ids = db.call("find stale debits", c -> Orphans.calledBefore(c, now.minus(staleAfter), abandon))
+                .stream().filter(d -> d.state() == Orphans.State.OVER).map(Orphans.InFlight::usageEventId).toList();
         int repaired = 0;
         for (long id : ids) {
             if (db.inTransaction("refund stale debit", c -> refundOne(c, id))) {
@@ -196,26 +197,14 @@ public final class Reconciler {
         return repaired;
     }
 
-    private static List<Long> stale(Connection c, Instant before) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT id FROM usage_events WHERE status = ? AND called_at < ? ORDER BY id")) {
-            ps.setInt(1, SqlLedger.IN_FLIGHT);
-            ps.setTimestamp(2, Timestamp.from(before));
-            List<Long> ids = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    ids.add(rs.getLong(1));
-                }
-            }
-            return ids;
-        }
-    }
-
     private static boolean refundOne(Connection c, long usageEventId) throws SQLException {
         Ledger.UsageRow row;
+        // The refund goes to whoever the debit's own ledger row took it from (the API key's user),
+        // which need not be the project's owner.
         try (PreparedStatement ps = c.prepareStatement("""
-                SELECT e.request_id, p.user_id, e.project_id, e.mcp_id, e.called_at, e.billed_micro_cents
-                  FROM usage_events e JOIN projects p ON p.id = e.project_id
+                SELECT e.request_id, t.user_id, e.project_id, e.mcp_id, e.called_at, e.billed_micro_cents
+                  FROM usage_events e
+                  JOIN credit_transactions t ON t.reference_type = 'usage_event' AND t.reference_id = e.id AND t.type = 'usage'
                  WHERE e.id = ? AND e.status = ?""")) {
             ps.setLong(1, usageEventId);
             ps.setInt(2, SqlLedger.IN_FLIGHT);

@@ -53,6 +53,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private record Unbilled(UsageRow row, Ending ending) {}
 
     private final Database db;
+    private final String instanceId;
     private final BatchWriter<Closing> closings;
     private final BatchWriter<Unbilled> unbilled;
     private final LedgerSpool spool;
@@ -61,8 +62,10 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private final Thread replayer;
     private volatile boolean closed;
 
-    public SqlLedger(Database db, Path spoolDirectory) {
+    /** @param instanceId this run's {@link InstanceLease}, named as the owner of each debit in flight */
+    public SqlLedger(Database db, Path spoolDirectory, String instanceId) {
         this.db = db;
+        this.instanceId = instanceId;
         this.closings = new BatchWriter<>("ledger-closings", MAX_BATCH,
                 batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
         this.unbilled = new BatchWriter<>("ledger-unbilled", MAX_BATCH,
@@ -236,6 +239,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
             // The usage row first: the contended row locks (user, then project month) are taken as
             // late as possible, so calls of one consumer wait on each other for the least time.
             long usageId = insertUsage(c, row, IN_FLIGHT, 0);
+            insertOwner(c, usageId, instanceId);
             OptionalLong balanceAfter = takeFromBalance(c, row.userId(), amount);
             if (balanceAfter.isEmpty()) {
                 c.rollback();
@@ -249,6 +253,19 @@ public final class SqlLedger implements Ledger, AutoCloseable {
             insertTransaction(c, row.userId(), -amount, "usage", usageId, balanceAfter.getAsLong(), row, "tool call");
             return new DebitResult.Debited(usageId, balanceAfter.getAsLong());
         });
+    }
+
+    /**
+     * Names the run that owns this in-flight debit, in the debit's transaction: reconcile refunds it
+     * only once that run is known to be over (see {@link InstanceLease}), never by its age alone.
+     */
+    private static void insertOwner(Connection c, long usageEventId, String instanceId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)")) {
+            ps.setLong(1, usageEventId);
+            ps.setString(2, instanceId);
+            ps.executeUpdate();
+        }
     }
 
     @Override

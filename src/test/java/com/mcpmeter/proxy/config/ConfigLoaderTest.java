@@ -61,7 +61,9 @@ class ConfigLoaderTest {
                 () -> assertEquals(Duration.ofSeconds(60), c.upstream().defaultTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().maxTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().streamIdleTimeout()),
-                () -> assertEquals(2000, c.money().defaultPlatformFeeBps()));
+                () -> assertEquals(2000, c.money().defaultPlatformFeeBps()),
+                () -> assertEquals(Duration.ofSeconds(5), c.lease().heartbeat()),
+                () -> assertEquals(Duration.ofSeconds(30), c.lease().lease()));
     }
 
     @Test
@@ -165,6 +167,15 @@ class ConfigLoaderTest {
 
         String lowered = problems(env("UPSTREAM_TIMEOUT_MAX_SECONDS", "30"));
         assertTrue(lowered.contains("UPSTREAM_TIMEOUT_SECONDS (60)"), lowered);
+    }
+
+    @Test
+    void rejectsALeaseShorterThanTwoHeartbeats() {
+        String message = problems(env("INSTANCE_HEARTBEAT_SECONDS", "10", "INSTANCE_LEASE_SECONDS", "15"));
+        assertTrue(message.contains("INSTANCE_LEASE_SECONDS (15)"), message);
+        assertTrue(message.contains("INSTANCE_HEARTBEAT_SECONDS (10)"), message);
+        Config c = ConfigLoader.load(env("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "2"));
+        assertEquals(Duration.ofSeconds(2), c.lease().lease());
     }
 
     @Test
