@@ -244,6 +244,10 @@ final class MeterProxyServlet extends ProxyServlet {
             }
         }, exchange.call.timeout().toMillis(), TimeUnit.MILLISECONDS);
         exchange.upstreamRequest = proxyRequest;
+        // Jetty would notice a client that hangs up only when it writes the answer: by then the
+        // upstream has done the work. Watched from now, the upstream request is cancelled and the
+        // call refunded while nothing has been answered (SPEC §2a), and a quiet stream is let go.
+        exchange.departure = departures.watch(request, exchange::abandon);
         proxyRequest.onResponseBegin(r -> deadline.cancel());
         proxyRequest.onComplete(r -> deadline.cancel());
         super.sendProxyRequest(request, response, proxyRequest);
@@ -277,8 +281,6 @@ final class MeterProxyServlet extends ProxyServlet {
             } catch (IOException e) {
                 exchange.clientGone();
             }
-            // Nothing else would notice a client that hangs up while the stream is quiet.
-            exchange.departure = departures.watch(request, exchange::abandon);
         }
     }
 
