@@ -202,6 +202,30 @@ class RefundEvidenceIT {
         }
     }
 
+    /** Charged once however often it is retried: the retry is told the answer is gone, and pays nothing. */
+    @Test
+    void aRetryOfAChargedAnswerThatBrokeOffIsNotChargedAgain() throws Exception {
+        var c = proxy.consumer(CREDIT);
+        try (ScriptedUpstream up = ScriptedUpstream.start((socket, out) -> {
+            out.write(head(200, "text/event-stream", "Transfer-Encoding: chunked"));
+            byte[] bytes = ("data: " + jsonResult(1, 100) + "\n\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notif")
+                    .getBytes(StandardCharsets.UTF_8);
+            out.write(chunk(bytes, 0, bytes.length));
+            out.flush();
+            reset(socket);
+        })) {
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("retry"), up.url(), PRICE));
+            assertThrows(IOException.class,
+                    () -> proxy.post("/" + slug, c.key(), toolCall(1, "echo"), "Idempotency-Key", "once-1"));
+            proxy.awaitSettled(c.userId());
+            var retry = proxy.post("/" + slug, c.key(), toolCall(1, "echo"), "Idempotency-Key", "once-1");
+            assertEquals(409, retry.statusCode(), retry.body());
+            assertEquals("idempotent_answer_gone",
+                    JSON.readTree(retry.body()).path("error").path("data").path("error").asText(), retry.body());
+            assertMoney(c, PRICE, PRICE, 502);
+        }
+    }
+
     @Test
     void aSmallAnswerTheUpstreamBreaksOffIsAnswered502AndRefundedWhole() throws Exception {
         var c = proxy.consumer(CREDIT);

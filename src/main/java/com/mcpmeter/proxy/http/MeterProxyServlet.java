@@ -399,7 +399,9 @@ final class MeterProxyServlet extends ProxyServlet {
             } catch (IOException | RuntimeException e) {
                 log.debug("request_id={} could not send the error answer: {}", exchange.call.requestId(), e.toString());
             } finally {
-                request.getAsyncContext().complete();
+                if (request.isAsyncStarted()) { // not after an abort, which ends the exchange itself
+                    request.getAsyncContext().complete();
+                }
             }
         });
     }
