@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A loopback TCP relay in front of a real server (MySQL, Redis) that a test can break in the ways
@@ -33,6 +34,8 @@ final class TcpRelay implements AutoCloseable {
     private volatile CountDownLatch flowing = FLOWING;
     private volatile Duration delay = Duration.ZERO;
     private final AtomicBoolean loseCommitAnswer = new AtomicBoolean();
+    /** COMMITs still to let through, answers and all, before the one whose answer is lost. */
+    private final AtomicInteger commitsToPass = new AtomicInteger();
 
     /** One relayed connection: set once its COMMIT went through and the answer must be lost. */
     private static final class Link {
@@ -82,6 +85,15 @@ final class TcpRelay implements AutoCloseable {
      * committed. One COMMIT only.
      */
     void loseNextCommitAnswer() {
+        loseCommitAnswerAfter(0);
+    }
+
+    /**
+     * As {@link #loseNextCommitAnswer()}, for the COMMIT after the next {@code passing} ones (which
+     * pass with their answers): the debit of a call whose free-tier grant committed just before it.
+     */
+    void loseCommitAnswerAfter(int passing) {
+        commitsToPass.set(passing);
         loseCommitAnswer.set(true);
     }
 
@@ -132,7 +144,8 @@ final class TcpRelay implements AutoCloseable {
         byte[] chunk = new byte[CHUNK];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
             for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
-                if (toServer && isCommit(chunk, n) && loseCommitAnswer.compareAndSet(true, false)) {
+                if (toServer && isCommit(chunk, n) && loseCommitAnswer.get()
+                        && commitsToPass.getAndDecrement() <= 0 && loseCommitAnswer.compareAndSet(true, false)) {
                     link.loseAnswer = true;
                 } else if (!toServer && link.loseAnswer) {
                     // The server has carried the COMMIT out (this is its answer): the client never learns it.

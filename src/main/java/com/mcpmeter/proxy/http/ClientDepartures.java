@@ -12,18 +12,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Notices clients that hang up on a silent stream.
+ * Notices clients that hang up while nothing is being written to them.
  *
  * <p>Jetty reads a connection only when the application asks for request content, so once a
- * request's body has been read a closed connection goes unnoticed until the next write: a quiet
- * event stream (the standing GET, a legacy SSE session, a long tool before its first progress)
- * would hold its upstream request open until the idle timeout. This watcher registers such sockets
+ * request's body has been read a closed connection goes unnoticed until the next write: a call
+ * still waiting for its answer, or a quiet event stream (the standing GET, a legacy SSE session, a
+ * long tool before its first progress), would hold its upstream request open until the answer or
+ * the idle timeout. This watcher registers such sockets
  * for reading with a selector of its own and never reads them: a socket that turns readable with
  * no bytes to read has reached end-of-stream or was reset, so its client is gone. One that turns
  * readable with bytes (a pipelined request) is Jetty's to read, and is no longer watched.
  *
  * <p>Each watch fires at most once. Cost: one thread for the whole proxy and one registration per
- * open stream.
+ * call in progress.
  */
 final class ClientDepartures implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientDepartures.class);

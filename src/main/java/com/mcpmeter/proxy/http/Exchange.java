@@ -11,6 +11,7 @@ import java.io.EOFException;
 import java.net.ConnectException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.client.Request;
@@ -76,10 +77,10 @@ final class Exchange {
                 contentType == null ? "application/octet-stream" : contentType, kept.toByteArray()));
     }
 
-    void began(int status, String contentType) {
+    void began(int status, String contentType, String contentEncoding) {
         this.contentType = contentType;
         upstreamStatus = status;
-        meter = ResponseMeter.forContentType(contentType);
+        meter = ResponseMeter.forAnswer(contentType, contentEncoding);
         firstByteMillis = elapsedMillis();
         began = true;
     }
@@ -120,9 +121,12 @@ final class Exchange {
         }
     }
 
-    /** The answer so far, as if it ended here whole: errors seen so far are certain refunds. */
-    UpstreamOutcome soFar() {
-        return outcome(UpstreamOutcome.Kind.COMPLETED);
+    /**
+     * The answer so far, for headers that may leave now: what is already certain while it passes,
+     * or all of it once its last byte has come.
+     */
+    UpstreamOutcome soFar(boolean lastByteCame) {
+        return outcome(lastByteCame ? UpstreamOutcome.Kind.COMPLETED : UpstreamOutcome.Kind.UNDER_WAY);
     }
 
     UpstreamOutcome completed() {
@@ -130,10 +134,18 @@ final class Exchange {
         return outcome(UpstreamOutcome.Kind.COMPLETED);
     }
 
-    UpstreamOutcome failed(Throwable failure) {
+    /**
+     * @param answerLeft whether any of the answer has left for the client (the response is
+     *     committed); if not, the client is answered with an error instead and gets none of it
+     */
+    UpstreamOutcome failed(Throwable failure, boolean answerLeft) {
         meter.finish();
         if (clientGone) {
-            return outcome(UpstreamOutcome.Kind.CLIENT_GONE);
+            // SPEC §2a: a whole answer the upstream had begun to send is delivered, however much the
+            // client read; on an event stream, each envelope whose result had begun to pass.
+            return began && !meter.isEventStream() && meter.bytes() > 0
+                    ? outcome(UpstreamOutcome.Kind.ABANDONED)
+                    : outcome(UpstreamOutcome.Kind.CLIENT_GONE);
         }
         if (!began) {
             if (failure instanceof TimeoutException) {
@@ -143,11 +155,20 @@ final class Exchange {
                 return outcome(UpstreamOutcome.Kind.CONNECT_FAILED);
             }
         }
-        return outcome(UpstreamOutcome.Kind.BROKEN);
+        UpstreamOutcome broken = outcome(UpstreamOutcome.Kind.BROKEN);
+        // Nothing has left yet: the client is answered with an error instead and none of it is delivered.
+        return answerLeft ? broken : new UpstreamOutcome(UpstreamOutcome.Kind.BROKEN, broken.status(), Set.of(),
+                broken.errorIds(), broken.responseBytes(), false);
     }
 
     private UpstreamOutcome outcome(UpstreamOutcome.Kind kind) {
-        return new UpstreamOutcome(kind, began ? upstreamStatus : 0, meter.resultIds(), meter.errorIds(), meter.bytes());
+        int status = began ? upstreamStatus : 0;
+        boolean success = status >= 200 && status < 300;
+        // Compressed, or malformed after a 2xx began: charged as delivered, never refunded for that.
+        boolean unreadable = meter.unreadable() || (success && meter.malformed());
+        return new UpstreamOutcome(kind, status,
+                kind == UpstreamOutcome.Kind.CLIENT_GONE ? meter.resultsBegun() : meter.resultIds(),
+                meter.errorIds(), meter.bytes(), unreadable);
     }
 
     private static boolean isConnectFailure(Throwable failure) {

@@ -249,6 +249,10 @@ final class MeterProxyServlet extends ProxyServlet {
             }
         }, exchange.call.timeout().toMillis(), TimeUnit.MILLISECONDS);
         exchange.upstreamRequest = proxyRequest;
+        // Jetty would notice a client that hangs up only when it writes the answer: by then the
+        // upstream has done the work. Watched from now, the upstream request is cancelled and the
+        // call refunded while nothing has been answered (SPEC §2a), and a quiet stream is let go.
+        exchange.departure = departures.watch(request, exchange::abandon);
         proxyRequest.onResponseBegin(r -> deadline.cancel());
         proxyRequest.onComplete(r -> deadline.cancel());
         super.sendProxyRequest(request, response, proxyRequest);
@@ -261,17 +265,14 @@ final class MeterProxyServlet extends ProxyServlet {
             HttpServletRequest request, HttpServletResponse response, Response serverResponse) {
         Exchange exchange = exchange(request);
         String contentType = serverResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
-        exchange.began(serverResponse.getStatus(), contentType);
+        exchange.began(serverResponse.getStatus(), contentType,
+                serverResponse.getHeaders().get(HttpHeader.CONTENT_ENCODING));
         super.onServerResponseHeaders(request, response, serverResponse);
         Call call = exchange.call;
-        // A non-2xx answer refunds the whole charge (step 7), so the headers already say so.
-        int status = serverResponse.getStatus();
-        long charged = call.charge().billedMicroCents();
-        boolean refunded = charged > 0 && (status < 200 || status >= 300);
         response.setHeader(MeterHeaders.REQUEST_ID, call.requestId());
-        response.setHeader(MeterHeaders.BILLED, refunded ? MeterHeaders.NOTHING_BILLED : call.charge().billedHeader());
+        // Before any of the body, only the status can make a refund certain (a 5xx).
+        BilledHeaders.set(response, call, exchange.soFar(false));
         response.setHeader(MeterHeaders.DURATION_MS, Long.toString(exchange.durationMillis()));
-        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter() + (refunded ? charged : 0)));
         if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
             response.setHeader("X-Accel-Buffering", "no"); // nginx: never buffer an event stream
             if ("sse".equals(call.listing().transport()) && "GET".equals(request.getMethod())) {
@@ -285,8 +286,6 @@ final class MeterProxyServlet extends ProxyServlet {
             } catch (IOException e) {
                 exchange.clientGone();
             }
-            // Nothing else would notice a client that hangs up while the stream is quiet.
-            exchange.departure = departures.watch(request, exchange::abandon);
         }
     }
 
@@ -304,9 +303,11 @@ final class MeterProxyServlet extends ProxyServlet {
         Exchange exchange = exchange(request);
         exchange.meter().accept(buffer, offset, length);
         exchange.keep(buffer, offset, length);
-        if (exchange.meter().sawError()) {
-            // Before these bytes are written: the last of a Content-Length body commits the headers.
-            correctBilledHeaders(response, exchange.call, exchange.soFar());
+        if (!response.isCommitted()) {
+            // Before these bytes are written, as they may commit the headers: a full buffer does, and
+            // so does the last byte of a Content-Length body, by which the whole answer is known.
+            long whole = proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+            BilledHeaders.set(response, exchange.call, exchange.soFar(whole >= 0 && exchange.meter().bytes() >= whole));
         }
         try {
             var out = response.getOutputStream();
@@ -366,25 +367,12 @@ final class MeterProxyServlet extends ProxyServlet {
         }
         if (exchange.end()) {
             UpstreamOutcome outcome = exchange.completed();
-            correctBilledHeaders(response, exchange.call, outcome);
+            if (!response.isCommitted()) { // a small answer, still buffered whole: its headers say it all
+                BilledHeaders.set(response, exchange.call, outcome);
+            }
             settler.execute(() -> settle(exchange, outcome));
         }
         super.onProxyResponseSuccess(request, response, serverResponse);
-    }
-
-    /**
-     * A 2xx answer whose JSON-RPC {@code error} refunds (part of) the call: while its headers have
-     * not left (a small answer is buffered whole), they are set to what is really billed. A larger
-     * or streamed answer's headers went out with its first bytes; the ledger is right either way.
-     */
-    private static void correctBilledHeaders(HttpServletResponse response, Call call, UpstreamOutcome outcome) {
-        long refund = Pipeline.refundDue(call, outcome);
-        if (refund == 0 || response.isCommitted()) {
-            return;
-        }
-        long charged = call.charge().billedMicroCents();
-        response.setHeader(MeterHeaders.BILLED, Long.toString(charged - refund));
-        response.setHeader(MeterHeaders.BALANCE, Long.toString(call.charge().balanceAfter() + refund));
     }
 
     @Override
@@ -394,27 +382,42 @@ final class MeterProxyServlet extends ProxyServlet {
         if (!exchange.end()) {
             return;
         }
-        UpstreamOutcome outcome = exchange.failed(failure);
+        boolean committed = response.isCommitted();
+        UpstreamOutcome outcome = exchange.failed(failure, committed);
         // Settle first (a refund is a database write, so not on this client thread), then answer
         // with the balance as it stands after the refund.
         settler.execute(() -> {
             settle(exchange, outcome);
             try {
-                if (!response.isCommitted()) {
-                    Rejection rejection = outcome.kind() == UpstreamOutcome.Kind.TIMEOUT
-                            ? Rejection.UPSTREAM_TIMEOUT
-                            : Rejection.UPSTREAM_FAILED;
+                if (!committed) {
                     response.reset();
-                    errors.send(response, exchange.call.requestId(), rejection, Map.of(),
+                    errors.send(response, exchange.call.requestId(), outcome.kind().answer(), Map.of(),
                             exchange.call.message(), isJsonRpc(exchange.call.request()),
                             currentBalance(exchange), exchange.startedNanos, Optional.empty());
+                } else {
+                    abortAnswer(response);
                 }
             } catch (IOException | RuntimeException e) {
                 log.debug("request_id={} could not send the error answer: {}", exchange.call.requestId(), e.toString());
             } finally {
-                request.getAsyncContext().complete();
+                if (request.isAsyncStarted()) { // not after an abort, which ends the exchange itself
+                    request.getAsyncContext().complete();
+                }
             }
         });
+    }
+
+    /**
+     * An answer already under way that the upstream broke off must not look complete to the client
+     * (a closing chunk would make a truncated answer look whole): what passed the meter is flushed,
+     * then the connection is aborted, as Jetty's proxy does with a committed response.
+     */
+    private static void abortAnswer(HttpServletResponse response) throws IOException {
+        try {
+            response.flushBuffer(); // results that passed the meter are charged: they reach the client
+        } finally {
+            response.sendError(-1); // Jetty: abort the connection, no more bytes
+        }
     }
 
     private OptionalLong currentBalance(Exchange exchange) {

@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * refused at once (503 {@code upstream_unavailable}, nothing charged) for {@code coolDown}; then
  * exactly one call goes through as a probe, and its success closes the circuit again.
  *
- * <p>Thread-safe. A failure is a 5xx, a timeout, a refused connection or a stream broken by the
- * upstream; a client that leaves proves nothing either way.
+ * <p>Thread-safe. What counts as a failure is {@link UpstreamOutcome#health()}'s to say: a 5xx, a
+ * timeout, a refused connection or a stream broken by the upstream; a client that leaves proves
+ * nothing either way.
  */
 public final class CircuitBreaker {
     public static final int DEFAULT_THRESHOLD = 5;
@@ -79,15 +80,12 @@ public final class CircuitBreaker {
 
     /** @return the consecutive failures after this outcome */
     int record(long listingId, UpstreamOutcome outcome) {
-        boolean failed = switch (outcome.kind()) {
-            case TIMEOUT, CONNECT_FAILED, BROKEN -> true;
-            case COMPLETED -> outcome.status() >= 500;
-            case CLIENT_GONE -> false;
-        };
-        if (outcome.kind() == UpstreamOutcome.Kind.CLIENT_GONE) {
+        UpstreamOutcome.Health health = outcome.health();
+        if (health == UpstreamOutcome.Health.UNKNOWN) {
             State state = states.get(listingId);
             return state == null ? 0 : state.failures;
         }
+        boolean failed = health == UpstreamOutcome.Health.FAILED;
         State state = states.computeIfAbsent(listingId, id -> new State());
         synchronized (state) {
             if (!failed) {

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Step 4: the listing's monthly free calls per consumer (UTC month). The ledger grants them
@@ -14,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * asked about again as soon as the listing is reread.
  */
 final class FreeTier {
+    private static final Logger log = LoggerFactory.getLogger(FreeTier.class);
     private static final int MAX_REMEMBERED = 100_000;
 
     private final Ledger ledger;
@@ -47,6 +50,22 @@ final class FreeTier {
             result.add(i < granted ? priced.get(i).asFree() : priced.get(i));
         }
         return result;
+    }
+
+    /**
+     * As {@link #giveBack}, for a call refused because the store failed after the grants: best
+     * effort, since the store may still be away; grants it cannot give back are logged with their
+     * ids (the consumer then has that many fewer free calls this month).
+     */
+    void giveBackAfterFailure(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period,
+            String requestId) {
+        try {
+            giveBack(listing, consumer, priced, period, requestId);
+        } catch (StoreUnavailableException e) {
+            log.error("request_id={} listing={} user={} period={} free_calls={} granted free calls not given back: {}",
+                    requestId, listing.id(), consumer.userId(), period,
+                    priced.stream().filter(PricedCall::free).count(), e.getMessage());
+        }
     }
 
     /** Returns the grants of a call that the credit gate then refused. */

@@ -133,7 +133,14 @@ public final class Pipeline {
         List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period, request.requestId());
         // 5. Credit gate
         Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
-        Verdict<Charge> paid = creditGate.apply(usage, priced, period);
+        Verdict<Charge> paid;
+        try {
+            paid = creditGate.apply(usage, priced, period);
+        } catch (StoreUnavailableException e) {
+            // Refused 503: the free calls just granted to this call are not spent.
+            freeTier.giveBackAfterFailure(listing, consumer, priced, period, request.requestId());
+            throw e;
+        }
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
             return refused(paid, balanceOf(consumer), message);
@@ -147,16 +154,19 @@ public final class Pipeline {
     public void settle(Call call, UpstreamOutcome outcome, long durationMs, Optional<IdempotencyStore.Answer> answer) {
         long refund = record.apply(call, outcome, durationMs);
         call.idempotency().ifPresent(key -> {
-            // Delivered (and not refunded whole): retries get this answer. Otherwise they start over.
-            boolean delivered = outcome.kind() == UpstreamOutcome.Kind.COMPLETED
-                    && outcome.status() >= 200 && outcome.status() < 300
-                    && (refund == 0 || refund < call.charge().billedMicroCents());
-            if (!delivered) {
+            // Charged once however often it is retried: an answer that stays charged is given again
+            // (or, if it did not reach the client whole, retries are told it is gone); one refunded
+            // whole, or an unpriced one that failed, lets retries start over.
+            long billed = call.charge().billedMicroCents();
+            boolean charged = billed > 0 && refund < billed;
+            boolean completed = outcome.kind() == UpstreamOutcome.Kind.COMPLETED
+                    && (billed > 0 ? charged : outcome.status() >= 200 && outcome.status() < 300);
+            if (!completed && !charged) {
                 letGo(key, call.requestId());
                 return;
             }
             try {
-                idempotency.complete(key, call.requestId(), answer);
+                idempotency.complete(key, call.requestId(), completed ? answer : Optional.empty());
             } catch (StoreUnavailableException e) {
                 log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
                         call.requestId(), e.getMessage());

@@ -1,9 +1,9 @@
 package com.mcpmeter.proxy.meter;
 
 /**
- * Step 7: close the call in the ledger. A debited call is charged only for what the publisher
- * delivered: every billed envelope is refunded unless the upstream answered 2xx and that envelope
- * got a {@code result} (or, for an answer that completed, at least no {@code error}).
+ * Step 7: close the call in the ledger. A debited call is charged for what the publisher
+ * delivered: a billed envelope is refunded only on positive evidence that it failed, as {@link
+ * UpstreamOutcome#refunds} reads the outcome (SPEC §2a).
  */
 final class Record {
     private final Ledger ledger;
@@ -24,7 +24,7 @@ final class Record {
                 charge.usageEventId().getAsLong(),
                 call.usage(),
                 call.period(),
-                ending(outcome, durationMs, billedEnvelopes(charge, outcome, refund)),
+                ending(outcome, durationMs, billedEnvelopes(charge, outcome)),
                 refund);
         return refund;
     }
@@ -34,38 +34,24 @@ final class Record {
     }
 
     /** How many charged (not free) envelopes stay charged once the refund is given back. */
-    static int billedEnvelopes(Charge charge, UpstreamOutcome outcome, long refund) {
-        if (refund > 0 && refund == charge.billedMicroCents()) {
-            return 0; // refunded whole, whatever the reason
-        }
+    static int billedEnvelopes(Charge charge, UpstreamOutcome outcome) {
         int billed = 0;
         for (PricedCall call : charge.pricedCalls()) {
-            if (call.chargedMicroCents() > 0 && (refund == 0 || !failed(call, outcome))) {
+            if (call.chargedMicroCents() > 0 && !outcome.refunds(call.id().toString())) {
                 billed++;
             }
         }
         return billed;
     }
 
+    /** What is given back: the price of every charged envelope the outcome refunds (SPEC §2a). */
     static long refundDue(Charge charge, UpstreamOutcome outcome) {
-        boolean answered2xx = outcome.status() >= 200 && outcome.status() < 300;
-        if (!answered2xx || outcome.kind() == UpstreamOutcome.Kind.TIMEOUT
-                || outcome.kind() == UpstreamOutcome.Kind.CONNECT_FAILED) {
-            return charge.billedMicroCents();
-        }
         long refund = 0;
         for (PricedCall call : charge.pricedCalls()) {
-            if (failed(call, outcome)) {
+            if (call.chargedMicroCents() > 0 && outcome.refunds(call.id().toString())) {
                 refund = Math.addExact(refund, call.chargedMicroCents());
             }
         }
         return refund;
-    }
-
-    /** In a 2xx answer: the envelope got an error, or the answer broke off before its result. */
-    private static boolean failed(PricedCall call, UpstreamOutcome outcome) {
-        String id = call.id().toString();
-        boolean whole = outcome.kind() == UpstreamOutcome.Kind.COMPLETED;
-        return outcome.errorIds().contains(id) || (!whole && !outcome.resultIds().contains(id));
     }
 }

@@ -16,6 +16,10 @@ import java.util.Set;
  * copy of the body: JSON is fed to an incremental parser, and SSE {@code data:} lines of each
  * event go to a fresh one.
  *
+ * <p>An answer it cannot read — compressed ({@code Content-Encoding} other than identity) or, past
+ * some point, malformed — says so ({@link #unreadable()}, {@link #malformed()}) instead of being
+ * taken for an answer without results: refunds need positive evidence (SPEC §2a).
+ *
  * <p>Not thread-safe: one instance per exchange, fed in order by whoever delivers the content.
  */
 public final class ResponseMeter {
@@ -33,8 +37,12 @@ public final class ResponseMeter {
     private volatile AnswerListener listener = (id, error) -> {};
     private final Set<String> resultIds = new HashSet<>();
     private final Set<String> errorIds = new HashSet<>();
+    /** Ids whose {@code result} has begun to pass (a superset of resultIds). */
+    private final Set<String> resultsBegun = new HashSet<>();
     private final boolean sse;
     private final boolean enabled;
+    private final boolean unreadable;
+    private boolean malformed;
     private long bytes;
 
     private MessageScanner json;
@@ -46,9 +54,10 @@ public final class ResponseMeter {
     private boolean lineHadContent;
     private boolean lastWasCr;
 
-    private ResponseMeter(boolean enabled, boolean sse) {
+    private ResponseMeter(boolean enabled, boolean sse, boolean unreadable) {
         this.enabled = enabled;
         this.sse = sse;
+        this.unreadable = unreadable;
         if (enabled && !sse) {
             json = new MessageScanner();
         }
@@ -56,14 +65,20 @@ public final class ResponseMeter {
 
     /** Picks the reading mode from the upstream's Content-Type; anything else is only counted. */
     public static ResponseMeter forContentType(String contentType) {
+        return forAnswer(contentType, null);
+    }
+
+    /**
+     * As {@link #forContentType}; an answer with a {@code Content-Encoding} other than identity is
+     * only counted, and {@link #unreadable()}.
+     */
+    public static ResponseMeter forAnswer(String contentType, String contentEncoding) {
         String ct = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
-        if (ct.startsWith("text/event-stream")) {
-            return new ResponseMeter(true, true);
-        }
-        if (ct.startsWith("application/json") || ct.contains("+json")) {
-            return new ResponseMeter(true, false);
-        }
-        return new ResponseMeter(false, false);
+        boolean sse = ct.startsWith("text/event-stream");
+        boolean json = ct.startsWith("application/json") || ct.contains("+json");
+        boolean encoded = contentEncoding != null && !contentEncoding.isBlank()
+                && !contentEncoding.strip().equalsIgnoreCase("identity");
+        return new ResponseMeter((sse || json) && !encoded, sse, encoded);
     }
 
     public void onAnswer(AnswerListener answerListener) {
@@ -149,6 +164,26 @@ public final class ResponseMeter {
         return Set.copyOf(resultIds);
     }
 
+    /** Ids whose {@code result} had begun to pass, whole or not (an answer cut short counts). */
+    public Set<String> resultsBegun() {
+        return Set.copyOf(resultsBegun);
+    }
+
+    /** An event stream (answers arrive one by one) rather than a whole body. */
+    public boolean isEventStream() {
+        return sse;
+    }
+
+    /** Compressed: the meter saw only bytes. */
+    public boolean unreadable() {
+        return unreadable;
+    }
+
+    /** Bytes that cannot be JSON passed (not merely an answer cut short at its end). */
+    public boolean malformed() {
+        return malformed;
+    }
+
     /** True once any JSON-RPC error has passed (cheaper than {@link #errorIds()} per chunk). */
     public boolean sawError() {
         return !errorIds.isEmpty();
@@ -192,6 +227,7 @@ public final class ResponseMeter {
                 drain();
             } catch (IOException e) {
                 broken = true;
+                malformed = true;
             }
         }
 
@@ -257,6 +293,9 @@ public final class ResponseMeter {
                 default -> {
                     if (depth == messageDepth && "id".equals(field)) {
                         id = idText(token);
+                        if (result && id != null) {
+                            resultsBegun.add(id);
+                        }
                     }
                     valueAtMessageLevel(depth);
                 }
@@ -269,6 +308,9 @@ public final class ResponseMeter {
             }
             if ("result".equals(field)) {
                 result = true;
+                if (id != null) {
+                    resultsBegun.add(id);
+                }
             } else if ("error".equals(field)) {
                 error = true;
             }

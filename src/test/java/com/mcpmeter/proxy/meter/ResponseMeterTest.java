@@ -45,6 +45,53 @@ class ResponseMeterTest {
         return meter;
     }
 
+    // --- what the meter can and cannot read (SPEC §2a: refunds need positive evidence) ---
+
+    @Test
+    void notesAResultThatHasBegunBeforeItEnds() {
+        ResponseMeter meter = ResponseMeter.forContentType(SSE);
+        byte[] cut = ("data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"text\":\"half")
+                .getBytes(StandardCharsets.UTF_8);
+        meter.accept(cut, 0, cut.length);
+        assertEquals(Set.of("1"), meter.resultsBegun());
+        assertEquals(Set.of(), meter.resultIds(), "not whole yet");
+        assertTrue(!meter.malformed(), "cut short is not malformed");
+    }
+
+    @Test
+    void notesABegunResultWhateverComesFirstIdOrResult() {
+        ResponseMeter meter = ResponseMeter.forContentType(JSON);
+        byte[] cut = "[{\"result\":{\"a\":1},\"id\":\"x\",\"jsonrpc\":\"2.0\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{"
+                .getBytes(StandardCharsets.UTF_8);
+        meter.accept(cut, 0, cut.length);
+        meter.finish();
+        assertEquals(Set.of("\"x\""), meter.resultsBegun(), "an error is not a result begun");
+        assertEquals(Set.of("\"x\""), meter.resultIds());
+        assertTrue(!meter.malformed(), "a body that ends early is not malformed");
+    }
+
+    @Test
+    void aCompressedAnswerIsOnlyCountedAndUnreadable() {
+        ResponseMeter meter = ResponseMeter.forAnswer(JSON, "gzip");
+        byte[] body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}".getBytes(StandardCharsets.UTF_8);
+        meter.accept(body, 0, body.length);
+        meter.finish();
+        assertTrue(meter.unreadable());
+        assertEquals(Set.of(), meter.errorIds(), "bytes behind a Content-Encoding are never taken for JSON");
+        assertEquals(body.length, meter.bytes());
+        assertTrue(ResponseMeter.forAnswer(SSE, "br").unreadable());
+        assertTrue(ResponseMeter.forAnswer(SSE, "br").isEventStream());
+        assertTrue(!ResponseMeter.forAnswer(JSON, "identity").unreadable());
+        assertTrue(!ResponseMeter.forAnswer(JSON, null).unreadable());
+    }
+
+    @Test
+    void bytesThatCannotBeJsonMakeTheAnswerMalformed() {
+        ResponseMeter meter = whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":}garbage");
+        assertTrue(meter.malformed());
+        assertEquals(Set.of(), meter.resultIds());
+    }
+
     // --- JSON bodies ---
 
     @Test

@@ -1,0 +1,41 @@
+package com.mcpmeter.proxy.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.mcpmeter.proxy.meter.Charge;
+import com.mcpmeter.proxy.meter.PricedCall;
+import java.util.List;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.Test;
+
+class BilledHeadersTest {
+    private static final Charge DEBITED = new Charge(List.of(
+            new PricedCall(IntNode.valueOf(1), "a", 1_000, false),
+            new PricedCall(IntNode.valueOf(2), "b", 2_500, false)), 3_500, OptionalLong.of(7), 6_500);
+    private static final Charge FREE = new Charge(List.of(
+            new PricedCall(IntNode.valueOf(1), "a", 1_000, true)), 0, OptionalLong.empty(), 10_000);
+
+    @Test
+    void showsTheDebitWhileNothingIsRefunded() {
+        assertEquals(new BilledHeaders("3500", 6_500), BilledHeaders.of(DEBITED, 0));
+    }
+
+    @Test
+    void showsWhatStaysBilledAndTheBalanceAfterTheRefund() {
+        assertEquals(new BilledHeaders("1000", 9_000), BilledHeaders.of(DEBITED, 2_500));
+        assertEquals(new BilledHeaders("0", 10_000), BilledHeaders.of(DEBITED, 3_500));
+    }
+
+    @Test
+    void saysFreeWhenNothingWasDebited() {
+        assertEquals(new BilledHeaders("free", 10_000), BilledHeaders.of(FREE, 0));
+    }
+
+    @Test
+    void refusesARefundLargerThanTheCharge() {
+        assertThrows(IllegalArgumentException.class, () -> BilledHeaders.of(DEBITED, 3_501));
+        assertThrows(IllegalArgumentException.class, () -> BilledHeaders.of(DEBITED, -1));
+    }
+}
