@@ -12,8 +12,14 @@ import java.time.Duration;
 public record Config(
         Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money) {
 
-    /** Where the proxy listens and how it names itself to OAuth clients. */
-    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel) {}
+    /**
+     * Where the proxy listens and how it names itself to OAuth clients. {@code headerTimeout}: a
+     * request's line and headers must have arrived this long after they began (slowloris);
+     * {@code minBodyBytesPerSecond}: a request body must keep this average rate once it has been
+     * arriving for {@code headerTimeout}.
+     */
+    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel,
+            Duration headerTimeout, int minBodyBytesPerSecond) {}
 
     /** {@code spoolDirectory}: where ledger writes wait on local disk while MySQL is unreachable. */
     public record Database(String host, int port, String user, String password, String name, int poolSize,
@@ -39,7 +45,16 @@ public record Config(
      */
     public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances) {}
 
-    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
+    /**
+     * {@code allowedNetworks}: private, loopback and other internal networks the operator lets
+     * upstreams live in (none by default: an upstream there is refused, see UpstreamGuard).
+     */
+    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout,
+            java.util.List<Cidr> allowedNetworks) {
+        public Upstream {
+            allowedNetworks = java.util.List.copyOf(allowedNetworks);
+        }
+    }
 
     /** Platform fee in basis points (2000 = 20 %) for publishers with no setting of their own. */
     public record Money(int defaultPlatformFeeBps) {}

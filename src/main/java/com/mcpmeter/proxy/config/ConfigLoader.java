@@ -39,6 +39,8 @@ public final class ConfigLoader {
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     public static final int DEFAULT_PLATFORM_FEE_BPS = 2000;
     public static final String DEFAULT_AUTHORIZATION_SERVER = "https://mcpmeter.com";
+    public static final int DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS = 10;
+    public static final int DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND = 1024;
 
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
@@ -64,7 +66,10 @@ public final class ConfigLoader {
         URI publicBase = uri("PUBLIC_BASE_URL", "http://" + host + ":" + port);
         URI authServer = uri("OAUTH_AUTHORIZATION_SERVER", DEFAULT_AUTHORIZATION_SERVER);
         String logLevel = oneOf("LOG_LEVEL", "info", List.of("trace", "debug", "info", "warn", "error", "fatal"));
-        var server = new Config.Server(host, port, publicBase, authServer, logLevel);
+        var server = new Config.Server(host, port, publicBase, authServer, logLevel,
+                seconds("CLIENT_HEADER_TIMEOUT_SECONDS", DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS, 1, 3600),
+                integer("CLIENT_MIN_BODY_BYTES_PER_SECOND", DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND, 0,
+                        Integer.MAX_VALUE));
 
         var database = new Config.Database(
                 text("DB_HOST", "127.0.0.1"),
@@ -103,7 +108,8 @@ public final class ConfigLoader {
         var upstream = new Config.Upstream(
                 defaultTimeout,
                 maxTimeout,
-                seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400));
+                seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400),
+                networks("UPSTREAM_ALLOWED_NETWORKS"));
 
         var money = new Config.Money(integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000));
 
@@ -167,6 +173,27 @@ public final class ConfigLoader {
 
     private Duration seconds(String name, int fallback, int min, int max) {
         return Duration.ofSeconds(integer(name, fallback, min, max));
+    }
+
+    /** Comma-separated CIDRs ({@code 10.0.0.0/8, ::1/128}); empty means none. */
+    private List<Cidr> networks(String name) {
+        String value = raw(name);
+        List<Cidr> networks = new ArrayList<>();
+        if (value == null) {
+            return networks;
+        }
+        for (String part : value.split(",")) {
+            String cidr = part.strip();
+            if (cidr.isEmpty()) {
+                continue;
+            }
+            try {
+                networks.add(Cidr.parse(cidr));
+            } catch (IllegalArgumentException e) {
+                problems.add(name + " has an invalid network '" + cidr + "': " + e.getMessage());
+            }
+        }
+        return networks;
     }
 
     private URI uri(String name, String fallback) {

@@ -27,6 +27,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.ee10.proxy.ProxyServlet;
@@ -52,6 +53,8 @@ final class MeterProxyServlet extends ProxyServlet {
     private static final long serialVersionUID = 1L;
     private static final Logger log = LoggerFactory.getLogger(MeterProxyServlet.class);
     private static final String EXCHANGE = MeterProxyServlet.class.getName() + ".exchange";
+    /** The context attribute Jetty's proxy servlet takes its client executor from (maxThreads "-"). */
+    static final String CLIENT_EXECUTOR = "org.eclipse.jetty.server.Executor";
     private static final int SNIFF_LIMIT = 64 * 1024;
     private static final Set<String> NEVER_FORWARDED = Set.of(
             "authorization", "proxy-authorization", "cookie", "x-mcpmeter-project", "accept-encoding",
@@ -67,6 +70,7 @@ final class MeterProxyServlet extends ProxyServlet {
     private final transient ErrorResponder errors;
     private final transient LegacySessions legacy;
     private final transient ClientDepartures departures;
+    private final transient LoopGuard loops;
 
     MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors,
             ClientDepartures departures) {
@@ -76,6 +80,17 @@ final class MeterProxyServlet extends ProxyServlet {
         this.errors = errors;
         this.departures = departures;
         this.legacy = new LegacySessions(pipeline::refundClosed);
+        this.loops = new LoopGuard(config.server().publicBaseUrl());
+    }
+
+    /** Connects only to addresses the upstream guard vetted; never follows redirects. */
+    @Override
+    protected HttpClient newHttpClient() {
+        HttpClient client = super.newHttpClient();
+        client.setSocketAddressResolver(new VettedAddressResolver(pipeline.upstreamGuard(), Thread.ofVirtual()
+                .name("mcpmeter-resolve")::start));
+        client.setFollowRedirects(false);
+        return client;
     }
 
     @Override
@@ -84,6 +99,13 @@ final class MeterProxyServlet extends ProxyServlet {
         long started = System.nanoTime();
         BodyOnce body = new BodyOnce(request);
         CallRequest call = callRequest(request, UUID.randomUUID().toString(), body);
+        if (loops.looped(request)) {
+            log.warn("request_id={} refused: it already passed through this deployment (an upstream loop)",
+                    call.requestId());
+            errors.send(response, call.requestId(), Rejection.LOOP_DETECTED, Map.of(), JsonRpcMessage.NONE,
+                    isJsonRpc(call), OptionalLong.empty(), started, Optional.of(call.path()));
+            return;
+        }
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> {
@@ -96,9 +118,42 @@ final class MeterProxyServlet extends ProxyServlet {
             case Admission.Replayed replayed -> replay(response, call.requestId(), replayed, started);
             case Admission.Admitted admitted -> {
                 legacySession(admitted.call()).ifPresent(session -> legacy.expect(admitted.call(), session));
-                request.setAttribute(EXCHANGE, new Exchange(admitted.call(), started));
-                super.service(request, response);
+                Exchange exchange = new Exchange(admitted.call(), started);
+                request.setAttribute(EXCHANGE, exchange);
+                try {
+                    super.service(request, response);
+                } catch (IOException | ServletException | RuntimeException | Error e) {
+                    failedAfterDebit(request, response, exchange, e);
+                }
             }
+        }
+    }
+
+    /**
+     * Whatever went wrong between the debit and the upstream's answer settles the call here (the
+     * upstream got nothing it could answer: refunded as a failed connection), so that no debit is
+     * left in flight for {@code reconcile --repair}; the client gets the usual JSON error.
+     */
+    private void failedAfterDebit(HttpServletRequest request, HttpServletResponse response, Exchange exchange,
+            Throwable failure) {
+        log.error("request_id={} failed after the debit: {}", exchange.call.requestId(), failure.toString());
+        if (!exchange.end()) {
+            return; // Jetty's failure callback already settles it
+        }
+        UpstreamOutcome outcome = exchange.failed(new java.net.ConnectException("not sent: " + failure));
+        settle(exchange, outcome); // this is the request's own virtual thread: it may block
+        try {
+            if (!response.isCommitted()) {
+                response.reset();
+                errors.send(response, exchange.call.requestId(), Rejection.UPSTREAM_FAILED, Map.of(),
+                        exchange.call.message(), isJsonRpc(exchange.call.request()), currentBalance(exchange),
+                        exchange.startedNanos, Optional.empty());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("request_id={} could not send the error answer: {}", exchange.call.requestId(), e.toString());
+        }
+        if (request.isAsyncStarted()) {
+            request.getAsyncContext().complete();
         }
     }
 
@@ -227,9 +282,14 @@ final class MeterProxyServlet extends ProxyServlet {
         });
     }
 
-    /** No X-Forwarded-For or Via: the publisher never learns who the consumer is. */
+    /**
+     * No X-Forwarded-For or Via: the publisher never learns who the consumer is. Only the loop mark,
+     * set last so that no forwarded or publisher header can replace it.
+     */
     @Override
-    protected void addProxyHeaders(HttpServletRequest request, Request proxyRequest) {}
+    protected void addProxyHeaders(HttpServletRequest request, Request proxyRequest) {
+        loops.mark(request, proxyRequest);
+    }
 
     @Override
     protected void sendProxyRequest(HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {

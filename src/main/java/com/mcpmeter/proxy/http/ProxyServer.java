@@ -30,12 +30,15 @@ public final class ProxyServer implements AutoCloseable {
     private final ServerConnector connector;
     private final ExecutorService settler;
     private final ClientDepartures departures;
+    private final ClientDeadlines deadlines;
 
-    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures) {
+    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures,
+            ClientDeadlines deadlines) {
         this.server = server;
         this.connector = connector;
         this.settler = settler;
         this.departures = departures;
+        this.deadlines = deadlines;
     }
 
     /**
@@ -59,7 +62,22 @@ public final class ProxyServer implements AutoCloseable {
         connector.setHost(config.server().host());
         connector.setPort(config.server().port());
         connector.setIdleTimeout(config.upstream().streamIdleTimeout().toMillis());
+        ClientDeadlines deadlines =
+                new ClientDeadlines(config.server().headerTimeout(), config.server().minBodyBytesPerSecond());
+        connector.addEventListener(deadlines);
         server.addConnector(connector);
+        // Errors Jetty writes itself (unparseable requests, 404 outside the servlets, exceptions) are JSON.
+        server.setErrorHandler(new JsonErrorHandler());
+        // The upstream guard must know where this proxy listens (an upstream there is a loop), and
+        // with PORT=0 that is known only once the connector is bound.
+        connector.open();
+        pipeline.upstreamGuard().listeningOn(java.net.InetAddress.getByName(config.server().host()),
+                connector.getLocalPort());
+        // The proxy→upstream client runs its callbacks, which block on slow clients' sockets, on
+        // virtual threads: a few hundred slow readers must not use up a fixed pool.
+        org.eclipse.jetty.util.thread.VirtualThreadPool clientThreads = new org.eclipse.jetty.util.thread.VirtualThreadPool();
+        clientThreads.setName("mcpmeter-upstream");
+        server.addBean(clientThreads);
 
         ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
         ClientDepartures departures = new ClientDepartures(settler);
@@ -68,6 +86,8 @@ public final class ProxyServer implements AutoCloseable {
         context.setContextPath("/");
         // Let the pipeline see raw paths and judge them itself.
         context.getServletHandler().setDecodeAmbiguousURIs(true);
+        context.setErrorHandler(new JsonErrorHandler());
+        context.setAttribute(MeterProxyServlet.CLIENT_EXECUTOR, clientThreads);
 
         ServletHolder proxy = new ServletHolder("meter", new MeterProxyServlet(pipeline, settler, config,
                 new ErrorResponder(resource), departures));
@@ -75,7 +95,7 @@ public final class ProxyServer implements AutoCloseable {
         proxy.setInitParameter("maxConnections", "1024");
         proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
         proxy.setInitParameter("timeout", "0");
-        proxy.setInitParameter("maxThreads", "256");
+        proxy.setInitParameter("maxThreads", "-"); // the executor comes from the context attribute above
         context.addServlet(proxy, "/*");
         var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
@@ -88,7 +108,7 @@ public final class ProxyServer implements AutoCloseable {
         server.setStopTimeout(GRACE.toMillis());
         server.setStopAtShutdown(false);
         server.start();
-        return new ProxyServer(server, connector, settler, departures);
+        return new ProxyServer(server, connector, settler, departures, deadlines);
     }
 
     public int port() {
@@ -106,6 +126,7 @@ public final class ProxyServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException("could not stop the proxy cleanly", e);
         } finally {
+            deadlines.close();
             departures.close();
             settler.close(); // waits for every settlement to be written
         }

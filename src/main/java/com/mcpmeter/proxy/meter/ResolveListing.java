@@ -46,11 +46,31 @@ final class ResolveListing {
         if (listing.upstreamUrl().isEmpty()) {
             return Verdict.fail(Rejection.LISTING_NOT_LIVE);
         }
+        if (!usable(listing.upstreamUrl().get())) {
+            return Verdict.fail(Rejection.UPSTREAM_INVALID);
+        }
         try {
             return Verdict.pass(new Route(listing, target(listing.upstreamUrl().get(), subpath, query)));
         } catch (IllegalArgumentException e) {
             return Verdict.fail(Rejection.INVALID_PATH);
         }
+    }
+
+    /**
+     * An upstream URL the HTTP client can use as it is: http(s), a host that is a canonical IP
+     * literal or a plain host name (no {@code _}, no {@code 127.1}), a real port, no user info.
+     * Anything else would fail only after the debit, in the client.
+     */
+    static boolean usable(URI upstream) {
+        String scheme = upstream.getScheme() == null ? "" : upstream.getScheme().toLowerCase(Locale.ROOT);
+        String host = upstream.getHost();
+        return (scheme.equals("http") || scheme.equals("https"))
+                && host != null
+                && (com.mcpmeter.proxy.config.Cidr.literal(host).isPresent()
+                        || UpstreamGuard.isHostName(host.toLowerCase(Locale.ROOT)))
+                && upstream.getRawUserInfo() == null
+                && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65_535)
+                && upstream.getRawFragment() == null;
     }
 
     /**
