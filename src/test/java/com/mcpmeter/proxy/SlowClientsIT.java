@@ -45,6 +45,7 @@ class SlowClientsIT {
     private static ProxyFixture strict; // 1 s header deadline, for the deadline tests
     private static TestUpstream fast;
     private static TestUpstream firehose;
+    private static final java.util.concurrent.atomic.AtomicLong pumped = new java.util.concurrent.atomic.AtomicLong();
 
     @BeforeAll
     static void start() throws Exception {
@@ -61,6 +62,7 @@ class SlowClientsIT {
                 for (int i = 0; i < EVENTS_PER_STREAM; i++) {
                     out.write(event);
                     out.flush();
+                    pumped.addAndGet(event.length);
                 }
             } catch (IOException e) {
                 // the proxy gave up on this stream
@@ -98,6 +100,9 @@ class SlowClientsIT {
                 s.getOutputStream().write("POST /x HTTP/1.1\r\nHost: a\r\nX-Slow: ".getBytes(StandardCharsets.ISO_8859_1));
                 sockets.add(s);
             }
+            // The slow readers' streams fill every buffer on their way, then stall: measure in that
+            // steady state, not while half a gigabyte is still being pumped.
+            awaitQuiet();
             long underLoad = median(loaded, paid, payer.key());
             System.out.printf("SlowClientsIT: paid call p50 unloaded %.2f ms, beside %d slow SSE readers and %d"
                     + " slowloris %.2f ms%n", unloaded / 1e6, SLOW_READERS, SLOWLORIS, underLoad / 1e6);
@@ -108,6 +113,22 @@ class SlowClientsIT {
                 s.close();
             }
         }
+    }
+
+    /** Waits (at most 120 s) until the firehose upstream has written nothing for half a second. */
+    private static void awaitQuiet() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        long last = -1;
+        while (System.nanoTime() < deadline) {
+            long now = pumped.get();
+            if (now == last) {
+                System.out.printf("SlowClientsIT: %d slow readers stalled after %d MiB%n", SLOW_READERS, now >> 20);
+                return;
+            }
+            last = now;
+            Thread.sleep(500); // sampling interval of a counter, not a synchronisation sleep
+        }
+        throw new AssertionError("the slow readers' streams never stalled");
     }
 
     /** Opens an SSE call, reads its status line (the stream began), then reads nothing more. */

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
 import java.nio.charset.Charset;
 import java.util.List;
-import org.eclipse.jetty.ee10.servlet.ErrorHandler;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -16,22 +15,47 @@ import org.eclipse.jetty.util.Callback;
  * servlets, a 500 from an exception) is JSON like the proxy's own: {@code {"error": "<code word>",
  * "message": ...}}, never an HTML page. The message is a fixed phrase per status: Jetty's own text
  * can quote the request target or an upstream authority, which a client must never see.
+ *
+ * <p>Two handlers: {@link ServerLevel} on the {@code Server}, which answers what fails before any
+ * context (unparseable requests), and {@link ContextLevel} on the servlet context, which answers
+ * what fails inside it (an exception from a servlet).
  */
-final class JsonErrorHandler extends ErrorHandler {
+final class JsonErrorHandler {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Any method gets a body (HEAD's is dropped by Jetty anyway). */
-    @Override
-    public boolean errorPageForMethod(String method) {
-        return true;
+    private JsonErrorHandler() {}
+
+    static final class ServerLevel extends org.eclipse.jetty.server.handler.ErrorHandler {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+            int status = response.getStatus() >= 400 ? response.getStatus() : 500;
+            if (request.getAttribute(ERROR_STATUS) instanceof Integer code) {
+                status = code;
+            }
+            writeJson(response, status, callback);
+            return true;
+        }
     }
 
-    @Override
-    protected boolean generateAcceptableResponse(Request request, Response response, Callback callback,
-            String contentType, List<Charset> charsets, int code, String message, Throwable cause) {
+    static final class ContextLevel extends org.eclipse.jetty.ee10.servlet.ErrorHandler {
+        /** Any method gets a body (HEAD's is dropped by Jetty anyway). */
+        @Override
+        public boolean errorPageForMethod(String method) {
+            return true;
+        }
+
+        @Override
+        protected boolean generateAcceptableResponse(Request request, Response response, Callback callback,
+                String contentType, List<Charset> charsets, int code, String message, Throwable cause) {
+            writeJson(response, code, callback);
+            return true;
+        }
+    }
+
+    private static void writeJson(Response response, int status, Callback callback) {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-        response.write(true, ByteBuffer.wrap(body(code)), callback);
-        return true;
+        response.getHeaders().put(org.eclipse.jetty.server.handler.ErrorHandler.ERROR_CACHE_CONTROL);
+        response.write(true, ByteBuffer.wrap(body(status)), callback);
     }
 
     static byte[] body(int status) {

@@ -53,8 +53,8 @@ final class MeterProxyServlet extends ProxyServlet {
     private static final long serialVersionUID = 1L;
     private static final Logger log = LoggerFactory.getLogger(MeterProxyServlet.class);
     private static final String EXCHANGE = MeterProxyServlet.class.getName() + ".exchange";
-    /** The context attribute Jetty's proxy servlet takes its client executor from (maxThreads "-"). */
-    static final String CLIENT_EXECUTOR = "org.eclipse.jetty.server.Executor";
+    /** The context attribute holding the executor of the proxy→upstream client (virtual threads). */
+    static final String UPSTREAM_EXECUTOR = MeterProxyServlet.class.getName() + ".upstreamExecutor";
     private static final int SNIFF_LIMIT = 64 * 1024;
     private static final Set<String> NEVER_FORWARDED = Set.of(
             "authorization", "proxy-authorization", "cookie", "x-mcpmeter-project", "accept-encoding",
@@ -83,10 +83,33 @@ final class MeterProxyServlet extends ProxyServlet {
         this.loops = new LoopGuard(config.server().publicBaseUrl());
     }
 
+    /**
+     * Jetty's proxy servlet hands its client a platform-thread pool (or the server's) after
+     * creating it; this client keeps the executor it was made with: its callbacks block while a
+     * slow reader's socket is full, which must cost a virtual thread, not a pooled one.
+     */
+    @SuppressWarnings("try") // closed by the servlet's lifecycle, never in try-with-resources
+    private static final class UpstreamClient extends HttpClient {
+        UpstreamClient(java.util.concurrent.Executor executor) {
+            super.setExecutor(java.util.Objects.requireNonNull(executor, "upstream executor"));
+        }
+
+        @Override
+        public void setExecutor(java.util.concurrent.Executor ignored) {
+            // keeps the executor given at construction
+        }
+    }
+
+    /** For the start-up check that the upstream client runs on the executor it was given. */
+    java.util.concurrent.Executor upstreamExecutor() {
+        return getHttpClient().getExecutor();
+    }
+
     /** Connects only to addresses the upstream guard vetted; never follows redirects. */
     @Override
     protected HttpClient newHttpClient() {
-        HttpClient client = super.newHttpClient();
+        HttpClient client = new UpstreamClient((java.util.concurrent.Executor) getServletContext()
+                .getAttribute(UPSTREAM_EXECUTOR));
         client.setSocketAddressResolver(new VettedAddressResolver(pipeline.upstreamGuard(), Thread.ofVirtual()
                 .name("mcpmeter-resolve")::start));
         client.setFollowRedirects(false);

@@ -67,7 +67,7 @@ public final class ProxyServer implements AutoCloseable {
         connector.addEventListener(deadlines);
         server.addConnector(connector);
         // Errors Jetty writes itself (unparseable requests, 404 outside the servlets, exceptions) are JSON.
-        server.setErrorHandler(new JsonErrorHandler());
+        server.setErrorHandler(new JsonErrorHandler.ServerLevel());
         // The upstream guard must know where this proxy listens (an upstream there is a loop), and
         // with PORT=0 that is known only once the connector is bound.
         connector.open();
@@ -86,16 +86,17 @@ public final class ProxyServer implements AutoCloseable {
         context.setContextPath("/");
         // Let the pipeline see raw paths and judge them itself.
         context.getServletHandler().setDecodeAmbiguousURIs(true);
-        context.setErrorHandler(new JsonErrorHandler());
-        context.setAttribute(MeterProxyServlet.CLIENT_EXECUTOR, clientThreads);
+        context.setErrorHandler(new JsonErrorHandler.ContextLevel());
+        context.setAttribute(MeterProxyServlet.UPSTREAM_EXECUTOR, clientThreads);
 
-        ServletHolder proxy = new ServletHolder("meter", new MeterProxyServlet(pipeline, settler, config,
-                new ErrorResponder(resource), departures));
+        MeterProxyServlet meter = new MeterProxyServlet(pipeline, settler, config, new ErrorResponder(resource),
+                departures);
+        ServletHolder proxy = new ServletHolder("meter", meter);
         proxy.setAsyncSupported(true);
         proxy.setInitParameter("maxConnections", "1024");
         proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
         proxy.setInitParameter("timeout", "0");
-        proxy.setInitParameter("maxThreads", "-"); // the executor comes from the context attribute above
+        proxy.setInitParameter("maxThreads", "-"); // not used: see MeterProxyServlet.newHttpClient
         context.addServlet(proxy, "/*");
         var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
@@ -107,7 +108,18 @@ public final class ProxyServer implements AutoCloseable {
         server.setHandler(graceful);
         server.setStopTimeout(GRACE.toMillis());
         server.setStopAtShutdown(false);
-        server.start();
+        try {
+            server.start();
+        } catch (Exception | Error e) {
+            deadlines.close();
+            throw e;
+        }
+        if (meter.upstreamExecutor() != clientThreads) {
+            server.stop();
+            deadlines.close();
+            throw new IllegalStateException("the upstream client must run on virtual threads, got "
+                    + meter.upstreamExecutor());
+        }
         return new ProxyServer(server, connector, settler, departures, deadlines);
     }
 
