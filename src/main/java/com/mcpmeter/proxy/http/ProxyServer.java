@@ -25,6 +25,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 public final class ProxyServer implements AutoCloseable {
     private static final Duration GRACE = Duration.ofSeconds(30);
+    /** Selector and non-blocking work of the upstream client; anything that blocks goes virtual. */
+    private static final int CLIENT_PLATFORM_THREADS = 16;
 
     private final Server server;
     private final ServerConnector connector;
@@ -73,10 +75,12 @@ public final class ProxyServer implements AutoCloseable {
         connector.open();
         pipeline.upstreamGuard().listeningOn(java.net.InetAddress.getByName(config.server().host()),
                 connector.getLocalPort());
-        // The proxy→upstream client runs its callbacks, which block on slow clients' sockets, on
-        // virtual threads: a few hundred slow readers must not use up a fixed pool.
-        org.eclipse.jetty.util.thread.VirtualThreadPool clientThreads = new org.eclipse.jetty.util.thread.VirtualThreadPool();
+        // The proxy→upstream client's callbacks block while a slow reader's socket is full: they run
+        // on virtual threads (its selector on a few platform threads), so a few hundred slow
+        // readers hold no pool. Jetty's VirtualThreadPool would cap them at 200 concurrent tasks.
+        QueuedThreadPool clientThreads = new QueuedThreadPool(CLIENT_PLATFORM_THREADS);
         clientThreads.setName("mcpmeter-upstream");
+        clientThreads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.addBean(clientThreads);
 
         ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
