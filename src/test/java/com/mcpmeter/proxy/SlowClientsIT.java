@@ -85,7 +85,7 @@ class SlowClientsIT {
         String stream = loaded.listing(ListingSpec.live(ProxyFixture.slug("sse"), firehose.mcp().toString(), 0));
         var reader = loaded.consumer(0);
 
-        for (int i = 0; i < 5; i++) { // warm-up
+        for (int i = 0; i < 100; i++) { // warm-up, so that the unloaded figure is not the JIT's
             timedCall(loaded, paid, payer.key());
         }
         long unloaded = median(loaded, paid, payer.key());
