@@ -13,6 +13,9 @@ import java.util.Optional;
  * another to the resolver that connects.
  */
 public final class Cidr {
+    private static final java.util.regex.Pattern IPV6_TEXT = java.util.regex.Pattern.compile("[0-9a-f:.]{2,45}");
+    private static final java.util.regex.Pattern OCTET = java.util.regex.Pattern.compile("0|[1-9][0-9]{0,2}");
+    private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("[0-9]{1,3}");
     private final byte[] network;
     private final int prefix;
     private final String text;
@@ -37,7 +40,7 @@ public final class Cidr {
         int prefix = bits;
         if (slash >= 0) {
             String length = text.substring(slash + 1);
-            if (!length.matches("[0-9]{1,3}") || Integer.parseInt(length) > bits) {
+            if (!PREFIX.matcher(length).matches() || Integer.parseInt(length) > bits) {
                 throw new IllegalArgumentException("prefix length must be 0-" + bits + ", got '" + length + "'");
             }
             prefix = Integer.parseInt(length);
@@ -68,7 +71,7 @@ public final class Cidr {
         String s = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
         try {
             if (s.indexOf(':') >= 0) {
-                if (!s.toLowerCase(Locale.ROOT).matches("[0-9a-f:.]{2,45}")) {
+                if (!IPV6_TEXT.matcher(s.toLowerCase(Locale.ROOT)).matches()) {
                     return Optional.empty();
                 }
                 return Optional.of(InetAddress.getByName(s)); // a literal with ':' is parsed, not looked up
@@ -82,7 +85,7 @@ public final class Cidr {
             }
             byte[] bytes = new byte[4];
             for (int i = 0; i < 4; i++) {
-                if (!parts[i].matches("0|[1-9][0-9]{0,2}") || Integer.parseInt(parts[i]) > 255) {
+                if (!OCTET.matcher(parts[i]).matches() || Integer.parseInt(parts[i]) > 255) {
                     return Optional.empty();
                 }
                 bytes[i] = (byte) Integer.parseInt(parts[i]);
