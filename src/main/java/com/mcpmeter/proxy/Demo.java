@@ -16,7 +16,9 @@ import java.util.Optional;
  */
 final class Demo {
     static final Map<String, String> DEFAULTS =
-            Map.of("DB_USER", "root", "DB_NAME", "mcpmeter_demo", "REDIS_KEY_PREFIX", "mcpmeter-demo:");
+            Map.of("DB_USER", "root", "DB_NAME", "mcpmeter_demo", "REDIS_KEY_PREFIX", "mcpmeter-demo:",
+                    // the demo upstream listens on loopback, which the upstream guard refuses by default
+                    "UPSTREAM_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128");
     /** A fixed test-mode key, so a second run prints the same working line. Local demo only. */
     static final String DEMO_KEY = "mcpm_test_demo_0000000000000000";
     private static final String CONSUMER = "demo@mcpmeter.local";

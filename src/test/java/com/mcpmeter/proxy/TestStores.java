@@ -28,6 +28,7 @@ import org.testcontainers.containers.MySQLContainer;
 final class TestStores {
     private static final String DB_URL = "MCPMETER_TEST_DB_URL";
     private static final String REDIS_URL = "MCPMETER_TEST_REDIS_URL";
+    static final String LOOPBACK = "127.0.0.0/8,::1/128";
 
     private record Server(String host, int port, String user, String password) {}
 
@@ -74,6 +75,8 @@ final class TestStores {
         env.put("REDIS_DB", Integer.toString(r.database()));
         env.put("REDIS_KEY_PREFIX", r.keyPrefix());
         env.put("LOG_LEVEL", "warn");
+        // Test upstreams live on loopback, which the upstream guard refuses unless allowed.
+        env.put("UPSTREAM_ALLOWED_NETWORKS", LOOPBACK);
         return env;
     }
 

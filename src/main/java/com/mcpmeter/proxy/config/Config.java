@@ -17,9 +17,12 @@ public record Config(
     /**
      * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
      * (nginx) whose {@code X-Forwarded-For} names the client; for anyone else the socket's address does.
+     * {@code headerTimeout}: a request's line and headers must have arrived this long after they
+     * began (slowloris); {@code minBodyBytesPerSecond}: a request body must keep this average rate
+     * once it has been arriving for {@code headerTimeout}.
      */
     public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel,
-            List<Cidr> trustedProxies) {
+            List<Cidr> trustedProxies, Duration headerTimeout, int minBodyBytesPerSecond) {
         public Server {
             trustedProxies = List.copyOf(trustedProxies);
         }
@@ -55,7 +58,16 @@ public record Config(
      */
     public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int authFailuresPerMinute) {}
 
-    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
+    /**
+     * {@code allowedNetworks}: private, loopback and other internal networks the operator lets
+     * upstreams live in (none by default: an upstream there is refused, see UpstreamGuard).
+     */
+    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout,
+            List<Cidr> allowedNetworks) {
+        public Upstream {
+            allowedNetworks = List.copyOf(allowedNetworks);
+        }
+    }
 
     /** Platform fee in basis points (2000 = 20 %) for publishers with no setting of their own. */
     public record Money(int defaultPlatformFeeBps) {}

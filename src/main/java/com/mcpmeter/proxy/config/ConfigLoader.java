@@ -42,6 +42,8 @@ public final class ConfigLoader {
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     public static final int DEFAULT_PLATFORM_FEE_BPS = 2000;
     public static final String DEFAULT_AUTHORIZATION_SERVER = "https://mcpmeter.com";
+    public static final int DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS = 10;
+    public static final int DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND = 1024;
     public static final int DEFAULT_INSTANCE_HEARTBEAT_SECONDS = 5;
     public static final int DEFAULT_INSTANCE_LEASE_SECONDS = 30;
 
@@ -69,7 +71,10 @@ public final class ConfigLoader {
         URI publicBase = uri("PUBLIC_BASE_URL", "http://" + host + ":" + port);
         URI authServer = uri("OAUTH_AUTHORIZATION_SERVER", DEFAULT_AUTHORIZATION_SERVER);
         String logLevel = oneOf("LOG_LEVEL", "info", List.of("trace", "debug", "info", "warn", "error", "fatal"));
-        var server = new Config.Server(host, port, publicBase, authServer, logLevel, cidrs("TRUSTED_PROXIES"));
+        var server = new Config.Server(host, port, publicBase, authServer, logLevel, networks("TRUSTED_PROXIES"),
+                seconds("CLIENT_HEADER_TIMEOUT_SECONDS", DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS, 1, 3600),
+                integer("CLIENT_MIN_BODY_BYTES_PER_SECOND", DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND, 0,
+                        Integer.MAX_VALUE));
 
         var database = new Config.Database(
                 text("DB_HOST", "127.0.0.1"),
@@ -110,7 +115,8 @@ public final class ConfigLoader {
         var upstream = new Config.Upstream(
                 defaultTimeout,
                 maxTimeout,
-                seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400));
+                seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400),
+                networks("UPSTREAM_ALLOWED_NETWORKS"));
 
         var money = new Config.Money(integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000));
 
@@ -128,25 +134,25 @@ public final class ConfigLoader {
         return new Config(server, database, redis, caches, limits, upstream, money, instanceLease);
     }
 
-    /** Comma-separated address literals or CIDR blocks; empty by default. */
-    private List<Cidr> cidrs(String name) {
+    /** Comma-separated address literals or CIDR blocks ({@code 10.0.0.0/8, ::1}); empty means none. */
+    private List<Cidr> networks(String name) {
         String value = raw(name);
-        List<Cidr> blocks = new ArrayList<>();
+        List<Cidr> networks = new ArrayList<>();
         if (value == null) {
-            return blocks;
+            return networks;
         }
-        for (String item : value.split(",")) {
-            if (item.isBlank()) {
+        for (String part : value.split(",")) {
+            String cidr = part.strip();
+            if (cidr.isEmpty()) {
                 continue;
             }
             try {
-                blocks.add(Cidr.parse(item));
+                networks.add(Cidr.parse(cidr));
             } catch (IllegalArgumentException e) {
-                problems.add(name + " must list IP addresses or CIDR blocks (e.g. 127.0.0.1,10.0.0.0/8), got \""
-                        + item.strip() + "\"");
+                problems.add(name + " has an invalid network '" + cidr + "': " + e.getMessage());
             }
         }
-        return blocks;
+        return networks;
     }
 
     /** 0 turns the poll off; otherwise at least {@link #MIN_CHANGE_POLL_MILLIS}, so it stays cheap. */

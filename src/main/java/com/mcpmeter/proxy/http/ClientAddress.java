@@ -65,7 +65,11 @@ final class ClientAddress {
         if (address instanceof Inet6Address) {
             byte[] bytes = address.getAddress();
             java.util.Arrays.fill(bytes, 8, 16, (byte) 0);
-            return new Cidr(bytes, 64).toString();
+            try {
+                return InetAddress.getByAddress(bytes).getHostAddress() + "/64";
+            } catch (java.net.UnknownHostException e) {
+                throw new IllegalStateException("16 bytes are an IPv6 address", e);
+            }
         }
         return address.getHostAddress();
     }

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.ee10.proxy.ProxyServlet;
@@ -50,6 +51,8 @@ final class MeterProxyServlet extends ProxyServlet {
     private static final long serialVersionUID = 1L;
     private static final Logger log = LoggerFactory.getLogger(MeterProxyServlet.class);
     private static final String EXCHANGE = MeterProxyServlet.class.getName() + ".exchange";
+    /** The context attribute holding the executor of the proxy→upstream client (virtual threads). */
+    static final String UPSTREAM_EXECUTOR = MeterProxyServlet.class.getName() + ".upstreamExecutor";
     private static final int SNIFF_LIMIT = 64 * 1024;
 
     private final transient Pipeline pipeline;
@@ -58,6 +61,7 @@ final class MeterProxyServlet extends ProxyServlet {
     private final transient ErrorResponder errors;
     private final transient LegacySessions legacy;
     private final transient ClientDepartures departures;
+    private final transient LoopGuard loops;
 
     MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors,
             ClientDepartures departures) {
@@ -67,6 +71,40 @@ final class MeterProxyServlet extends ProxyServlet {
         this.errors = errors;
         this.departures = departures;
         this.legacy = new LegacySessions(pipeline::refundClosed);
+        this.loops = new LoopGuard(config.server().publicBaseUrl());
+    }
+
+    /**
+     * Jetty's proxy servlet hands its client a platform-thread pool (or the server's) after
+     * creating it; this client keeps the executor it was made with: its callbacks block while a
+     * slow reader's socket is full, which must cost a virtual thread, not a pooled one.
+     */
+    @SuppressWarnings("try") // closed by the servlet's lifecycle, never in try-with-resources
+    private static final class UpstreamClient extends HttpClient {
+        UpstreamClient(java.util.concurrent.Executor executor) {
+            super.setExecutor(java.util.Objects.requireNonNull(executor, "upstream executor"));
+        }
+
+        @Override
+        public void setExecutor(java.util.concurrent.Executor ignored) {
+            // keeps the executor given at construction
+        }
+    }
+
+    /** For the start-up check that the upstream client runs on the executor it was given. */
+    java.util.concurrent.Executor upstreamExecutor() {
+        return getHttpClient().getExecutor();
+    }
+
+    /** Connects only to addresses the upstream guard vetted; never follows redirects. */
+    @Override
+    protected HttpClient newHttpClient() {
+        HttpClient client = new UpstreamClient((java.util.concurrent.Executor) getServletContext()
+                .getAttribute(UPSTREAM_EXECUTOR));
+        client.setSocketAddressResolver(new VettedAddressResolver(pipeline.upstreamGuard(), Thread.ofVirtual()
+                .name("mcpmeter-resolve")::start));
+        client.setFollowRedirects(false);
+        return client;
     }
 
     @Override
@@ -76,6 +114,13 @@ final class MeterProxyServlet extends ProxyServlet {
         BodyOnce body = new BodyOnce(request);
         CallRequest call = callRequest(request, UUID.randomUUID().toString(), body,
                 ClientAddress.of(request, config.server().trustedProxies()));
+        if (loops.looped(request)) {
+            log.warn("request_id={} refused: it already passed through this deployment (an upstream loop)",
+                    call.requestId());
+            errors.send(response, call.requestId(), Rejection.LOOP_DETECTED, Map.of(), JsonRpcMessage.NONE,
+                    isJsonRpc(call), OptionalLong.empty(), started, Optional.of(call.path()));
+            return;
+        }
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> {
@@ -88,9 +133,42 @@ final class MeterProxyServlet extends ProxyServlet {
             case Admission.Replayed replayed -> replay(response, call.requestId(), replayed, started);
             case Admission.Admitted admitted -> {
                 legacySession(admitted.call()).ifPresent(session -> legacy.expect(admitted.call(), session));
-                request.setAttribute(EXCHANGE, new Exchange(admitted.call(), started));
-                super.service(request, response);
+                Exchange exchange = new Exchange(admitted.call(), started);
+                request.setAttribute(EXCHANGE, exchange);
+                try {
+                    super.service(request, response);
+                } catch (IOException | ServletException | RuntimeException | Error e) {
+                    failedAfterDebit(request, response, exchange, e);
+                }
             }
+        }
+    }
+
+    /**
+     * Whatever went wrong between the debit and the upstream's answer settles the call here (the
+     * upstream got nothing it could answer: refunded as a failed connection), so that no debit is
+     * left in flight for {@code reconcile --repair}; the client gets the usual JSON error.
+     */
+    private void failedAfterDebit(HttpServletRequest request, HttpServletResponse response, Exchange exchange,
+            Throwable failure) {
+        log.error("request_id={} failed after the debit: {}", exchange.call.requestId(), failure.toString());
+        if (!exchange.end()) {
+            return; // Jetty's failure callback already settles it
+        }
+        UpstreamOutcome outcome = exchange.failed(new java.net.ConnectException("not sent: " + failure), false);
+        settle(exchange, outcome); // this is the request's own virtual thread: it may block
+        try {
+            if (!response.isCommitted()) {
+                response.reset();
+                errors.send(response, exchange.call.requestId(), Rejection.UPSTREAM_FAILED, Map.of(),
+                        exchange.call.message(), isJsonRpc(exchange.call.request()), currentBalance(exchange),
+                        exchange.startedNanos, Optional.empty());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("request_id={} could not send the error answer: {}", exchange.call.requestId(), e.toString());
+        }
+        if (request.isAsyncStarted()) {
+            request.getAsyncContext().complete();
         }
     }
 
@@ -232,9 +310,14 @@ final class MeterProxyServlet extends ProxyServlet {
         proxyRequest.headers(headers -> headers.clear().add(upstream));
     }
 
-    /** No X-Forwarded-For or Via: the publisher never learns who the consumer is. */
+    /**
+     * No X-Forwarded-For or Via: the publisher never learns who the consumer is. Only the loop mark,
+     * set last so that no forwarded or publisher header can replace it.
+     */
     @Override
-    protected void addProxyHeaders(HttpServletRequest request, Request proxyRequest) {}
+    protected void addProxyHeaders(HttpServletRequest request, Request proxyRequest) {
+        loops.mark(request, proxyRequest);
+    }
 
     @Override
     protected void sendProxyRequest(HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {

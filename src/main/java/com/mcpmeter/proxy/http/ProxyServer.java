@@ -25,17 +25,22 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 public final class ProxyServer implements AutoCloseable {
     private static final Duration GRACE = Duration.ofSeconds(30);
+    /** Selector and non-blocking work of the upstream client; anything that blocks goes virtual. */
+    private static final int CLIENT_PLATFORM_THREADS = 16;
 
     private final Server server;
     private final ServerConnector connector;
     private final ExecutorService settler;
     private final ClientDepartures departures;
+    private final ClientDeadlines deadlines;
 
-    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures) {
+    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures,
+            ClientDeadlines deadlines) {
         this.server = server;
         this.connector = connector;
         this.settler = settler;
         this.departures = departures;
+        this.deadlines = deadlines;
     }
 
     /**
@@ -59,7 +64,24 @@ public final class ProxyServer implements AutoCloseable {
         connector.setHost(config.server().host());
         connector.setPort(config.server().port());
         connector.setIdleTimeout(config.upstream().streamIdleTimeout().toMillis());
+        ClientDeadlines deadlines =
+                new ClientDeadlines(config.server().headerTimeout(), config.server().minBodyBytesPerSecond());
+        connector.addEventListener(deadlines);
         server.addConnector(connector);
+        // Errors Jetty writes itself (unparseable requests, 404 outside the servlets, exceptions) are JSON.
+        server.setErrorHandler(new JsonErrorHandler.ServerLevel());
+        // The upstream guard must know where this proxy listens (an upstream there is a loop), and
+        // with PORT=0 that is known only once the connector is bound.
+        connector.open();
+        pipeline.upstreamGuard().listeningOn(java.net.InetAddress.getByName(config.server().host()),
+                connector.getLocalPort());
+        // The proxy→upstream client's callbacks block while a slow reader's socket is full: they run
+        // on virtual threads (its selector on a few platform threads), so a few hundred slow
+        // readers hold no pool. Jetty's VirtualThreadPool would cap them at 200 concurrent tasks.
+        QueuedThreadPool clientThreads = new QueuedThreadPool(CLIENT_PLATFORM_THREADS);
+        clientThreads.setName("mcpmeter-upstream");
+        clientThreads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        server.addBean(clientThreads);
 
         ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
         ClientDepartures departures = new ClientDepartures(settler);
@@ -68,14 +90,17 @@ public final class ProxyServer implements AutoCloseable {
         context.setContextPath("/");
         // Let the pipeline see raw paths and judge them itself.
         context.getServletHandler().setDecodeAmbiguousURIs(true);
+        context.setErrorHandler(new JsonErrorHandler.ContextLevel());
+        context.setAttribute(MeterProxyServlet.UPSTREAM_EXECUTOR, clientThreads);
 
-        ServletHolder proxy = new ServletHolder("meter", new MeterProxyServlet(pipeline, settler, config,
-                new ErrorResponder(resource), departures));
+        MeterProxyServlet meter = new MeterProxyServlet(pipeline, settler, config, new ErrorResponder(resource),
+                departures);
+        ServletHolder proxy = new ServletHolder("meter", meter);
         proxy.setAsyncSupported(true);
         proxy.setInitParameter("maxConnections", "1024");
         proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
         proxy.setInitParameter("timeout", "0");
-        proxy.setInitParameter("maxThreads", "256");
+        proxy.setInitParameter("maxThreads", "-"); // not used: see MeterProxyServlet.newHttpClient
         context.addServlet(proxy, "/*");
         var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
@@ -87,8 +112,19 @@ public final class ProxyServer implements AutoCloseable {
         server.setHandler(graceful);
         server.setStopTimeout(GRACE.toMillis());
         server.setStopAtShutdown(false);
-        server.start();
-        return new ProxyServer(server, connector, settler, departures);
+        try {
+            server.start();
+        } catch (Exception | Error e) {
+            deadlines.close();
+            throw e;
+        }
+        if (meter.upstreamExecutor() != clientThreads) {
+            server.stop();
+            deadlines.close();
+            throw new IllegalStateException("the upstream client must run on virtual threads, got "
+                    + meter.upstreamExecutor());
+        }
+        return new ProxyServer(server, connector, settler, departures, deadlines);
     }
 
     public int port() {
@@ -106,6 +142,7 @@ public final class ProxyServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException("could not stop the proxy cleanly", e);
         } finally {
+            deadlines.close();
             departures.close();
             settler.close(); // waits for every settlement to be written
         }

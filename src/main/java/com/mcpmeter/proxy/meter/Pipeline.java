@@ -34,6 +34,7 @@ public final class Pipeline {
     private final CreditGate creditGate;
     private final Record record;
     private final CircuitBreaker breaker;
+    private final UpstreamGuard upstreamGuard;
     private final Ledger ledger;
     private final RecentBalances balances;
     private final Config.Upstream upstream;
@@ -52,6 +53,8 @@ public final class Pipeline {
         this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
         this.authenticate = new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
         this.resolveListing = new ResolveListing(listings, legacyEndpoints);
+        this.upstreamGuard = new UpstreamGuard(config.upstream().allowedNetworks(), UpstreamGuard.SYSTEM_DNS, clock);
+        upstreamGuard.publicUrl(config.server().publicBaseUrl());
         this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
         this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
@@ -79,6 +82,12 @@ public final class Pipeline {
                 return refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
             }
             Listing listing = route.listing();
+            // 2b. Upstream address guard: an internal or looping upstream is refused before any charge.
+            if (upstreamGuard.vet(route.target()) instanceof UpstreamGuard.Vetting.Refused(var why, String reason)) {
+                log.warn("request_id={} slug={} upstream refused ({}): {}", request.requestId(), listing.slug(),
+                        why.codeWord(), reason);
+                return new Admission.Refused(why, Map.of(), balanceOf(consumer), JsonRpcMessage.NONE);
+            }
             if (!breaker.allow(listing.id())) {
                 return new Admission.Refused(Rejection.UPSTREAM_UNAVAILABLE,
                         Map.of("retry_after_seconds", breaker.retryAfterSeconds(listing.id())),
@@ -200,6 +209,11 @@ public final class Pipeline {
     /** Where legacy SSE upstreams told clients to POST; the HTTP edge reports what streams announce. */
     public LegacyEndpoints legacyEndpoints() {
         return legacyEndpoints;
+    }
+
+    /** The guard the HTTP client asks for the addresses it may connect to. */
+    public UpstreamGuard upstreamGuard() {
+        return upstreamGuard;
     }
 
     /** Open circuits by listing id, for /health. */

@@ -42,7 +42,12 @@ public enum Rejection {
             "The publisher's server keeps failing; calls are paused for a moment and nothing was charged"),
     STORE_UNAVAILABLE(503, -32006, "store_unavailable", "The proxy cannot reach its ledger; nothing was charged"),
     UPSTREAM_FAILED(502, -32007, "upstream_failed", "The publisher's server failed; the call was refunded"),
-    UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded");
+    UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded"),
+    UPSTREAM_FORBIDDEN(502, -32012, "upstream_forbidden",
+            "The listing's upstream address is not allowed; nothing was charged"),
+    UPSTREAM_INVALID(502, -32014, "upstream_invalid", "The listing's upstream URL is not usable; nothing was charged"),
+    LOOP_DETECTED(508, -32013, "loop_detected",
+            "The request already passed through this proxy (an upstream pointing back at it); nothing was charged");
 
     private final int httpStatus;
     private final int jsonRpcCode;

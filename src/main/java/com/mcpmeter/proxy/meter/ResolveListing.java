@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.meter;
 
 import java.net.URI;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -63,6 +64,9 @@ final class ResolveListing {
             return Verdict.fail(Rejection.LISTING_NOT_LIVE);
         }
         URI base = listing.upstreamUrl().get();
+        if (!usable(base)) {
+            return Verdict.fail(Rejection.UPSTREAM_INVALID);
+        }
         boolean legacy = "sse".equals(listing.transport());
         Optional<Set<String>> announced = legacy ? legacyEndpoints.params(listing.id(), subpath) : Optional.empty();
         if (announced.isPresent()) {
@@ -76,6 +80,23 @@ final class ResolveListing {
             return Verdict.pass(new Route(listing, target(base, "", Optional.empty())));
         }
         return Verdict.fail(Rejection.INVALID_PATH);
+    }
+
+    /**
+     * An upstream URL the HTTP client can use as it is: http(s), a host that is a canonical IP
+     * literal or a plain host name (no {@code _}, no {@code 127.1}), a real port, no user info.
+     * Anything else would fail only after the debit, in the client.
+     */
+    static boolean usable(URI upstream) {
+        String scheme = upstream.getScheme() == null ? "" : upstream.getScheme().toLowerCase(Locale.ROOT);
+        String host = upstream.getHost();
+        return (scheme.equals("http") || scheme.equals("https"))
+                && host != null
+                && (com.mcpmeter.proxy.config.Cidr.literal(host).isPresent()
+                        || UpstreamGuard.isHostName(host.toLowerCase(Locale.ROOT)))
+                && upstream.getRawUserInfo() == null
+                && (upstream.getPort() == -1 || upstream.getPort() >= 1 && upstream.getPort() <= 65_535)
+                && upstream.getRawFragment() == null;
     }
 
     /** The last segment of the upstream URL's path ({@code sse} for {@code http://h/sse}), or "". */

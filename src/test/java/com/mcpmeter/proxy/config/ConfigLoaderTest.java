@@ -58,6 +58,9 @@ class ConfigLoaderTest {
                 () -> assertEquals(10_000, c.limits().perDay()),
                 () -> assertEquals(10L * 1024 * 1024, c.limits().maxBodyBytes()),
                 () -> assertEquals(1, c.limits().instances()),
+                () -> assertTrue(c.upstream().allowedNetworks().isEmpty(), "no internal network allowed by default"),
+                () -> assertEquals(Duration.ofSeconds(10), c.server().headerTimeout()),
+                () -> assertEquals(1024, c.server().minBodyBytesPerSecond()),
                 () -> assertEquals(Duration.ofSeconds(60), c.upstream().defaultTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().maxTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().streamIdleTimeout()),
@@ -146,7 +149,7 @@ class ConfigLoaderTest {
     @Test
     void rejectsNamesAndBadBlocksAsTrustedProxiesAndTooFrequentPolls() {
         assertTrue(problems(env("TRUSTED_PROXIES", "nginx.internal")).contains("TRUSTED_PROXIES"));
-        assertTrue(problems(env("TRUSTED_PROXIES", "10.0.0.0/33")).contains("\"10.0.0.0/33\""));
+        assertTrue(problems(env("TRUSTED_PROXIES", "10.0.0.0/33")).contains("'10.0.0.0/33'"));
         assertTrue(problems(env("CHANGE_POLL_MILLIS", "10")).contains("CHANGE_POLL_MILLIS must be 0 (off) or at least 100"));
         assertTrue(problems(env("AUTH_FAILURES_PER_MINUTE", "0")).contains("AUTH_FAILURES_PER_MINUTE"));
     }
@@ -253,5 +256,25 @@ class ConfigLoaderTest {
         assertEquals("root", c.database().user());
         assertEquals(4000, c.server().port());
         assertEquals(2, c.redis().database());
+    }
+
+    @Test
+    void readsAllowedNetworksAndClientDeadlines() {
+        Config c = ConfigLoader.load(env("UPSTREAM_ALLOWED_NETWORKS", " 10.1.0.0/16, ::1/128 ,192.168.7.7",
+                "CLIENT_HEADER_TIMEOUT_SECONDS", "3", "CLIENT_MIN_BODY_BYTES_PER_SECOND", "0"));
+        assertEquals(java.util.List.of(Cidr.parse("10.1.0.0/16"), Cidr.parse("::1/128"), Cidr.parse("192.168.7.7/32")),
+                c.upstream().allowedNetworks());
+        assertEquals(Duration.ofSeconds(3), c.server().headerTimeout());
+        assertEquals(0, c.server().minBodyBytesPerSecond());
+    }
+
+    @Test
+    void refusesEveryMalformedAllowedNetworkAtOnce() {
+        String message = problems(env("UPSTREAM_ALLOWED_NETWORKS", "10.0.0.0/33,localhost,127.1/8,::1/129,10.0.0.0/x",
+                "CLIENT_HEADER_TIMEOUT_SECONDS", "0"));
+        for (String bad : new String[] {"'10.0.0.0/33'", "'localhost'", "'127.1/8'", "'::1/129'", "'10.0.0.0/x'"}) {
+            assertTrue(message.contains("UPSTREAM_ALLOWED_NETWORKS has an invalid network " + bad), message);
+        }
+        assertTrue(message.contains("CLIENT_HEADER_TIMEOUT_SECONDS must be between 1"), message);
     }
 }
