@@ -18,12 +18,10 @@ public final class Cidr {
     private static final java.util.regex.Pattern PREFIX = java.util.regex.Pattern.compile("[0-9]{1,3}");
     private final byte[] network;
     private final int prefix;
-    private final String text;
 
-    private Cidr(byte[] network, int prefix, String text) {
+    private Cidr(byte[] network, int prefix) {
         this.network = network;
         this.prefix = prefix;
-        this.text = text;
     }
 
     /**
@@ -45,7 +43,7 @@ public final class Cidr {
             }
             prefix = Integer.parseInt(length);
         }
-        return new Cidr(mask(bytes, prefix), prefix, text);
+        return new Cidr(mask(bytes, prefix), prefix);
     }
 
     public int prefixLength() {
@@ -110,8 +108,13 @@ public final class Cidr {
         return 31 * Arrays.hashCode(network) + prefix;
     }
 
+    /** The network in canonical form ({@code 10.1.2.3/8} reads back as {@code 10.0.0.0/8}). */
     @Override
     public String toString() {
-        return text;
+        try {
+            return InetAddress.getByAddress(network).getHostAddress() + "/" + prefix;
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException("4 or 16 bytes are an address", e);
+        }
     }
 }
