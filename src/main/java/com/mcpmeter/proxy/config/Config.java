@@ -35,9 +35,10 @@ public record Config(
 
     /**
      * Operator defaults, used where a listing sets no limit of its own. {@code instances} is how many
-     * proxies share the limits: while Redis is away each one enforces its own share of them.
+     * proxies share the limits: while Redis is away each one enforces its own share of them. {@code
+     * maxBatchCalls} bounds the envelopes of one JSON-RPC batch.
      */
-    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances) {}
+    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int maxBatchCalls) {}
 
     public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout) {}
 

@@ -58,7 +58,7 @@ final class LegacySessions {
         }
         for (PricedCall priced : call.charge().pricedCalls()) {
             if (!priced.free()) {
-                pending.put(priced.id().toString(), new Pending(call, priced.id().toString()));
+                pending.put(priced.id().key(), new Pending(call, priced.id().key()));
             }
         }
     }
@@ -89,7 +89,7 @@ final class LegacySessions {
             return failed;
         }
         for (PricedCall priced : call.charge().pricedCalls()) {
-            String id = priced.id().toString();
+            String id = priced.id().key();
             Pending p = pending.get(id);
             if (p == null || p.call != call) {
                 continue;

@@ -50,7 +50,7 @@ public final class Pipeline {
         this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
         this.authenticate = new Authenticate(keys, projects);
         this.resolveListing = new ResolveListing(listings);
-        this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
+        this.inspectBody = new InspectBody(config.limits().maxBodyBytes(), config.limits().maxBatchCalls());
         this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
         this.freeTier = new FreeTier(ledger);
@@ -121,7 +121,7 @@ public final class Pipeline {
         Listing listing = route.listing();
         JsonRpcMessage message = inspected.message();
         // 3. Rate limit
-        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, now);
+        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, message, now);
         if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
             return refused(allowed, balanceOf(consumer), message);
         }
@@ -190,10 +190,12 @@ public final class Pipeline {
     /**
      * A billed envelope of an already closed call turned out to have failed (legacy SSE answers
      * arrive on the stream, after the POST was closed): refund its price.
+     *
+     * @param failedId the envelope's id as {@link JsonRpcId#key()}
      */
     public void refundClosed(Call call, String failedId) {
         long amount = call.charge().pricedCalls().stream()
-                .filter(p -> p.id().toString().equals(failedId))
+                .filter(p -> p.id().key().equals(failedId))
                 .mapToLong(PricedCall::chargedMicroCents)
                 .sum();
         if (amount > 0 && call.charge().usageEventId().isPresent()) {
@@ -213,7 +215,7 @@ public final class Pipeline {
             String tool = envelope.toolName().orElseThrow();
             long price = listing.priceOf(tool);
             if (price > 0) {
-                priced.add(new PricedCall(envelope.id().orElseThrow(), tool, price, false));
+                priced.add(new PricedCall(envelope.canonicalId().orElseThrow(), tool, price, false));
             }
         }
         return priced;

@@ -64,7 +64,7 @@ final class Record {
 
     /** In a 2xx answer: the envelope got an error, or the answer broke off before its result. */
     private static boolean failed(PricedCall call, UpstreamOutcome outcome) {
-        String id = call.id().toString();
+        String id = call.id().key();
         boolean whole = outcome.kind() == UpstreamOutcome.Kind.COMPLETED;
         return outcome.errorIds().contains(id) || (!whole && !outcome.resultIds().contains(id));
     }

@@ -6,7 +6,7 @@ import java.util.Set;
  * How the proxy→upstream exchange ended, as the HTTP edge saw it.
  *
  * @param status the upstream's status, or 0 when none arrived
- * @param resultIds ids (as JSON text, e.g. {@code 1} or {@code "a"}) answered with {@code result}
+ * @param resultIds ids answered with {@code result}, as {@link JsonRpcId#key()} (e.g. {@code 1} or {@code "a"})
  * @param errorIds ids answered with a JSON-RPC {@code error}
  */
 public record UpstreamOutcome(Kind kind, int status, Set<String> resultIds, Set<String> errorIds, long responseBytes) {
