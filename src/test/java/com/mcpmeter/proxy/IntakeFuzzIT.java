@@ -12,7 +12,9 @@ import com.mcpmeter.proxy.meter.IntakeOracle;
 import com.mcpmeter.proxy.meter.Rejection;
 import com.mcpmeter.proxy.store.Seeder.ListingSpec;
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
@@ -72,13 +75,28 @@ class IntakeFuzzIT {
      * the price of every result it delivers in a 2xx answer.
      */
     static final class FuzzUpstream implements AutoCloseable {
-        final TestUpstream server;
+        private final HttpServer server;
+        /** Requests received; a counter, not a list: make fuzz sends 100,000. */
+        final AtomicInteger received = new AtomicInteger();
         final AtomicLong delivered = new AtomicLong();
         final AtomicInteger lastStatus = new AtomicInteger();
         final List<String> violations = java.util.Collections.synchronizedList(new ArrayList<>());
 
         FuzzUpstream() throws IOException {
-            server = TestUpstream.start(this::answer);
+            server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+            server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+            server.createContext("/", exchange -> {
+                try (exchange) {
+                    byte[] body = exchange.getRequestBody().readAllBytes();
+                    received.incrementAndGet();
+                    answer(exchange, body);
+                }
+            });
+            server.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort() + "/mcp";
         }
 
         private void answer(HttpExchange exchange, byte[] body) throws IOException {
@@ -131,7 +149,7 @@ class IntakeFuzzIT {
 
         @Override
         public void close() {
-            server.close();
+            server.stop(0);
         }
     }
 
@@ -152,7 +170,7 @@ class IntakeFuzzIT {
     void fuzzedRequestsNeverDriftMoneyNorGetAProxy5xx() throws Exception {
         long seed = Long.getLong("fuzz.seed", 20_261_201L);
         int inputs = Integer.getInteger("fuzz.inputs", 5_000);
-        String url = upstream.server.mcp().toString();
+        String url = upstream.url();
         String open = proxy.listing(ListingSpec.live(ProxyFixture.slug("fz"), url, DEFAULT_PRICE)
                 .withRateLimits(1_000_000_000, 1_000_000_000));
         String tight = proxy.listing(ListingSpec.live(ProxyFixture.slug("ft"), url, DEFAULT_PRICE)
@@ -169,6 +187,7 @@ class IntakeFuzzIT {
         IntakeFuzz fuzz = new IntakeFuzz(seed);
         Map<String, Integer> outcomes = new TreeMap<>();
         int forwarded = 0;
+        long forwardedNanos = 0;
         long started = System.nanoTime();
         for (int i = 0; i < inputs; i++) {
             IntakeFuzz.Input input = fuzz.next();
@@ -179,16 +198,19 @@ class IntakeFuzzIT {
                 case UNKNOWN -> "mcpm_test_unknown0000000000000000";
                 case NONE -> null;
             };
-            int receivedBefore = upstream.server.received.size();
+            int receivedBefore = upstream.received.get();
             long deliveredBefore = upstream.delivered.get();
+            long sent = System.nanoTime();
             HttpResponse<String> response = send(input, "/" + (input.tightListing() ? tight : open), key);
-            boolean reached = upstream.server.received.size() > receivedBefore;
+            long tookNanos = System.nanoTime() - sent;
+            boolean reached = upstream.received.get() > receivedBefore;
             String where = "seed " + seed + " input " + i + " (" + input.httpMethod() + " " + input.headers() + "): "
                     + abbreviated(input.bodyText()) + " -> " + response.statusCode() + " " + abbreviated(response.body());
             String billed = response.headers().firstValue("X-Mcpmeter-Billed").orElse("");
             boolean replay = response.headers().firstValue("X-Mcpmeter-Idempotent-Replay").isPresent();
             if (reached) {
                 forwarded++;
+                forwardedNanos += tookNanos;
                 int upstreamStatus = upstream.lastStatus.get();
                 assertEquals(upstreamStatus, response.statusCode(), "the upstream's status passes through: " + where);
                 account.delivered += upstream.delivered.get() - deliveredBefore;
@@ -215,9 +237,10 @@ class IntakeFuzzIT {
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
         assertEquals(List.of(), upstream.violations, "bodies that should have been refused reached the upstream");
-        System.out.printf("intake fuzz through the proxy: seed %d, %d inputs in %d ms, %d forwarded, "
-                + "%d µ¢ delivered and charged, drift 0, proxy 5xx 0; outcomes %s%n", seed, inputs, millis, forwarded,
-                rich.delivered + poor.delivered, outcomes);
+        System.out.printf("intake fuzz through the proxy: seed %d, %d inputs in %d ms (forwarded ones %.1f ms each), "
+                + "%d forwarded, %d µ¢ delivered and charged, drift 0, proxy 5xx 0; outcomes %s%n", seed, inputs, millis,
+                forwarded == 0 ? 0.0 : forwardedNanos / 1e6 / forwarded, forwarded, rich.delivered + poor.delivered,
+                outcomes);
         assertTrue(forwarded > inputs / 10, "too few inputs reached the upstream to judge money: " + forwarded);
     }
 

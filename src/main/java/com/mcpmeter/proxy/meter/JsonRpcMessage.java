@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -118,7 +117,10 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     private static Verdict<JsonRpcMessage> batch(JsonParser parser, int maxBatchCalls) throws IOException {
         List<Envelope> envelopes = new ArrayList<>();
         Set<JsonRpcId> requestIds = new HashSet<>();
-        while (parser.nextToken() != JsonToken.END_ARRAY) {
+        for (JsonToken token = parser.nextToken(); token != JsonToken.END_ARRAY; token = parser.nextToken()) {
+            if (token == null) { // the parser reports a cut-off array itself; this is only a backstop
+                return Verdict.fail(Rejection.PARSE_ERROR);
+            }
             if (envelopes.size() == maxBatchCalls) {
                 return Verdict.fail(Rejection.BATCH_TOO_LARGE, Map.of("limit", maxBatchCalls));
             }
