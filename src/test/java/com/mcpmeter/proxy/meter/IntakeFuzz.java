@@ -22,7 +22,7 @@ public final class IntakeFuzz {
 
     private static final String[] ID_FORMS = {"1", "1.0", "1e0", "10E-1", "-0", "0", "2", "2.00", "3", "\"1\"",
         "\"a\"", "\"\\u0061\"", "\"\"", "12345678901234567890", "12345678901234567891", "1.0000000000000000001",
-        "-7", "1e400", "null", "true", "{}", "[1]", "\"x\\\"y\""};
+        "-7", "1e400", "1E99999999999", "null", "true", "{}", "[1]", "\"x\\\"y\""};
     private static final String[] METHODS = {"tools/call", "tools/call", "tools/call", "ping", "tools/list",
         "initialize", "Tools/call", "tools/call ", "notifications/initialized", "resources/read", ""};
     private static final String NOISE = "{}[]:,\"\\ 0123456789-+eE.tnfrul\u00e9\u0000\n";

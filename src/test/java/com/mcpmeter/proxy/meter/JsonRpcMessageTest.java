@@ -344,6 +344,15 @@ class JsonRpcMessageTest {
     }
 
     @Test
+    void readsIdsWithExponentsNoDecimalCanHold() {
+        // Found by the fuzz test's oracle: a BigDecimal reader throws on these; the proxy must not.
+        JsonRpcMessage m = passed(call("1E99999999999", "a"));
+        assertEquals(Optional.of(JsonRpcId.ofNumber("1e400")), m.toolCalls().getFirst().canonicalId());
+        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("1e400", "a") + "," + call("1E99999999999", "b") + "]"));
+        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("0", "a") + "," + call("1E-99999999999", "b") + "]"));
+    }
+
+    @Test
     void refusesNumbersAndNestingBeyondTheReadersBoundsAsParseErrors() {
         assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1" + "0".repeat(2_000)
                 + ",\"method\":\"ping\"}"));
