@@ -15,6 +15,9 @@ import java.util.Optional;
  * id here: a batch holding both is refused, rather than trusting the upstream to keep them apart
  * when it answers. Strings compare by their decoded characters ({@code "\u0031"} is {@code "1"}).
  *
+ * <p>A number too large for a double ({@code 1e400}) is no id at all: upstreams write it back as
+ * {@code "Infinity"}, {@code null} or not as JSON, so its answer could never be matched.
+ *
  * <p>{@link #key()} is the canonical text: the string JSON-quoted, the number in its shortest form
  * ({@code 1}, {@code 2.5}, {@code 1.0E21}); equal ids have equal keys and only those.
  */
@@ -35,20 +38,28 @@ public record JsonRpcId(String key) {
 
     /**
      * @param jsonNumber a JSON number as written (already checked to be one by a JSON reader)
-     * @throws NumberFormatException if it is not a number at all
+     * @throws NumberFormatException if it is not a number, or not a finite double
      */
     public static JsonRpcId ofNumber(String jsonNumber) {
+        return number(jsonNumber).orElseThrow(() -> new NumberFormatException("not a finite number: " + jsonNumber));
+    }
+
+    /** The id a JSON number denotes, or empty when it is beyond a double's range. */
+    public static Optional<JsonRpcId> number(String jsonNumber) {
         double value = Double.parseDouble(jsonNumber);
+        if (!Double.isFinite(value)) {
+            return Optional.empty();
+        }
         if (value == 0) {
             value = 0; // -0 is 0, as JSON.stringify(-0) says
         }
         if (value == Math.rint(value) && Math.abs(value) < PLAIN_INTEGER_BOUND) {
-            return new JsonRpcId(Long.toString((long) value));
+            return Optional.of(new JsonRpcId(Long.toString((long) value)));
         }
-        return new JsonRpcId(Double.toString(value));
+        return Optional.of(new JsonRpcId(Double.toString(value)));
     }
 
-    /** The id of a JSON node, when it is a string or a number (the only kinds JSON-RPC allows). */
+    /** The id of a JSON node, when it is a string or a finite number (the kinds JSON-RPC allows). */
     public static Optional<JsonRpcId> of(JsonNode node) {
         if (node == null) {
             return Optional.empty();
@@ -57,7 +68,7 @@ public record JsonRpcId(String key) {
             return Optional.of(ofString(node.asText()));
         }
         if (node.isNumber()) {
-            return Optional.of(ofNumber(node.asText()));
+            return number(node.asText());
         }
         return Optional.empty();
     }

@@ -199,6 +199,10 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
         if (id.isPresent() && !id.get().isTextual() && !id.get().isNumber()) {
             return invalid("an id that is neither a string nor a number");
         }
+        if (id.isPresent() && JsonRpcId.of(id.get()).isEmpty()) {
+            // Its answer would come back as "Infinity" or null, never as this id: an error could not refund it.
+            return invalid("a number id beyond the range of a double");
+        }
         JsonNode method = node.get("method");
         if (method == null) {
             if (node.has("result") || node.has("error")) {

@@ -277,7 +277,8 @@ public final class ResponseMeter {
         private String idText(JsonToken token) throws IOException {
             return switch (token) {
                 case VALUE_STRING -> JsonRpcId.ofString(parser.getText()).key();
-                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> JsonRpcId.ofNumber(parser.getText()).key();
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> // beyond a double: no request has that id
+                        JsonRpcId.number(parser.getText()).map(JsonRpcId::key).orElse(null);
                 default -> null;
             };
         }

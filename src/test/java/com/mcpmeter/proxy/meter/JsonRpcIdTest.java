@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.meter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.DoubleNode;
@@ -46,5 +47,15 @@ class JsonRpcIdTest {
         assertEquals(Optional.empty(), JsonRpcId.of(NullNode.getInstance()));
         assertEquals(Optional.empty(), JsonRpcId.of(BooleanNode.TRUE));
         assertEquals(Optional.empty(), JsonRpcId.of(null));
+    }
+
+    @Test
+    void aNumberBeyondTheRangeOfADoubleIsNoId() {
+        assertEquals(Optional.empty(), JsonRpcId.number("1e400"));
+        assertEquals(Optional.empty(), JsonRpcId.of(DoubleNode.valueOf(Double.POSITIVE_INFINITY)));
+        assertEquals(Optional.empty(), JsonRpcId.of(com.fasterxml.jackson.databind.node.BigIntegerNode.valueOf(
+                BigInteger.TEN.pow(400))));
+        assertThrows(NumberFormatException.class, () -> JsonRpcId.ofNumber("-1e400"));
+        assertEquals(Optional.of(JsonRpcId.ofNumber("0")), JsonRpcId.number("1e-400"));
     }
 }

@@ -344,11 +344,16 @@ class JsonRpcMessageTest {
     }
 
     @Test
-    void readsIdsWithExponentsNoDecimalCanHold() {
-        // Found by the fuzz test's oracle: a BigDecimal reader throws on these; the proxy must not.
-        JsonRpcMessage m = passed(call("1E99999999999", "a"));
-        assertEquals(Optional.of(JsonRpcId.ofNumber("1e400")), m.toolCalls().getFirst().canonicalId());
-        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("1e400", "a") + "," + call("1E99999999999", "b") + "]"));
+    void refusesNumberIdsBeyondTheRangeOfADouble() {
+        // Found by IntakeFuzzIT: a Jackson upstream answered the id 1E99999999999 as "Infinity", so the
+        // error of a failed tools/call did not match its request and the call stayed charged.
+        for (String id : new String[] {"1e400", "-1e400", "1E99999999999", "1" + "0".repeat(400)}) {
+            var f = failure(call(id, "a"));
+            assertEquals(Rejection.INVALID_REQUEST, f.rejection(), id);
+            assertTrue(String.valueOf(f.details().get("reason")).contains("range"), f.details().toString());
+        }
+        assertEquals(Rejection.INVALID_REQUEST, rejection("{\"jsonrpc\":\"2.0\",\"id\":1e400,\"result\":{}}"));
+        // Underflow is fine: the id is 0, and an upstream writes it back as 0.
         assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("0", "a") + "," + call("1E-99999999999", "b") + "]"));
     }
 

@@ -377,5 +377,7 @@ class ResponseMeterTest {
                 + "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0033\",\"result\":{}}]");
         assertEquals(Set.of(JsonRpcId.ofNumber("1").key(), JsonRpcId.ofString("3").key()), meter.resultIds());
         assertEquals(Set.of(JsonRpcId.ofNumber("2").key()), meter.errorIds());
+        // An id beyond a double's range answers no request (none is admitted with one).
+        assertEquals(Set.of(), whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"error\":{}}").errorIds());
     }
 }
