@@ -201,7 +201,15 @@ class IntakeFuzzIT {
             int receivedBefore = upstream.received.get();
             long deliveredBefore = upstream.delivered.get();
             long sent = System.nanoTime();
-            HttpResponse<String> response = send(input, "/" + (input.tightListing() ? tight : open), key);
+            HttpResponse<String> response;
+            try {
+                response = send(input, "/" + (input.tightListing() ? tight : open), key);
+            } catch (IOException e) {
+                throw new AssertionError("seed " + seed + " input " + i + " got no answer (" + e + "; reached the upstream: "
+                        + (upstream.received.get() > receivedBefore) + "): " + input.httpMethod() + " "
+                        + input.headers() + " key " + input.key() + " tight " + input.tightListing() + " body "
+                        + Arrays.toString(input.body()), e);
+            }
             long tookNanos = System.nanoTime() - sent;
             boolean reached = upstream.received.get() > receivedBefore;
             String where = "seed " + seed + " input " + i + " (" + input.httpMethod() + " " + input.headers() + "): "
