@@ -107,6 +107,36 @@ final class TestUpstream implements AutoCloseable {
         };
     }
 
+    /**
+     * A JSON-RPC server with tools: {@code tools/call} of {@code fail} answers a JSON-RPC error, any
+     * other request a result; ids as received; notifications and responses get no answer (202 when
+     * nothing is answered).
+     */
+    static Behaviour tools() {
+        return (exchange, body) -> {
+            JsonNode request = JSON.readTree(body);
+            var out = JSON.createArrayNode();
+            for (JsonNode r : request.isArray() ? request : List.of(request)) {
+                if (!r.has("id") || !r.has("method")) {
+                    continue;
+                }
+                if ("tools/call".equals(r.path("method").asText()) && "fail".equals(r.path("params").path("name").asText())) {
+                    ObjectNode error = JSON.createObjectNode().put("jsonrpc", "2.0");
+                    error.set("id", r.get("id"));
+                    error.putObject("error").put("code", -32000).put("message", "tool failed");
+                    out.add(error);
+                } else {
+                    out.add(result(r));
+                }
+            }
+            if (out.isEmpty()) {
+                exchange.sendResponseHeaders(202, -1);
+            } else {
+                send(exchange, 200, "application/json", JSON.writeValueAsBytes(request.isArray() ? out : out.get(0)));
+            }
+        };
+    }
+
     /** Answers every request with a JSON-RPC error object (HTTP 200). */
     static Behaviour jsonRpcError() {
         return (exchange, body) -> {

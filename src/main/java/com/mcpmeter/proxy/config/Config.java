@@ -55,8 +55,10 @@ public record Config(
      * proxies share the limits: while Redis is away each one enforces its own share of them.
      * {@code authFailuresPerMinute}: failed authentications one client address may make per minute
      * on one instance before it is refused outright (no key lookup) until the minute is over.
+     * {@code maxBatchCalls} bounds the envelopes of one JSON-RPC batch.
      */
-    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int authFailuresPerMinute) {}
+    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int authFailuresPerMinute,
+            int maxBatchCalls) {}
 
     /**
      * {@code allowedNetworks}: private, loopback and other internal networks the operator lets

@@ -40,6 +40,8 @@ public final class ConfigLoader {
     public static final int DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS = 300;
     public static final int DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS = 300;
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
+    public static final int DEFAULT_MAX_BATCH_CALLS = 50;
+    public static final int MAX_MAX_BATCH_CALLS = 10_000;
     public static final int DEFAULT_PLATFORM_FEE_BPS = 2000;
     public static final String DEFAULT_AUTHORIZATION_SERVER = "https://mcpmeter.com";
     public static final int DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS = 10;
@@ -103,7 +105,8 @@ public final class ConfigLoader {
                 integer("RATE_LIMIT_PER_DAY", DEFAULT_RATE_LIMIT_PER_DAY, 1, Integer.MAX_VALUE),
                 integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
                 integer("PROXY_INSTANCES", DEFAULT_INSTANCES, 1, MAX_INSTANCES),
-                integer("AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE, 1, Integer.MAX_VALUE));
+                integer("AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE, 1, Integer.MAX_VALUE),
+                integer("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1, MAX_MAX_BATCH_CALLS));
 
         Duration maxTimeout =
                 seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);

@@ -76,7 +76,7 @@ final class LegacySessions {
         List<Pending> mine = new ArrayList<>();
         for (PricedCall priced : call.charge().pricedCalls()) {
             if (!priced.free()) {
-                Pending p = new Pending(call, priced.id().toString(), pending);
+                Pending p = new Pending(call, priced.id().key(), pending);
                 pending.put(p.id, p);
                 mine.add(p);
             }

@@ -124,8 +124,15 @@ final class MeterProxyServlet extends ProxyServlet {
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> {
+                // Read even when no id is wanted: a refusal that leaves the body unread lets Jetty
+                // close the connection after answering, and a client that reuses it loses its next
+                // request (found by IntakeFuzzIT). A body too large to drain closes it openly.
+                byte[] sniffed = body.readForErrorIds();
+                if (!body.whole()) {
+                    response.setHeader("Connection", "close");
+                }
                 JsonRpcMessage message = refused.message().envelopes().isEmpty() && isJsonRpc(call)
-                        ? JsonRpcMessage.idsOnly(body.readForErrorIds())
+                        ? JsonRpcMessage.idsOnly(sniffed)
                         : refused.message();
                 errors.send(response, call.requestId(), refused.rejection(), refused.details(), message,
                         isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
@@ -243,6 +250,11 @@ final class MeterProxyServlet extends ProxyServlet {
         @Override
         public boolean framed() {
             return request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null;
+        }
+
+        /** Whether the whole body has been read (none is whole too). */
+        boolean whole() {
+            return read && bytes != null;
         }
 
         /** For an error answer: the body if it is small (reading it now if need be), else nothing. */

@@ -12,9 +12,11 @@ import java.util.Optional;
  */
 final class InspectBody {
     private final long maxBodyBytes;
+    private final int maxBatchCalls;
 
-    InspectBody(long maxBodyBytes) {
+    InspectBody(long maxBodyBytes, int maxBatchCalls) {
         this.maxBodyBytes = maxBodyBytes;
+        this.maxBatchCalls = maxBatchCalls;
     }
 
     /** The parsed message and the exact bytes to forward. */
@@ -44,7 +46,7 @@ final class InspectBody {
         if (body.isEmpty()) {
             return Verdict.fail(Rejection.BODY_TOO_LARGE, Map.of("limit_bytes", maxBodyBytes));
         }
-        return switch (JsonRpcMessage.parse(body.get())) {
+        return switch (JsonRpcMessage.parse(body.get(), maxBatchCalls)) {
             case Verdict.Fail<JsonRpcMessage> f -> Verdict.fail(f.rejection(), f.details());
             case Verdict.Pass<JsonRpcMessage> p -> headersAgree(request, p.value())
                     ? Verdict.pass(new Inspected(p.value(), body.get()))

@@ -1,13 +1,18 @@
 package com.mcpmeter.proxy.meter;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What a POST body says in JSON-RPC 2.0 terms: one message or a batch of them. The body itself is
@@ -16,8 +21,11 @@ import java.util.Optional;
 public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
 
     public static final String TOOLS_CALL = "tools/call";
-    /** Text after the first JSON value is refused: an upstream might run it unbilled. */
-    private static final ObjectMapper JSON =
+    /** Refuses a key repeated in one object; text after the first value is refused by {@link #parse}. */
+    private static final ObjectMapper STRICT = new ObjectMapper(
+            JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+    /** For error answers only: the ids of a body that was refused, read as far as they can be. */
+    private static final ObjectMapper LENIENT =
             new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /** No body at all (GET streams, DELETE). */
@@ -37,6 +45,11 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     public record Envelope(Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName) {
         public boolean isToolCall() {
             return kind == Kind.REQUEST && method.filter(TOOLS_CALL::equals).isPresent();
+        }
+
+        /** The id as a JSON value, which is how answers are matched to it. */
+        public Optional<JsonRpcId> canonicalId() {
+            return id.flatMap(JsonRpcId::of);
         }
     }
 
@@ -72,36 +85,84 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
                 .orElse(envelopes.isEmpty() ? httpMethod : "response");
     }
 
-    public static Verdict<JsonRpcMessage> parse(byte[] body) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(body);
-        } catch (JsonProcessingException e) {
-            return Verdict.fail(Rejection.PARSE_ERROR);
-        } catch (IOException e) {
-            return Verdict.fail(Rejection.PARSE_ERROR);
-        }
-        if (root == null || root.isMissingNode()) {
-            return Verdict.fail(Rejection.PARSE_ERROR);
-        }
-        if (root instanceof ArrayNode array) {
-            if (array.isEmpty()) {
-                return invalid("an empty batch");
+    /**
+     * Reads a POST body strictly (SPEC §2a "Intake"), front to back, and stops at the first problem:
+     * not JSON, or text after the first value ({@code parse_error}); a key twice in one object, at any
+     * depth ({@code duplicate_key}: readers disagree on which one wins, and the proxy must price what
+     * the upstream will run); more than {@code maxBatchCalls} envelopes ({@code batch_too_large},
+     * refused before the rest is read); an envelope that is not JSON-RPC, including a {@code
+     * tools/call} without an id ({@code invalid_request}: a notification gets no answer, so it could
+     * never be refunded and must not be sent for free either); two requests of a batch with one id
+     * ({@code duplicate_id}, compared as {@link JsonRpcId}s: answers are matched to requests by id).
+     */
+    public static Verdict<JsonRpcMessage> parse(byte[] body, int maxBatchCalls) {
+        try (JsonParser parser = STRICT.createParser(body)) {
+            JsonToken first = parser.nextToken();
+            if (first == null) {
+                return Verdict.fail(Rejection.PARSE_ERROR);
             }
-            List<Envelope> envelopes = new ArrayList<>(array.size());
-            for (JsonNode element : array) {
-                Verdict<Envelope> one = envelope(element);
-                if (one instanceof Verdict.Fail<Envelope> f) {
-                    return Verdict.fail(f.rejection(), f.details());
-                }
-                envelopes.add(((Verdict.Pass<Envelope>) one).value());
+            Verdict<JsonRpcMessage> read = first == JsonToken.START_ARRAY
+                    ? batch(parser, maxBatchCalls)
+                    : single(STRICT.readTree(parser));
+            if (read instanceof Verdict.Pass<JsonRpcMessage> && parser.nextToken() != null) {
+                return Verdict.fail(Rejection.PARSE_ERROR); // an upstream might run the second value unbilled
             }
-            return Verdict.pass(new JsonRpcMessage(true, envelopes));
+            return read;
+        } catch (IOException e) { // malformed, too deep, a number too long, or a repeated key
+            return Verdict.fail(wellFormedWithRepeats(body) ? Rejection.DUPLICATE_KEY : Rejection.PARSE_ERROR);
         }
+    }
+
+    /** Reads a batch one envelope at a time, so that an oversized one is refused before it is all held. */
+    private static Verdict<JsonRpcMessage> batch(JsonParser parser, int maxBatchCalls) throws IOException {
+        List<Envelope> envelopes = new ArrayList<>();
+        Set<JsonRpcId> requestIds = new HashSet<>();
+        for (JsonToken token = parser.nextToken(); token != JsonToken.END_ARRAY; token = parser.nextToken()) {
+            if (token == null) { // the parser reports a cut-off array itself; this is only a backstop
+                return Verdict.fail(Rejection.PARSE_ERROR);
+            }
+            if (envelopes.size() == maxBatchCalls) {
+                return Verdict.fail(Rejection.BATCH_TOO_LARGE, Map.of("limit", maxBatchCalls));
+            }
+            Verdict<Envelope> one = envelope(STRICT.readTree(parser));
+            if (!(one instanceof Verdict.Pass<Envelope>(Envelope envelope))) {
+                var f = (Verdict.Fail<Envelope>) one;
+                return Verdict.fail(f.rejection(), f.details());
+            }
+            // Only requests: their ids are what the upstream's answers are matched by. A client's
+            // responses answer the server's own requests, whose ids are another numbering.
+            if (envelope.kind() == Kind.REQUEST && !requestIds.add(envelope.canonicalId().orElseThrow())) {
+                return Verdict.fail(Rejection.DUPLICATE_ID, Map.of("index", envelopes.size()));
+            }
+            envelopes.add(envelope);
+        }
+        if (envelopes.isEmpty()) {
+            return invalid("an empty batch");
+        }
+        return Verdict.pass(new JsonRpcMessage(true, envelopes));
+    }
+
+    private static Verdict<JsonRpcMessage> single(JsonNode root) {
         return switch (envelope(root)) {
             case Verdict.Pass<Envelope> p -> Verdict.pass(new JsonRpcMessage(false, List.of(p.value())));
             case Verdict.Fail<Envelope> f -> Verdict.fail(f.rejection(), f.details());
         };
+    }
+
+    /**
+     * Whether a body the strict reader refused is one well-formed JSON value after all, so that what
+     * it refused was a repeated key. Streams without building anything: the body may be large.
+     */
+    private static boolean wellFormedWithRepeats(byte[] body) {
+        try (JsonParser parser = LENIENT.createParser(body)) {
+            if (parser.nextToken() == null) {
+                return false;
+            }
+            parser.skipChildren();
+            return parser.nextToken() == null;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**
@@ -111,7 +172,7 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     public static JsonRpcMessage idsOnly(byte[] body) {
         JsonNode root;
         try {
-            root = JSON.readTree(body);
+            root = LENIENT.readTree(body);
         } catch (IOException e) {
             return NONE;
         }
@@ -127,7 +188,7 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     }
 
     private static Verdict<Envelope> envelope(JsonNode node) {
-        if (!node.isObject()) {
+        if (node == null || !node.isObject()) {
             return invalid("a message that is not an object");
         }
         Optional<JsonNode> id = Optional.ofNullable(node.get("id")).filter(i -> !i.isNull());
@@ -137,6 +198,10 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
         }
         if (id.isPresent() && !id.get().isTextual() && !id.get().isNumber()) {
             return invalid("an id that is neither a string nor a number");
+        }
+        if (id.isPresent() && JsonRpcId.of(id.get()).isEmpty()) {
+            // Its answer would come back as "Infinity" or null, never as this id: an error could not refund it.
+            return invalid("a number id beyond the range of a double");
         }
         JsonNode method = node.get("method");
         if (method == null) {
@@ -149,6 +214,9 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             return invalid("a method that is not a non-empty string");
         }
         String name = method.asText();
+        if (id.isEmpty() && TOOLS_CALL.equals(name)) {
+            return invalid("a tools/call without an id (a tools/call must be a request)");
+        }
         if (id.isEmpty()) {
             return Verdict.pass(new Envelope(Kind.NOTIFICATION, id, Optional.of(name), Optional.empty()));
         }
@@ -164,6 +232,6 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     }
 
     private static <T> Verdict<T> invalid(String what) {
-        return Verdict.fail(Rejection.INVALID_REQUEST, java.util.Map.of("reason", "the body holds " + what));
+        return Verdict.fail(Rejection.INVALID_REQUEST, Map.of("reason", "the body holds " + what));
     }
 }

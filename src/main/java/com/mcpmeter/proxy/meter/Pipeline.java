@@ -55,7 +55,7 @@ public final class Pipeline {
         this.resolveListing = new ResolveListing(listings, legacyEndpoints);
         this.upstreamGuard = new UpstreamGuard(config.upstream().allowedNetworks(), UpstreamGuard.SYSTEM_DNS, clock);
         upstreamGuard.publicUrl(config.server().publicBaseUrl());
-        this.inspectBody = new InspectBody(config.limits().maxBodyBytes());
+        this.inspectBody = new InspectBody(config.limits().maxBodyBytes(), config.limits().maxBatchCalls());
         this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
         this.freeTier = new FreeTier(ledger);
@@ -133,7 +133,7 @@ public final class Pipeline {
         Listing listing = route.listing();
         JsonRpcMessage message = inspected.message();
         // 3. Rate limit
-        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, now);
+        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, message, now);
         if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
             return refused(allowed, balanceOf(consumer), message);
         }
@@ -224,10 +224,12 @@ public final class Pipeline {
     /**
      * A billed envelope of an already closed call turned out to have failed (legacy SSE answers
      * arrive on the stream, after the POST was closed): refund its price.
+     *
+     * @param failedId the envelope's id as {@link JsonRpcId#key()}
      */
     public void refundClosed(Call call, String failedId) {
         long amount = Money.sum(call.charge().pricedCalls().stream()
-                .filter(p -> p.id().toString().equals(failedId))
+                .filter(p -> p.id().key().equals(failedId))
                 .mapToLong(PricedCall::chargedMicroCents));
         if (amount > 0 && call.charge().usageEventId().isPresent()) {
             // The edge runs this only after the call's closing was written; finding nothing to refund
@@ -260,7 +262,7 @@ public final class Pipeline {
             String tool = envelope.toolName().orElseThrow();
             long price = listing.priceOf(tool);
             if (price > 0) {
-                priced.add(new PricedCall(envelope.id().orElseThrow(), tool, price, false));
+                priced.add(new PricedCall(envelope.canonicalId().orElseThrow(), tool, price, false));
             }
         }
         return priced;

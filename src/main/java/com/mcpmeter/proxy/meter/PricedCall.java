@@ -1,9 +1,7 @@
 package com.mcpmeter.proxy.meter;
 
-import com.fasterxml.jackson.databind.JsonNode;
-
 /** One {@code tools/call} envelope with a price: charged unless the free tier covers it. */
-public record PricedCall(JsonNode id, String tool, long priceMicroCents, boolean free) {
+public record PricedCall(JsonRpcId id, String tool, long priceMicroCents, boolean free) {
     public long chargedMicroCents() {
         return free ? 0 : priceMicroCents;
     }

@@ -2,9 +2,14 @@ package com.mcpmeter.proxy.meter;
 
 import com.mcpmeter.proxy.config.Config;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Step 3: per-(listing, consumer) sliding windows, per minute and per day. */
+/**
+ * Step 3: per-(listing, consumer) sliding windows, per minute and per day. Every {@code tools/call}
+ * envelope of a batch counts as one call (a request without any counts one), and a batch that would
+ * pass a limit is refused whole.
+ */
 final class RateLimit {
     private final RateWindows windows;
     private final Config.Limits defaults;
@@ -14,17 +19,26 @@ final class RateLimit {
         this.defaults = defaults;
     }
 
-    Verdict<RateWindows.Decision> apply(Listing listing, Consumer consumer, Instant now) {
+    Verdict<RateWindows.Decision> apply(Listing listing, Consumer consumer, JsonRpcMessage message, Instant now) {
         int perMinute = listing.ratePerMinute().orElse(defaults.perMinute());
         int perDay = listing.ratePerDay().orElse(defaults.perDay());
         String subject = listing.id() + ":" + consumer.userId();
-        RateWindows.Decision decision = windows.acquire(subject, perMinute, perDay, now);
+        int calls = calls(message);
+        RateWindows.Decision decision = windows.acquire(subject, perMinute, perDay, calls, now);
         if (decision.allowed()) {
             return Verdict.pass(decision);
         }
-        return Verdict.fail(Rejection.RATE_LIMITED, Map.of(
-                "retry_after_seconds", decision.retryAfterSeconds(),
-                "window", decision.window(),
-                "limit", decision.limit()));
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("retry_after_seconds", decision.retryAfterSeconds());
+        details.put("window", decision.window());
+        details.put("limit", decision.limit());
+        if (calls > 1) { // a batch: say how many calls it asked for, which may be more than the limit
+            details.put("calls", calls);
+        }
+        return Verdict.fail(Rejection.RATE_LIMITED, details);
+    }
+
+    static int calls(JsonRpcMessage message) {
+        return Math.max(1, message.toolCalls().size());
     }
 }

@@ -18,5 +18,11 @@ public interface RateWindows {
         }
     }
 
-    Decision acquire(String subject, int perMinute, int perDay, Instant now);
+    /**
+     * Admits {@code calls} calls together, or none: they pass only if both windows have room for all
+     * of them, and only admitted calls are counted.
+     *
+     * @param calls how many calls this request makes (a batch's {@code tools/call} envelopes), at least 1
+     */
+    Decision acquire(String subject, int perMinute, int perDay, int calls, Instant now);
 }

@@ -37,7 +37,7 @@ final class Record {
     static int billedEnvelopes(Charge charge, UpstreamOutcome outcome) {
         int billed = 0;
         for (PricedCall call : charge.pricedCalls()) {
-            if (call.chargedMicroCents() > 0 && !outcome.refunds(call.id().toString())) {
+            if (call.chargedMicroCents() > 0 && !outcome.refunds(call.id().key())) {
                 billed++;
             }
         }
@@ -48,7 +48,7 @@ final class Record {
     static long refundDue(Charge charge, UpstreamOutcome outcome) {
         long refund = 0;
         for (PricedCall call : charge.pricedCalls()) {
-            if (call.chargedMicroCents() > 0 && outcome.refunds(call.id().toString())) {
+            if (call.chargedMicroCents() > 0 && outcome.refunds(call.id().key())) {
                 refund = Math.addExact(refund, call.chargedMicroCents());
             }
         }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.async.ByteArrayFeeder;
-import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.io.IOException;
 import java.util.HashSet;
 import java.util.Locale;
@@ -28,7 +27,7 @@ public final class ResponseMeter {
     /** Joins the data lines of one event, as SSE does; allocated once, not per line. */
     private static final byte[] NEWLINE = {'\n'};
 
-    /** Told of every JSON-RPC answer as it passes: its id (as JSON text) and whether it is an error. */
+    /** Told of every JSON-RPC answer as it passes: its id ({@link JsonRpcId#key()}) and whether it is an error. */
     @FunctionalInterface
     public interface AnswerListener {
         void answered(String id, boolean error);
@@ -316,12 +315,12 @@ public final class ResponseMeter {
             }
         }
 
-        /** The id as JSON text, matching how the request's id prints. */
+        /** The id's {@link JsonRpcId#key() canonical key}, so that {@code 1.0} answers the request {@code 1}. */
         private String idText(JsonToken token) throws IOException {
             return switch (token) {
-                case VALUE_STRING -> '"' + new String(JsonStringEncoder.getInstance().quoteAsString(parser.getText()))
-                        + '"';
-                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> parser.getText();
+                case VALUE_STRING -> JsonRpcId.ofString(parser.getText()).key();
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> // beyond a double: no request has that id
+                        JsonRpcId.number(parser.getText()).map(JsonRpcId::key).orElse(null);
                 default -> null;
             };
         }

@@ -8,8 +8,8 @@ import java.util.Set;
  * breaker learns and which error answers a client that is still there.
  *
  * @param status the upstream's status, or 0 when none arrived
- * @param resultIds ids (as JSON text, e.g. {@code 1} or {@code "a"}) answered with {@code result};
- *     for {@link Kind#CLIENT_GONE}, ids whose result had begun to pass when the client left
+ * @param resultIds ids answered with {@code result}, as {@link JsonRpcId#key()} (e.g. {@code 1} or
+ *     {@code "a"}); for {@link Kind#CLIENT_GONE}, ids whose result had begun to pass when the client left
  * @param errorIds ids answered with a JSON-RPC {@code error}
  * @param unreadable the meter could not read the answer (a {@code Content-Encoding} other than
  *     identity, or malformed JSON after a 2xx began): as far as it went, it answered every envelope

@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The per-instance stand-in for sliding-window.lua while Redis cannot answer. Same windows and the
  * same rule: 1 s buckets over the minute, 15 min buckets over the day, every bucket overlapping the
- * window counts (a call may be refused up to one bucket early, never admitted late), a refused call
- * is not counted. What differs is the limit: each of the {@code instances} proxies enforces only its
+ * window counts (a call may be refused up to one bucket early, never admitted late), a batch's
+ * calls pass together or not at all, and a refused call is not counted. What differs is the limit: each of the {@code instances} proxies enforces only its
  * {@link #share} of it, so that together they admit no more than the shared limit would.
  *
  * <p>Thread-safe. A subject's windows are read and changed only inside {@link
@@ -56,14 +56,17 @@ final class LocalRateWindows implements RateWindows {
     }
 
     @Override
-    public Decision acquire(String subject, int perMinute, int perDay, Instant now) {
+    public Decision acquire(String subject, int perMinute, int perDay, int calls, Instant now) {
+        if (calls < 1) {
+            throw new IllegalArgumentException("calls must be at least 1, got " + calls);
+        }
         long nowMillis = now.toEpochMilli();
         int minuteLimit = share(perMinute, instances);
         int dayLimit = share(perDay, instances);
         Decision[] decided = new Decision[1];
         subjects.compute(subject, (key, known) -> {
             Subject windows = known == null ? new Subject() : known;
-            decided[0] = windows.acquire(nowMillis, minuteLimit, dayLimit);
+            decided[0] = windows.acquire(nowMillis, minuteLimit, dayLimit, calls);
             return windows.isEmpty() ? null : windows; // a refused first call leaves nothing to keep
         });
         expireIdle(now);
@@ -93,18 +96,18 @@ final class LocalRateWindows implements RateWindows {
         private final Buckets minute = new Buckets();
         private final Buckets day = new Buckets();
 
-        Decision acquire(long nowMillis, int minuteLimit, int dayLimit) {
+        Decision acquire(long nowMillis, int minuteLimit, int dayLimit, int calls) {
             long inMinute = minute.dropBefore(MINUTE.oldestBucket(nowMillis));
-            if (inMinute >= minuteLimit) {
-                return Decision.refuse(minute.waitMillis(inMinute, minuteLimit, MINUTE, nowMillis), MINUTE.name(),
-                        minuteLimit);
+            if (inMinute + calls > minuteLimit) {
+                return Decision.refuse(minute.waitMillis(inMinute, minuteLimit, calls, MINUTE, nowMillis),
+                        MINUTE.name(), minuteLimit);
             }
             long inDay = day.dropBefore(DAY.oldestBucket(nowMillis));
-            if (inDay >= dayLimit) {
-                return Decision.refuse(day.waitMillis(inDay, dayLimit, DAY, nowMillis), DAY.name(), dayLimit);
+            if (inDay + calls > dayLimit) {
+                return Decision.refuse(day.waitMillis(inDay, dayLimit, calls, DAY, nowMillis), DAY.name(), dayLimit);
             }
-            minute.count(MINUTE.bucketOf(nowMillis));
-            day.count(DAY.bucketOf(nowMillis));
+            minute.count(MINUTE.bucketOf(nowMillis), calls);
+            day.count(DAY.bucketOf(nowMillis), calls);
             return Decision.allow();
         }
 
@@ -147,10 +150,10 @@ final class LocalRateWindows implements RateWindows {
             return total;
         }
 
-        void count(long bucket) {
+        void count(long bucket, int n) {
             int at = Arrays.binarySearch(index, 0, size, bucket);
             if (at >= 0) {
-                calls[at]++;
+                calls[at] += n;
                 return;
             }
             int insert = -at - 1;
@@ -161,21 +164,21 @@ final class LocalRateWindows implements RateWindows {
             System.arraycopy(index, insert, index, insert + 1, size - insert);
             System.arraycopy(calls, insert, calls, insert + 1, size - insert);
             index[insert] = bucket;
-            calls[insert] = 1;
+            calls[insert] = n;
             size++;
         }
 
         /**
-         * How long until enough of the oldest buckets leave the window for one more call to fit: a
-         * bucket leaves when the window no longer overlaps it. With nothing to wait for (a limit of
-         * 0), one bucket width, as the script answers.
+         * How long until enough of the oldest buckets leave the window for {@code wanted} more calls
+         * to fit: a bucket leaves when the window no longer overlaps it. When they can never fit
+         * (more than the limit, or a limit of 0), one bucket width, as the script answers.
          */
-        long waitMillis(long total, int limit, Window window, long nowMillis) {
+        long waitMillis(long total, int limit, int wanted, Window window, long nowMillis) {
             long span = window.lengthMillis() / window.bucketMillis();
             long left = total;
             for (int i = 0; i < size; i++) {
                 left -= calls[i];
-                if (left < limit) {
+                if (left + wanted <= limit) {
                     return (index[i] + span + 1) * window.bucketMillis() - nowMillis;
                 }
             }

@@ -42,9 +42,10 @@ public final class RedisRateWindows implements RateWindows {
     }
 
     @Override
-    public Decision acquire(String subject, int perMinute, int perDay, Instant now) {
+    public Decision acquire(String subject, int perMinute, int perDay, int calls, Instant now) {
         String[] keys = {redis.key("rl:m:" + subject), redis.key("rl:d:" + subject)};
-        String[] args = {Long.toString(now.toEpochMilli()), Integer.toString(perMinute), Integer.toString(perDay)};
+        String[] args = {Long.toString(now.toEpochMilli()), Integer.toString(perMinute), Integer.toString(perDay),
+            Integer.toString(calls)};
         List<Long> answer;
         try {
             answer = run(keys, args);
@@ -54,7 +55,7 @@ public final class RedisRateWindows implements RateWindows {
                 log.warn("rate_limits=local fallback_decisions={} cause=\"redis unavailable: {}\"", count,
                         e.getMessage());
             }
-            return local.acquire(subject, perMinute, perDay, now);
+            return local.acquire(subject, perMinute, perDay, calls, now);
         }
         if (fallingBack.get() && fallingBack.compareAndSet(true, false)) { // a plain read on the usual path
             log.info("rate_limits=redis fallback_decisions={}", fallbacks.get());

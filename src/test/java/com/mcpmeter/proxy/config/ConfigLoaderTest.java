@@ -61,6 +61,7 @@ class ConfigLoaderTest {
                 () -> assertTrue(c.upstream().allowedNetworks().isEmpty(), "no internal network allowed by default"),
                 () -> assertEquals(Duration.ofSeconds(10), c.server().headerTimeout()),
                 () -> assertEquals(1024, c.server().minBodyBytesPerSecond()),
+                () -> assertEquals(50, c.limits().maxBatchCalls()),
                 () -> assertEquals(Duration.ofSeconds(60), c.upstream().defaultTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().maxTimeout()),
                 () -> assertEquals(Duration.ofSeconds(300), c.upstream().streamIdleTimeout()),
@@ -82,7 +83,7 @@ class ConfigLoaderTest {
     void readsOverriddenValues() {
         Config c = ConfigLoader.load(env("PORT", "8080", "HOST", "0.0.0.0", "RATE_LIMIT_PER_MINUTE", "5",
                 "UPSTREAM_TIMEOUT_SECONDS", "90", "UPSTREAM_TIMEOUT_MAX_SECONDS", "90", "PLATFORM_FEE_BPS", "0",
-                "MAX_BODY_BYTES", "2048", "PROXY_INSTANCES", "3"));
+                "MAX_BODY_BYTES", "2048", "PROXY_INSTANCES", "3", "MAX_BATCH_CALLS", "7"));
         assertEquals(8080, c.server().port());
         assertEquals(URI.create("http://0.0.0.0:8080"), c.server().publicBaseUrl());
         assertEquals(5, c.limits().perMinute());
@@ -90,6 +91,7 @@ class ConfigLoaderTest {
         assertEquals(0, c.money().defaultPlatformFeeBps());
         assertEquals(2048, c.limits().maxBodyBytes());
         assertEquals(3, c.limits().instances());
+        assertEquals(7, c.limits().maxBatchCalls());
     }
 
     @Test
@@ -111,9 +113,10 @@ class ConfigLoaderTest {
         env.put("MAX_BODY_BYTES", "12");
         env.put("RATE_LIMIT_PER_DAY", "0");
         env.put("PROXY_INSTANCES", "0");
+        env.put("MAX_BATCH_CALLS", "0");
         String message = problems(env);
         for (String name : new String[] {"DB_USER", "PORT", "REDIS_DB", "LOG_LEVEL", "DB_NAME", "PLATFORM_FEE_BPS",
-            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY", "PROXY_INSTANCES"}) {
+            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY", "PROXY_INSTANCES", "MAX_BATCH_CALLS"}) {
             assertTrue(message.contains(name), () -> name + " missing from: " + message);
         }
         assertFalse(message.contains("RATE_LIMIT_PER_MINUTE"), message);

@@ -3,8 +3,8 @@ package com.mcpmeter.proxy.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.fasterxml.jackson.databind.node.IntNode;
 import com.mcpmeter.proxy.meter.Charge;
+import com.mcpmeter.proxy.meter.JsonRpcId;
 import com.mcpmeter.proxy.meter.PricedCall;
 import java.util.List;
 import java.util.OptionalLong;
@@ -12,10 +12,10 @@ import org.junit.jupiter.api.Test;
 
 class BilledHeadersTest {
     private static final Charge DEBITED = new Charge(List.of(
-            new PricedCall(IntNode.valueOf(1), "a", 1_000, false),
-            new PricedCall(IntNode.valueOf(2), "b", 2_500, false)), 3_500, OptionalLong.of(7), 6_500);
+            new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, false),
+            new PricedCall(JsonRpcId.ofNumber("2"), "b", 2_500, false)), 3_500, OptionalLong.of(7), 6_500);
     private static final Charge FREE = new Charge(List.of(
-            new PricedCall(IntNode.valueOf(1), "a", 1_000, true)), 0, OptionalLong.empty(), 10_000);
+            new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, true)), 0, OptionalLong.empty(), 10_000);
 
     @Test
     void showsTheDebitWhileNothingIsRefunded() {

@@ -14,9 +14,10 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class JsonRpcMessageTest {
+    private static final int MAX_BATCH = 50;
 
     private static Verdict<JsonRpcMessage> parse(String body) {
-        return JsonRpcMessage.parse(body.getBytes(StandardCharsets.UTF_8));
+        return JsonRpcMessage.parse(body.getBytes(StandardCharsets.UTF_8), MAX_BATCH);
     }
 
     private static JsonRpcMessage passed(String body) {
@@ -244,5 +245,123 @@ class JsonRpcMessageTest {
         assertEquals("DELETE", JsonRpcMessage.NONE.label("DELETE"));
         assertEquals(List.of(), JsonRpcMessage.NONE.toolCalls());
         assertEquals(List.of(), JsonRpcMessage.NONE.requestIds());
+    }
+
+    // ---- SPEC §2a "Intake": what a hostile consumer could use to run a paid tool free ----
+
+    private static String call(String id, String tool) {
+        return "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool
+                + "\"}}";
+    }
+
+    private static Verdict.Fail<JsonRpcMessage> failure(String body) {
+        return switch (parse(body)) {
+            case Verdict.Pass<JsonRpcMessage> p -> fail("expected a failure for " + body + ", got " + p);
+            case Verdict.Fail<JsonRpcMessage> f -> f;
+        };
+    }
+
+    @Test
+    void refusesABatchWhoseRequestIdsRepeatAsJsonValues() {
+        String[][] same = {{"1", "1"}, {"1", "1.0"}, {"1", "1e0"}, {"1", "10E-1"}, {"100", "1e2"}, {"0", "-0"},
+            {"0", "0.0e5"}, {"-3", "-3.00"}, {"\"a\"", "\"a\""}, {"\"1\"", "\"\\u0031\""},
+            {"1", "1.0000000000000000001"}, {"12345678901234567890", "12345678901234567891"}};
+        for (String[] ids : same) {
+            var f = failure("[" + call(ids[0], "expensive") + "," + call(ids[1], "fail") + "]");
+            assertEquals(Rejection.DUPLICATE_ID, f.rejection(), ids[0] + " / " + ids[1]);
+            assertEquals(1, f.details().get("index"));
+        }
+        // Also when other envelopes stand between them, and when one of them is not a tools/call.
+        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("7", "a") + ",{\"jsonrpc\":\"2.0\",\"method\":\"n\"},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":7.0,\"method\":\"ping\"}]"));
+    }
+
+    @Test
+    void keepsIdsThatDifferAsJsonValuesApart() {
+        String[][] different = {{"1", "\"1\""}, {"1", "2"}, {"1", "1.5"}, {"\"a\"", "\"A\""}, {"\"1\"", "\"1.0\""},
+            {"-1", "1"}};
+        for (String[] ids : different) {
+            JsonRpcMessage m = passed("[" + call(ids[0], "a") + "," + call(ids[1], "b") + "]");
+            assertEquals(2, m.toolCalls().size(), ids[0] + " / " + ids[1]);
+        }
+        // A client's responses answer the server's requests: another numbering, so they may share an id.
+        passed("[" + call("1", "a") + ",{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]");
+    }
+
+    @Test
+    void givesEachEnvelopeItsCanonicalId() {
+        JsonRpcMessage m = passed("[" + call("1.0", "a") + "," + call("\"x\"", "b") + "," + call("2e0", "c") + "]");
+        assertEquals(List.of(JsonRpcId.ofNumber("1"), JsonRpcId.ofString("x"), JsonRpcId.ofNumber("2")),
+                m.toolCalls().stream().map(e -> e.canonicalId().orElseThrow()).toList());
+    }
+
+    @Test
+    void refusesJsonThatRepeatsAKeyAtAnyDepth() {
+        for (String body : new String[] {
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"},\"method\":\"ping\"}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}",
+            "{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"free\",\"name\":\"paid\"}}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"arguments\":{\"x\":[{\"k\":1,\"k\":2}]}}}",
+            "[" + call("1", "a") + ",{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"\\u006dethod\":\"tools/call\",\"id\":3}]",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"\":1,\"\":2}}"}) {
+            assertEquals(Rejection.DUPLICATE_KEY, rejection(body), body);
+        }
+        // Malformed JSON that also repeats a key is a parse error: it is not one JSON value.
+        assertEquals(Rejection.PARSE_ERROR, rejection("{\"a\":1,\"a\":2"));
+        assertEquals(Rejection.PARSE_ERROR, rejection("{\"a\":1,\"a\":2} {}"));
+        // Keys equal only when decoded are the same key; keys differing in case are not.
+        passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"k\":1,\"K\":2}}");
+    }
+
+    @Test
+    void refusesAToolsCallSentAsANotification() {
+        var f = failure("{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}");
+        assertEquals(Rejection.INVALID_REQUEST, f.rejection());
+        assertTrue(String.valueOf(f.details().get("reason")).contains("without an id"), f.details().toString());
+        assertEquals(Rejection.INVALID_REQUEST, rejection("[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1},"
+                + "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}]"));
+        // Other notifications stay free and welcome.
+        passed("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/call\"}");
+    }
+
+    @Test
+    void refusesABatchOverTheCapBeforeReadingTheRest() {
+        StringBuilder atCap = new StringBuilder("[");
+        for (int i = 0; i < MAX_BATCH; i++) {
+            atCap.append(i == 0 ? "" : ",").append(call(Integer.toString(i), "a"));
+        }
+        assertEquals(MAX_BATCH, passed(atCap + "]").toolCalls().size());
+        var over = failure(atCap + ",{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}]");
+        assertEquals(Rejection.BATCH_TOO_LARGE, over.rejection());
+        assertEquals(MAX_BATCH, over.details().get("limit"));
+        // Refused on the 51st envelope, whatever follows it (even text that is not JSON).
+        assertEquals(Rejection.BATCH_TOO_LARGE, rejection(atCap + ",{},{{{{"));
+        assertEquals(Rejection.BATCH_TOO_LARGE,
+                JsonRpcMessage.parse("[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]"
+                        .getBytes(StandardCharsets.UTF_8), 1) instanceof Verdict.Fail<JsonRpcMessage> f ? f.rejection() : null);
+    }
+
+    @Test
+    void refusesNumberIdsBeyondTheRangeOfADouble() {
+        // Found by IntakeFuzzIT: a Jackson upstream answered the id 1E99999999999 as "Infinity", so the
+        // error of a failed tools/call did not match its request and the call stayed charged.
+        for (String id : new String[] {"1e400", "-1e400", "1E99999999999", "1" + "0".repeat(400)}) {
+            var f = failure(call(id, "a"));
+            assertEquals(Rejection.INVALID_REQUEST, f.rejection(), id);
+            assertTrue(String.valueOf(f.details().get("reason")).contains("range"), f.details().toString());
+        }
+        assertEquals(Rejection.INVALID_REQUEST, rejection("{\"jsonrpc\":\"2.0\",\"id\":1e400,\"result\":{}}"));
+        // Underflow is fine: the id is 0, and an upstream writes it back as 0.
+        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("0", "a") + "," + call("1E-99999999999", "b") + "]"));
+    }
+
+    @Test
+    void refusesNumbersAndNestingBeyondTheReadersBoundsAsParseErrors() {
+        assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1" + "0".repeat(2_000)
+                + ",\"method\":\"ping\"}"));
+        assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":"
+                + "[".repeat(5_000) + "]".repeat(5_000) + "}"));
     }
 }

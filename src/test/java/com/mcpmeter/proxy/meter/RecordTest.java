@@ -2,8 +2,6 @@ package com.mcpmeter.proxy.meter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.fasterxml.jackson.databind.node.IntNode;
-import com.fasterxml.jackson.databind.node.TextNode;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -11,10 +9,10 @@ import org.junit.jupiter.api.Test;
 
 class RecordTest {
 
-    private static final PricedCall ONE = new PricedCall(IntNode.valueOf(1), "weather", 1_000, false);
-    private static final PricedCall TWO = new PricedCall(TextNode.valueOf("two"), "search", 2_500, false);
-    private static final PricedCall THREE = new PricedCall(IntNode.valueOf(3), "geo", 400, false);
-    private static final PricedCall FREE = new PricedCall(IntNode.valueOf(4), "weather", 1_000, true);
+    private static final PricedCall ONE = new PricedCall(JsonRpcId.ofNumber("1"), "weather", 1_000, false);
+    private static final PricedCall TWO = new PricedCall(JsonRpcId.ofString("two"), "search", 2_500, false);
+    private static final PricedCall THREE = new PricedCall(JsonRpcId.ofNumber("3"), "geo", 400, false);
+    private static final PricedCall FREE = new PricedCall(JsonRpcId.ofNumber("4"), "weather", 1_000, true);
 
     private static Charge charge(PricedCall... calls) {
         long billed = 0;
@@ -145,7 +143,7 @@ class RecordTest {
 
     @Test
     void doesNotConfuseNumericAndStringIdsWithTheSameDigits() {
-        PricedCall textOne = new PricedCall(TextNode.valueOf("1"), "t", 700, false);
+        PricedCall textOne = new PricedCall(JsonRpcId.ofString("1"), "t", 700, false);
         Charge c = charge(ONE, textOne);
         assertEquals(700, Record.refundDue(c, outcome(UpstreamOutcome.Kind.COMPLETED, 200, Set.of("1"), Set.of("\"1\""))));
         assertEquals(1_000, Record.refundDue(c, outcome(UpstreamOutcome.Kind.COMPLETED, 200, Set.of("\"1\""), Set.of("1"))));

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.node.TextNode;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -129,10 +128,10 @@ class ResponseMeterTest {
 
     @Test
     void printsStringIdsWithEscapesTheSameWayJacksonPrintsTheRequestId() {
-        // A request id "a\"b\\c" must match what TextNode.toString() gives for the priced call.
+        // A request id "a\"b\\c" must match the priced call's canonical id.
         String id = "a\"b\\c";
         ResponseMeter meter = whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\\\\c\",\"result\":{}}");
-        assertEquals(Set.of(TextNode.valueOf(id).toString()), meter.resultIds());
+        assertEquals(Set.of(JsonRpcId.ofString(id).key()), meter.resultIds());
     }
 
     @Test
@@ -415,5 +414,17 @@ class ResponseMeterTest {
         meter.finish();
         assertEquals(Set.of("1"), before);
         assertTrue(meter.resultIds().containsAll(Set.of("1", "2")));
+    }
+
+    @Test
+    void matchesAnswerIdsAsJsonValuesNotAsText() {
+        // An upstream may write the request's 1.0 back as 1, or 1 as 1.0: the same id either way.
+        ResponseMeter meter = whole(JSON, "[{\"jsonrpc\":\"2.0\",\"id\":1.0,\"result\":{}},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":2e0,\"error\":{\"code\":-1,\"message\":\"no\"}},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0033\",\"result\":{}}]");
+        assertEquals(Set.of(JsonRpcId.ofNumber("1").key(), JsonRpcId.ofString("3").key()), meter.resultIds());
+        assertEquals(Set.of(JsonRpcId.ofNumber("2").key()), meter.errorIds());
+        // An id beyond a double's range answers no request (none is admitted with one).
+        assertEquals(Set.of(), whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"error\":{}}").errorIds());
     }
 }

@@ -25,7 +25,7 @@ class LocalRateWindowsTest {
             int calls) {
         int admitted = 0;
         for (int i = 0; i < calls; i++) {
-            admitted += windows.acquire(subject, perMinute, perDay, now).allowed() ? 1 : 0;
+            admitted += windows.acquire(subject, perMinute, perDay, 1, now).allowed() ? 1 : 0;
         }
         return admitted;
     }
@@ -50,7 +50,7 @@ class LocalRateWindowsTest {
     void admitsTheShareOfTheMinuteLimitThenRefusesWithTheWaitAndTheShare() {
         var windows = new LocalRateWindows(2);
         assertEquals(3, admitted(windows, SUBJECT, 6, LARGE, clock.instant(), 10));
-        Decision refused = windows.acquire(SUBJECT, 6, LARGE, clock.instant());
+        Decision refused = windows.acquire(SUBJECT, 6, LARGE, 1, clock.instant());
         // The burst's bucket (12:00:10) overlaps every window up to 12:01:10.999, so it leaves at 12:01:11.
         assertEquals(new Decision(false, 61, "minute", 3), refused);
     }
@@ -74,7 +74,7 @@ class LocalRateWindowsTest {
         assertEquals(3, admitted(windows, SUBJECT, 3, LARGE, clock.instant(), 3));
         clock.advance(Duration.ofSeconds(30));
         assertEquals(0, admitted(windows, SUBJECT, 3, LARGE, clock.instant(), 20));
-        Decision refused = windows.acquire(SUBJECT, 3, LARGE, clock.instant());
+        Decision refused = windows.acquire(SUBJECT, 3, LARGE, 1, clock.instant());
         assertEquals(31, refused.retryAfterSeconds(), "hammering did not push the window out");
         clock.advance(Duration.ofSeconds(31));
         assertEquals(3, admitted(windows, SUBJECT, 3, LARGE, clock.instant(), 3));
@@ -88,7 +88,7 @@ class LocalRateWindowsTest {
         assertEquals(1, admitted(windows, SUBJECT, 3, LARGE, clock.instant(), 1)); // 12:00:30
         clock.advance(Duration.ofSeconds(5)); // 12:00:35
         // Room for one more once the 12:00:10 bucket leaves (12:01:11), 36 s from now.
-        assertEquals(36, windows.acquire(SUBJECT, 3, LARGE, clock.instant()).retryAfterSeconds());
+        assertEquals(36, windows.acquire(SUBJECT, 3, LARGE, 1, clock.instant()).retryAfterSeconds());
     }
 
     @Test
@@ -96,7 +96,7 @@ class LocalRateWindowsTest {
         var windows = new LocalRateWindows(2);
         var lateEvening = Instant.parse("2026-11-24T23:50:00Z");
         assertEquals(5, admitted(windows, SUBJECT, 1_000, 10, lateEvening, 5));
-        Decision refused = windows.acquire(SUBJECT, 1_000, 10, lateEvening.plus(Duration.ofMinutes(20)));
+        Decision refused = windows.acquire(SUBJECT, 1_000, 10, 1, lateEvening.plus(Duration.ofMinutes(20)));
         // Bucket 23:45–00:00 overlaps every day window up to 23:59:59.999 the next day.
         assertEquals(new Decision(false, Duration.ofHours(24).minusMinutes(10).toSeconds(), "day", 5), refused);
         var nextDay = Instant.parse("2026-11-25T23:59:59.999Z");
@@ -108,16 +108,40 @@ class LocalRateWindowsTest {
     void theMinuteIsCheckedBeforeTheDay() {
         var windows = new LocalRateWindows(1);
         assertEquals(2, admitted(windows, SUBJECT, 2, 2, clock.instant(), 2));
-        assertEquals("minute", windows.acquire(SUBJECT, 2, 2, clock.instant()).window());
+        assertEquals("minute", windows.acquire(SUBJECT, 2, 2, 1, clock.instant()).window());
         clock.advance(Duration.ofMinutes(2));
-        assertEquals("day", windows.acquire(SUBJECT, 2, 2, clock.instant()).window());
+        assertEquals("day", windows.acquire(SUBJECT, 2, 2, 1, clock.instant()).window());
+    }
+
+    @Test
+    void aBatchCountsEachOfItsCallsAndPassesWholeOrNotAtAll() {
+        var windows = new LocalRateWindows(1);
+        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        clock.advance(Duration.ofSeconds(10)); // 12:00:20
+        // 3 + 3 > 5: refused whole, and the wait is until the first batch's bucket leaves (12:01:11).
+        assertEquals(new Decision(false, 51, "minute", 5), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 2, clock.instant()), "the refusal counted nothing");
+        assertEquals(0, admitted(windows, SUBJECT, 5, LARGE, clock.instant(), 1));
+        clock.advance(Duration.ofSeconds(51)); // 12:01:11: the 3 left, the 2 stay
+        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        assertEquals(0, admitted(windows, SUBJECT, 5, LARGE, clock.instant(), 1));
+    }
+
+    @Test
+    void aBatchLargerThanTheLimitNeverPassesAndCountsNothing() {
+        var windows = new LocalRateWindows(1);
+        assertEquals(new Decision(false, 1, "minute", 4), windows.acquire(SUBJECT, 4, LARGE, 5, clock.instant()));
+        assertEquals(new Decision(false, 900, "day", 4), windows.acquire(SUBJECT, LARGE, 4, 5, clock.instant()));
+        assertEquals(0, windows.subjectCount());
+        assertEquals(4, admitted(windows, SUBJECT, 4, 4, clock.instant(), 4));
+        assertThrows(IllegalArgumentException.class, () -> windows.acquire(SUBJECT, 4, 4, 0, clock.instant()));
     }
 
     @Test
     void aLimitOfZeroRefusesEveryCallForOneBucketAtATime() {
         var windows = new LocalRateWindows(2);
-        assertEquals(new Decision(false, 1, "minute", 0), windows.acquire(SUBJECT, 0, LARGE, clock.instant()));
-        assertEquals(new Decision(false, 900, "day", 0), windows.acquire(SUBJECT, 10, 0, clock.instant()));
+        assertEquals(new Decision(false, 1, "minute", 0), windows.acquire(SUBJECT, 0, LARGE, 1, clock.instant()));
+        assertEquals(new Decision(false, 900, "day", 0), windows.acquire(SUBJECT, 10, 0, 1, clock.instant()));
         assertEquals(0, windows.subjectCount(), "refused calls leave nothing behind");
     }
 
@@ -130,7 +154,7 @@ class LocalRateWindowsTest {
             for (int t = 0; t < 8; t++) {
                 threads.submit(() -> {
                     for (int i = 0; i < 500; i++) {
-                        if (windows.acquire(SUBJECT, 1_000, LARGE, now).allowed()) {
+                        if (windows.acquire(SUBJECT, 1_000, LARGE, 1, now).allowed()) {
                             admitted.incrementAndGet();
                         }
                     }
@@ -152,11 +176,11 @@ class LocalRateWindowsTest {
     void subjectsIdleForADayAreForgotten() {
         var windows = new LocalRateWindows(1);
         for (int i = 0; i < 100; i++) {
-            windows.acquire("1:" + i, 10, 100, clock.instant());
+            windows.acquire("1:" + i, 10, 100, 1, clock.instant());
         }
         assertEquals(100, windows.subjectCount());
         clock.advance(Duration.ofHours(12));
-        windows.acquire("2:0", 10, 100, clock.instant());
+        windows.acquire("2:0", 10, 100, 1, clock.instant());
         assertEquals(101, windows.subjectCount(), "half a day later the day windows still hold them");
         // Their 15-minute bucket leaves the day window one day and one bucket after it began.
         clock.advance(Duration.ofHours(12).plusMinutes(15));
@@ -170,7 +194,7 @@ class LocalRateWindowsTest {
     @Test
     void sweepsAtMostOnceAMinute() {
         var windows = new LocalRateWindows(1);
-        windows.acquire(SUBJECT, 10, 100, clock.instant()); // in the 12:00–12:15 bucket; this call sweeps too
+        windows.acquire(SUBJECT, 10, 100, 1, clock.instant()); // in the 12:00–12:15 bucket; this call sweeps too
         var dayLater = Instant.parse("2026-11-24T12:14:50Z");
         windows.expireIdle(dayLater);
         assertEquals(1, windows.subjectCount(), "its bucket still overlaps the day window");
