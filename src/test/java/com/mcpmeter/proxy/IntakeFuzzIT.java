@@ -59,7 +59,10 @@ class IntakeFuzzIT {
 
     @BeforeAll
     static void start() throws Exception {
-        proxy = ProxyFixture.start(Map.of("LOG_LEVEL", "error"), java.time.Clock.systemUTC());
+        // Unknown tokens are part of the mix: the per-address throttle of failed authentications
+        // (AuthPressureIT's subject) would otherwise refuse everything after the first 30.
+        proxy = ProxyFixture.start(Map.of("LOG_LEVEL", "error", "AUTH_FAILURES_PER_MINUTE", "1000000"),
+                java.time.Clock.systemUTC());
         upstream = new FuzzUpstream();
     }
 
