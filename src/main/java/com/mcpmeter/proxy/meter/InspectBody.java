@@ -48,7 +48,7 @@ final class InspectBody {
         }
         return switch (JsonRpcMessage.parse(body.get(), maxBatchCalls)) {
             case Verdict.Fail<JsonRpcMessage> f -> Verdict.fail(f.rejection(), f.details());
-            case Verdict.Pass<JsonRpcMessage> p -> headersAgree(request, p.value())
+            case Verdict.Pass<JsonRpcMessage> p -> McpHeaders.agree(request.mcpMethodHeader(), request.mcpNameHeader(), p.value())
                     ? Verdict.pass(new Inspected(p.value(), body.get()))
                     : Verdict.fail(Rejection.HEADER_MISMATCH);
         };
@@ -59,22 +59,5 @@ final class InspectBody {
                 .map(ct -> ct.toLowerCase(Locale.ROOT).strip())
                 .filter(ct -> ct.equals("application/json") || ct.startsWith("application/json;"))
                 .isPresent();
-    }
-
-    /**
-     * Stateless MCP (2026-07-28) repeats the method and tool name in Mcp-Method / Mcp-Name. The body
-     * is what is priced and forwarded, so a header that disagrees with it is refused rather than
-     * allowed to mislead anything downstream.
-     */
-    private static boolean headersAgree(CallRequest request, JsonRpcMessage message) {
-        if (request.mcpMethodHeader().isPresent()
-                && !request.mcpMethodHeader().equals(message.singleMethod())) {
-            return false;
-        }
-        if (request.mcpNameHeader().isPresent()) {
-            var tools = message.toolCalls();
-            return tools.size() == 1 && request.mcpNameHeader().equals(tools.getFirst().toolName());
-        }
-        return true;
     }
 }

@@ -41,8 +41,16 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
      * @param id the request id exactly as sent (number or string), empty for notifications
      * @param method the method, empty for responses
      * @param toolName {@code params.name} of a {@code tools/call}
+     * @param mcpName what an {@code Mcp-Name} header must repeat (SEP-2243): {@code params.name} of a
+     *     {@code tools/call} or {@code prompts/get}, {@code params.uri} of a {@code resources/read};
+     *     empty for other methods, and when the body lacks it as a string
      */
-    public record Envelope(Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName) {
+    public record Envelope(
+            Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName, Optional<String> mcpName) {
+        public Envelope(Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName) {
+            this(kind, id, method, toolName, toolName);
+        }
+
         public boolean isToolCall() {
             return kind == Kind.REQUEST && method.filter(TOOLS_CALL::equals).isPresent();
         }
@@ -71,6 +79,11 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
     /** The one method a single message carries, for the usage row and for header checks. */
     public Optional<String> singleMethod() {
         return batch || envelopes.size() != 1 ? Optional.empty() : envelopes.getFirst().method();
+    }
+
+    /** The {@code Mcp-Name} value of a single message, when its method defines one (SEP-2243). */
+    public Optional<String> singleMcpName() {
+        return batch || envelopes.size() != 1 ? Optional.empty() : envelopes.getFirst().mcpName();
     }
 
     /** What the usage row calls this call: tool names for tool calls, else the method. */
@@ -228,7 +241,15 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             }
             tool = Optional.of(toolName.asText());
         }
-        return Verdict.pass(new Envelope(Kind.REQUEST, id, Optional.of(name), tool));
+        return Verdict.pass(new Envelope(Kind.REQUEST, id, Optional.of(name), tool, tool.or(() -> namedBy(name, node))));
+    }
+
+    /** SEP-2243: the member of {@code params} that {@code Mcp-Name} repeats, for the methods that have one. */
+    private static Optional<String> namedBy(String method, JsonNode node) {
+        return McpHeaders.nameMember(method)
+                .map(m -> node.path("params").get(m))
+                .filter(JsonNode::isTextual)
+                .map(JsonNode::asText);
     }
 
     private static <T> Verdict<T> invalid(String what) {
