@@ -104,6 +104,50 @@ class StatusCodesIT {
                 "SELECT COUNT(*) FROM usage_events WHERE tool_name = 'tools/list' AND project_id = ?", c.projectId()) == 1);
     }
 
+    /** SEP-2243 (SPEC §2): Mcp-Name is the uri of resources/read and the name of prompts/get. */
+    @Test
+    void resourcesReadAndPromptsGetWithMatchingMcpHeadersAreForwardedAndMismatchesAre400() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = liveListing();
+        String read = java.util.UUID.randomUUID().toString();
+        String prompt = java.util.UUID.randomUUID().toString();
+        String uri = "file:///notes/caf\u00e9.txt";
+        var readResponse = proxy.post("/" + slug, c.key(),
+                "{\"jsonrpc\":\"2.0\",\"id\":\"" + read + "\",\"method\":\"resources/read\",\"params\":{\"uri\":\"" + uri + "\"}}",
+                "Mcp-Method", "resources/read",
+                "Mcp-Name", "=?base64?" + java.util.Base64.getEncoder().encodeToString(uri.getBytes(StandardCharsets.UTF_8)) + "?=");
+        assertEquals(200, readResponse.statusCode(), readResponse::body);
+        assertEquals(read, JSON.readTree(readResponse.body()).path("id").asText());
+        assertMeterHeaders(readResponse, "free", 10_000L);
+        var promptResponse = proxy.post("/" + slug, c.key(),
+                "{\"jsonrpc\":\"2.0\",\"id\":\"" + prompt + "\",\"method\":\"prompts/get\",\"params\":{\"name\":\"summarise\"}}",
+                "Mcp-Method", "prompts/get", "Mcp-Name", "summarise");
+        assertEquals(200, promptResponse.statusCode(), promptResponse::body);
+        assertMeterHeaders(promptResponse, "free", 10_000L);
+        assertEquals(1, upstream.received.stream().filter(r -> r.body().contains(read)).count(), "resources/read forwarded");
+        assertEquals("summarise", upstream.received.stream().filter(r -> r.body().contains(prompt))
+                .findFirst().orElseThrow().header("Mcp-Name"));
+
+        // Mismatches: another prompt's name, another uri, and a tools/call named by a uri or a bad sentinel.
+        String[][] mismatches = {
+            {"prompts/get", "{\"name\":\"summarise\"}", "translate"},
+            {"resources/read", "{\"uri\":\"file:///a\"}", "file:///b"},
+            {"tools/call", "{\"name\":\"echo\",\"arguments\":{}}", "file:///a"},
+            {"tools/call", "{\"name\":\"echo\",\"arguments\":{}}", "=?base64?ZWNo*G8=?="},
+        };
+        for (String[] m : mismatches) {
+            String id = java.util.UUID.randomUUID().toString();
+            var response = proxy.post("/" + slug, c.key(),
+                    "{\"jsonrpc\":\"2.0\",\"id\":\"" + id + "\",\"method\":\"" + m[0] + "\",\"params\":" + m[1] + "}",
+                    "Mcp-Method", m[0], "Mcp-Name", m[2]);
+            assertEquals(400, response.statusCode(), () -> String.join(" ", m) + ": " + response.body());
+            assertEquals("header_mismatch", errorData(response).path("error").asText());
+            assertMeterHeaders(response, "0", 10_000L);
+            assertTrue(upstream.received.stream().noneMatch(r -> r.body().contains(id)), "never forwarded: " + m[2]);
+        }
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
     @Test
     void invalidSlugIs400() throws Exception {
         var c = proxy.consumer(10_000);

@@ -364,4 +364,24 @@ class JsonRpcMessageTest {
         assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":"
                 + "[".repeat(5_000) + "]".repeat(5_000) + "}"));
     }
+
+    @Test
+    void theMcpNameOfASingleRequestIsWhatSep2243Names() {
+        assertEquals(Optional.of("add"), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}").singleMcpName());
+        assertEquals(Optional.of("summarise"), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"summarise\"}}").singleMcpName());
+        assertEquals(Optional.of("file:///a"), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"file:///a\",\"name\":\"b\"}}")
+                .singleMcpName());
+        // the other member, a non-string, another method, a batch: no name
+        assertEquals(Optional.empty(), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"name\":\"b\"}}").singleMcpName());
+        assertEquals(Optional.empty(), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":7}}").singleMcpName());
+        assertEquals(Optional.empty(), passed(
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"name\":\"add\"}}").singleMcpName());
+        assertEquals(Optional.empty(), passed(
+                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}]").singleMcpName());
+    }
 }
