@@ -117,23 +117,10 @@ class IdempotencyIT {
     void aRetryWhileTheFirstIsUnderWayIs409ThenReplays() throws Exception {
         var c = proxy.consumer(10_000);
         CountDownLatch release = new CountDownLatch(1);
-        try (TestUpstream slow = TestUpstream.start((exchange, body) -> {
-            try {
-                release.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            TestUpstream.jsonRpc().answer(exchange, body);
-        })) {
+        try (TestUpstream slow = heldUntil(release)) {
             String slowSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("slow"), slow.mcp().toString(), PRICE));
             String body = toolCall(7, "echo");
-            CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<HttpResponse<String>> first = postLater(slowSlug, c.key(), body, "k-409");
             ProxyFixture.await("the first call reached the upstream", () -> slow.received.size() == 1);
             HttpResponse<String> meanwhile = proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
             assertEquals(409, meanwhile.statusCode());
@@ -154,23 +141,10 @@ class IdempotencyIT {
     void aClaimLivesAsLongAsItsCallHoweverOld() throws Exception {
         var c = proxy.consumer(10_000);
         CountDownLatch release = new CountDownLatch(1);
-        try (TestUpstream slow = TestUpstream.start((exchange, body) -> {
-            try {
-                release.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            TestUpstream.jsonRpc().answer(exchange, body);
-        })) {
+        try (TestUpstream slow = heldUntil(release)) {
             String slowSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("long"), slow.mcp().toString(), PRICE));
             String body = toolCall(8, "echo");
-            CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-old-call");
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<HttpResponse<String>> first = postLater(slowSlug, c.key(), body, "k-old-call");
             ProxyFixture.await("the first call reached the upstream", () -> slow.received.size() == 1);
             // As if the call had been streaming for over a day: its instance is alive, so the claim holds.
             proxy.execute("UPDATE proxy_idempotency_keys SET created_at = NOW() - INTERVAL 25 HOUR"
@@ -319,5 +293,29 @@ class IdempotencyIT {
                 scope));
         assertEquals(1, proxy.count(
                 "SELECT COUNT(*) FROM proxy_idempotency_keys WHERE scope = ? AND idempotency_key = 'recent'", scope));
+    }
+
+    /** An upstream that answers only once {@code release} counts down (at most 30 s). */
+    private static TestUpstream heldUntil(CountDownLatch release) throws java.io.IOException {
+        return TestUpstream.start((exchange, body) -> {
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            TestUpstream.jsonRpc().answer(exchange, body);
+        });
+    }
+
+    /** The call under {@code idempotencyKey}, sent from another thread. */
+    private static CompletableFuture<HttpResponse<String>> postLater(String slug, String key, String body,
+            String idempotencyKey) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return proxy.post("/" + slug, key, body, "Idempotency-Key", idempotencyKey);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 }
