@@ -383,3 +383,17 @@ CREATE TABLE IF NOT EXISTS `proxy_inflight` (
   PRIMARY KEY (`usage_event_id`),
   KEY `proxy_inflight_instance_id_index` (`instance_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Which version of this file the database holds (one row, id 1). `serve` refuses to start on a
+-- database below the version it was built for (Schema.VERSION: raise both together whenever this
+-- file changes); `java -jar mcpmeter-proxy.jar migrate`, or loading this file, brings it up.
+-- Kept last, so that a load that stopped part-way does not claim the new version.
+CREATE TABLE IF NOT EXISTS `proxy_schema_version` (
+  `id` tinyint unsigned NOT NULL,
+  `version` int unsigned NOT NULL,
+  `migrated_at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT INTO `proxy_schema_version` (`id`, `version`, `migrated_at`) VALUES (1, 1, NOW())
+  ON DUPLICATE KEY UPDATE `migrated_at` = IF(`version` < VALUES(`version`), VALUES(`migrated_at`), `migrated_at`),
+                          `version` = GREATEST(`version`, VALUES(`version`));

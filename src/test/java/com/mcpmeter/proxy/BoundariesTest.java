@@ -48,4 +48,10 @@ class BoundariesTest {
         assertEquals(List.of(), offenders("http", "java.sql", "javax.sql", "com.zaxxer", "io.lettuce",
                 "com.mcpmeter.proxy.store"));
     }
+
+    @Test
+    void theOperatorCommandsLeaveSqlAndRedisToTheStore() throws IOException {
+        assertEquals(List.of(), offenders("admin", "java.sql", "javax.sql", "com.zaxxer", "io.lettuce", "com.mysql",
+                "org.eclipse.jetty", "jakarta.servlet", "com.mcpmeter.proxy.http"));
+    }
 }

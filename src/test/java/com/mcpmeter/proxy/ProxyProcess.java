@@ -146,7 +146,7 @@ final class ProxyProcess implements AutoCloseable {
         return new Finished(p.exitValue(), output);
     }
 
-    private static ProcessBuilder command(Map<String, String> env, Path dir, String... args) {
+    static ProcessBuilder command(Map<String, String> env, Path dir, String... args) {
         // Small heaps and C1 only: several of these JVMs share a 2-core machine with the test, and
         // C2's compiler threads would take most of a short run's CPU (see README, Benchmark).
         List<String> command = new ArrayList<>(List.of(

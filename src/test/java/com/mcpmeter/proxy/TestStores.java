@@ -50,6 +50,19 @@ final class TestStores {
         return db;
     }
 
+    /**
+     * A database name no other test uses, not created: for tests that make it themselves (the
+     * operator's {@code migrate}). Dropped at the end like the others.
+     */
+    static synchronized Config.Database newEmptyDatabase() {
+        start();
+        String name = "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Config.Database db = new Config.Database(mysql.host(), mysql.port(), mysql.user(), mysql.password(), name, 24,
+                java.nio.file.Path.of("target", "spool", name));
+        created.add(db);
+        return db;
+    }
+
     /** Redis settings with a key prefix no other test class uses. */
     static synchronized Config.Redis newRedis() {
         start();

@@ -115,14 +115,7 @@ public final class Revocations implements AutoCloseable {
      * @throws RuntimeException when Redis cannot take them all (the caller tries again later)
      */
     void dropShared(Collection<String> changes) {
-        var commands = redis.sync();
-        String channel = redis.key(CHANNEL);
-        for (String change : changes) {
-            if (change.startsWith(KEY)) {
-                commands.del(redis.key(CachedKeyDirectory.cacheName(change.substring(KEY.length()))));
-            }
-            commands.publish(channel, change);
-        }
+        Invalidations.publish(redis, changes);
     }
 
     @Override

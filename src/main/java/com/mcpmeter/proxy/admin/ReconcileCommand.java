@@ -1,0 +1,90 @@
+package com.mcpmeter.proxy.admin;
+
+import com.mcpmeter.proxy.store.Orphans;
+import com.mcpmeter.proxy.store.Reconciler;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code reconcile [--from] [--to] [--stale-minutes N] [--repair [--abandon-instance ID]…
+ * [--abandon-unowned]]}: checks every money invariant, prints each violation with the ids involved
+ * and exits 1 if there is any. {@code --repair} first refunds debits whose call is over without
+ * having been closed: their proxy run's lease ran out and what it left in its journal and spool was
+ * replayed by the next start on that spool (or the operator abandons the run). {@code
+ * --stale-minutes} is only a minimum age on top of that.
+ */
+@Command(name = "reconcile", description = "Check every money invariant; exit 1 on drift.")
+final class ReconcileCommand implements Callable<Integer> {
+    static final Duration DEFAULT_STALE = Duration.ofMinutes(5);
+
+    private final AdminContext context;
+
+    @Option(names = "--from", paramLabel = "DATE|INSTANT", description = "Inclusive; default: the beginning.")
+    String from;
+
+    @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Default: now.")
+    String to;
+
+    @Option(names = "--stale-minutes", paramLabel = "N", defaultValue = "5",
+            description = "Minimum age of a debit --repair may refund (default: ${DEFAULT-VALUE}).")
+    long staleMinutes;
+
+    @Option(names = "--repair", description = "First refund debits whose call is over but was never closed.")
+    boolean repair;
+
+    @Option(names = "--abandon-instance", paramLabel = "ID",
+            description = "With --repair: give up on a dead instance's spool (repeatable).")
+    List<String> abandoned = new ArrayList<>();
+
+    @Option(names = "--abandon-unowned", description = "With --repair: give up on debits from before leases.")
+    boolean abandonUnowned;
+
+    @Mixin
+    JsonOption output;
+
+    ReconcileCommand(AdminContext context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() {
+        Instant start = from == null ? Instant.EPOCH : Inputs.from(from);
+        Instant end = to == null ? Instant.now() : Inputs.to(to);
+        if (staleMinutes < 0) {
+            throw new IllegalArgumentException("--stale-minutes must not be negative");
+        }
+        if (!repair && (!abandoned.isEmpty() || abandonUnowned)) {
+            throw new IllegalArgumentException("--abandon-instance and --abandon-unowned only go with --repair");
+        }
+        Duration stale = Duration.ofMinutes(staleMinutes);
+        Reconciler reconciler = new Reconciler(context.database());
+        Map<String, Object> result = new LinkedHashMap<>();
+        if (repair) {
+            int refunded = reconciler.refundStale(stale, Instant.now(),
+                    new Orphans.Abandon(Set.copyOf(abandoned), abandonUnowned));
+            result.put("refunded", refunded);
+            if (!output.json) {
+                context.out.println("repaired: refunded " + refunded + " debit(s) whose call never finished");
+            }
+        }
+        List<Reconciler.Violation> violations = reconciler.check(start, end, stale, Instant.now());
+        result.put("violations", violations.stream()
+                .map(v -> Map.of("invariant", v.invariant(), "detail", v.detail())).toList());
+        result.put("consistent", violations.isEmpty());
+        if (!output.json) {
+            violations.forEach(v -> context.out.println("DRIFT " + v));
+        }
+        context.result(output.json, result, violations.isEmpty() ? "ledger consistent: no drift"
+                : violations.size() + " violation(s)");
+        return violations.isEmpty() ? ExitCode.OK.code : ExitCode.FINDING.code;
+    }
+}

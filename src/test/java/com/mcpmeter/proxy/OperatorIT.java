@@ -1,0 +1,163 @@
+package com.mcpmeter.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.store.Database;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A new operator, following only the README's "Operating" section, runs the business: an empty
+ * database migrated, a publisher's listing with two prices, a consumer's key, a top-up, a paid call
+ * through a running proxy, and that call in the CSV export. Only the jar's commands and HTTP are
+ * used; SQL only for the last look at the ledger. Each step is a method, so more can be added
+ * (metrics, revenue) without touching the others.
+ */
+class OperatorIT {
+    private static final String PUBLISHER = "publisher@weather.example";
+    private static final String CONSUMER = "alice@agents.example";
+    private static final long DEFAULT_PRICE = 2_000;
+    private static final long FORECAST_PRICE = 5_000;
+    private static final long TOP_UP = 1_000_000; // $1.00
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    private static Config.Database database;
+    private static Map<String, String> env;
+    private static JarCli cli;
+    private static TestUpstream upstream;
+    private static ProxyProcess proxy;
+
+    @BeforeAll
+    static void start() throws Exception {
+        database = TestStores.newEmptyDatabase(); // the operator's migrate makes it
+        env = TestStores.env(database, TestStores.newRedis());
+        Path dir = Path.of("target", "operator-it");
+        cli = new JarCli(env, dir);
+        upstream = TestUpstream.start(TestUpstream.jsonRpc());
+        proxy = new ProxyProcess("operator", env, dir);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (upstream != null) {
+            upstream.close();
+        }
+    }
+
+    @Test
+    void aNewOperatorSetsUpAPaidListingAndFindsTheCallInTheExport() throws Exception {
+        migrate();
+        String slug = createListing();
+        String token = createKey();
+        topUp();
+        proxy.start();
+        proxy.awaitReady();
+
+        HttpResponse<String> paid = call(slug, token, "forecast");
+        assertEquals(200, paid.statusCode(), paid.body());
+        assertEquals(Long.toString(FORECAST_PRICE), paid.headers().firstValue("X-Mcpmeter-Billed").orElse(""));
+        String requestId = paid.headers().firstValue("X-Mcpmeter-Request-Id").orElseThrow();
+
+        List<String> row = exportedRow(requestId);
+        assertEquals(List.of(requestId, CONSUMER, slug, "forecast", "200", Long.toString(FORECAST_PRICE), "4000", "1000"),
+                List.of(row.get(1), row.get(2), row.get(4), row.get(5), row.get(6), row.get(7), row.get(8), row.get(9)),
+                "request id, consumer, listing, tool, status, billed, payout (80 %), fee (20 %)");
+        ledgerShowsTheTopUpAndTheDebit();
+        assertEquals(0, cli.run("reconcile").ok().exit());
+    }
+
+    private static void migrate() throws Exception {
+        JsonNode first = cli.run("migrate", "--json").ok().json();
+        assertTrue(first.get("changed").asBoolean(), first.toString());
+        JsonNode again = cli.run("migrate", "--json").ok().json();
+        assertEquals(false, again.get("changed").asBoolean(), "migrate is idempotent: " + again);
+    }
+
+    private static String createListing() throws Exception {
+        String slug = ProxyFixture.slug("weather");
+        JsonNode listing = cli.run("listing", "create", slug, "--publisher", PUBLISHER, "--upstream",
+                upstream.mcp().toString(), "--price", Long.toString(DEFAULT_PRICE), "--tool-price",
+                "forecast=$0.005", "--header", "X-Publisher-Secret: s3cret", "--json").ok().json();
+        assertEquals(slug, listing.get("listing").asText());
+        assertEquals(FORECAST_PRICE, listing.get("tool_prices_micro_cents").get("forecast").asLong());
+        return slug;
+    }
+
+    private static String createKey() throws Exception {
+        JsonNode key = cli.run("key", "create", "--consumer", CONSUMER, "--project", "agents", "--json").ok().json();
+        String token = key.get("token").asText();
+        assertTrue(token.startsWith("mcpm_live_") && token.startsWith(key.get("prefix").asText()), key.toString());
+        return token;
+    }
+
+    private static void topUp() throws Exception {
+        JsonNode credit = cli.run("credit", "add", CONSUMER, "$1.00", "--note", "invoice 1", "--json").ok().json();
+        assertEquals(TOP_UP, credit.get("balance_after_micro_cents").asLong());
+    }
+
+    private static HttpResponse<String> call(String slug, String token, String tool) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(proxy.url("/" + slug))
+                .header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .POST(HttpRequest.BodyPublishers.ofString(ProxyFixture.toolCall(1, tool)))
+                .build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The CSV of today's calls (UTC) holds exactly one row, the call's. */
+    private static List<String> exportedRow(String requestId) throws Exception {
+        String today = LocalDate.now(ZoneOffset.UTC).toString();
+        JarCli.Result export = cli.run("usage", "export", "--from", today, "--to", today, "--format", "csv").ok();
+        String[] lines = export.out().split("\r\n");
+        assertEquals(2, lines.length, "a header and one row: " + export.out());
+        assertEquals("time,request_id,consumer,project,listing,tool,status,billed_micro_cents,payout_micro_cents,"
+                + "fee_micro_cents", lines[0]);
+        List<String> row = new ArrayList<>(List.of(lines[1].split(",", -1)));
+        assertEquals(10, row.size(), lines[1]);
+        assertEquals(requestId, row.get(1));
+        return row;
+    }
+
+    /** The only SQL: the top-up and the debit, each with its true balance after. */
+    private static void ledgerShowsTheTopUpAndTheDebit() {
+        try (Database db = new Database(database)) {
+            List<String> ledger = db.call("read the ledger", c -> {
+                try (PreparedStatement ps = c.prepareStatement("""
+                        SELECT t.type, t.amount_micro_cents, t.balance_after_micro_cents, u.credit_micro_cents
+                          FROM credit_transactions t JOIN users u ON u.id = t.user_id
+                         WHERE u.email = ? ORDER BY t.id""")) {
+                    ps.setString(1, CONSUMER);
+                    List<String> rows = new ArrayList<>();
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            rows.add(rs.getString(1) + " " + rs.getLong(2) + " -> " + rs.getLong(3) + " (balance "
+                                    + rs.getLong(4) + ")");
+                        }
+                    }
+                    return rows;
+                }
+            });
+            long after = TOP_UP - FORECAST_PRICE;
+            assertEquals(List.of("topup " + TOP_UP + " -> " + TOP_UP + " (balance " + after + ")",
+                    "usage -" + FORECAST_PRICE + " -> " + after + " (balance " + after + ")"), ledger);
+        }
+    }
+}
