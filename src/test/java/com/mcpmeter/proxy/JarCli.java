@@ -23,6 +23,7 @@ final class JarCli {
 
     private final Map<String, String> env;
     private final Path dir;
+    private final List<String> jvmOptions;
 
     record Result(List<String> command, int exit, String out, String err) {
         /** The result's JSON (the command was run with --json). */
@@ -45,8 +46,14 @@ final class JarCli {
     }
 
     JarCli(Map<String, String> env, Path dir) throws IOException {
+        this(env, dir, List.of());
+    }
+
+    /** With JVM options of its own, e.g. a heap too small to hold what it handles. */
+    JarCli(Map<String, String> env, Path dir, List<String> jvmOptions) throws IOException {
         this.env = Map.copyOf(env);
         this.dir = Files.createDirectories(dir);
+        this.jvmOptions = List.copyOf(jvmOptions);
     }
 
     Result run(String... args) throws Exception {
@@ -54,7 +61,7 @@ final class JarCli {
         String name = stem.substring(0, Math.min(60, stem.length())) + "-" + System.nanoTime();
         Path out = dir.resolve(name + ".out");
         Path err = dir.resolve(name + ".err");
-        Process p = ProxyProcess.command(env, dir, args).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = ProxyProcess.command(jvmOptions, env, dir, args).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         if (!p.waitFor(WITHIN_SECONDS, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError(String.join(" ", args) + " did not finish within " + WITHIN_SECONDS + " s");

@@ -147,13 +147,19 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     static ProcessBuilder command(Map<String, String> env, Path dir, String... args) {
+        return command(List.of(), env, dir, args);
+    }
+
+    /** {@code jvmOptions} come after the defaults, so they win (a smaller -Xmx, say). */
+    static ProcessBuilder command(List<String> jvmOptions, Map<String, String> env, Path dir, String... args) {
         // Small heaps and C1 only: several of these JVMs share a 2-core machine with the test, and
         // C2's compiler threads would take most of a short run's CPU (see README, Benchmark).
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
-                "--sun-misc-unsafe-memory-access=allow",
-                "-jar", jar().toString()));
+                "--sun-misc-unsafe-memory-access=allow"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar().toString()));
         command.addAll(List.of(args));
         // The working directory is the log directory, so a developer's .env is never picked up.
         ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile());
