@@ -23,8 +23,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A new operator, following only the README's "Operating" section, runs the business: an empty
- * database migrated, a publisher's listing with two prices, a consumer's key, a top-up, a paid call
- * through a running proxy, and that call in the CSV export. Only the jar's commands and HTTP are
+ * database migrated, a publisher's listing with two prices, a consumer's key, a top-up, a call at
+ * each price through a running proxy, those calls in the CSV export and in the publisher's revenue. Only the jar's commands and HTTP are
  * used; SQL only for the last look at the ledger. Each step is a method, so more can be added
  * (metrics, revenue) without touching the others.
  */
@@ -71,17 +71,27 @@ class OperatorIT {
         proxy.start();
         proxy.awaitReady();
 
-        HttpResponse<String> paid = call(slug, token, "forecast");
-        assertEquals(200, paid.statusCode(), paid.body());
-        assertEquals(Long.toString(FORECAST_PRICE), paid.headers().firstValue("X-Mcpmeter-Billed").orElse(""));
-        String requestId = paid.headers().firstValue("X-Mcpmeter-Request-Id").orElseThrow();
+        HttpResponse<String> forecast = call(slug, token, "forecast");
+        assertEquals(200, forecast.statusCode(), forecast.body());
+        assertEquals(Long.toString(FORECAST_PRICE), forecast.headers().firstValue("X-Mcpmeter-Billed").orElse(""));
+        HttpResponse<String> echo = call(slug, token, "echo");
+        assertEquals(Long.toString(DEFAULT_PRICE), echo.headers().firstValue("X-Mcpmeter-Billed").orElse(""),
+                "a tool without a price of its own costs the default");
 
-        List<String> row = exportedRow(requestId);
-        assertEquals(List.of(requestId, CONSUMER, slug, "forecast", "200", Long.toString(FORECAST_PRICE), "4000", "1000"),
-                List.of(row.get(1), row.get(2), row.get(4), row.get(5), row.get(6), row.get(7), row.get(8), row.get(9)),
+        List<List<String>> rows = exportedRows();
+        assertEquals(List.of(
+                        List.of(requestId(forecast), CONSUMER, slug, "forecast", "200", "5000", "4000", "1000"),
+                        List.of(requestId(echo), CONSUMER, slug, "echo", "200", "2000", "1600", "400")),
+                rows.stream().map(r -> List.of(r.get(1), r.get(2), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8),
+                        r.get(9))).toList(),
                 "request id, consumer, listing, tool, status, billed, payout (80 %), fee (20 %)");
-        ledgerShowsTheTopUpAndTheDebit();
+        revenueOfThePublisher();
+        ledgerShowsTheTopUpAndTheDebits();
         assertEquals(0, cli.run("reconcile").ok().exit());
+    }
+
+    private static String requestId(HttpResponse<String> response) {
+        return response.headers().firstValue("X-Mcpmeter-Request-Id").orElseThrow();
     }
 
     private static void migrate() throws Exception {
@@ -122,22 +132,34 @@ class OperatorIT {
                 .build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    /** The CSV of today's calls (UTC) holds exactly one row, the call's. */
-    private static List<String> exportedRow(String requestId) throws Exception {
+    /** The CSV of today's calls (UTC): a header and the two calls, oldest first. */
+    private static List<List<String>> exportedRows() throws Exception {
         String today = LocalDate.now(ZoneOffset.UTC).toString();
         JarCli.Result export = cli.run("usage", "export", "--from", today, "--to", today, "--format", "csv").ok();
         String[] lines = export.out().split("\r\n");
-        assertEquals(2, lines.length, "a header and one row: " + export.out());
+        assertEquals(3, lines.length, "a header and two rows: " + export.out());
         assertEquals("time,request_id,consumer,project,listing,tool,status,billed_micro_cents,payout_micro_cents,"
                 + "fee_micro_cents", lines[0]);
-        List<String> row = new ArrayList<>(List.of(lines[1].split(",", -1)));
-        assertEquals(10, row.size(), lines[1]);
-        assertEquals(requestId, row.get(1));
-        return row;
+        List<List<String>> rows = new ArrayList<>();
+        for (int i = 1; i < lines.length; i++) {
+            List<String> row = List.of(lines[i].split(",", -1));
+            assertEquals(10, row.size(), lines[i]);
+            rows.add(row);
+        }
+        return rows;
     }
 
-    /** The only SQL: the top-up and the debit, each with its true balance after. */
-    private static void ledgerShowsTheTopUpAndTheDebit() {
+    private static void revenueOfThePublisher() throws Exception {
+        String today = LocalDate.now(ZoneOffset.UTC).toString();
+        JsonNode line = cli.run("revenue", "--by", "publisher", "--period", "day", "--from", today, "--json").ok().json();
+        assertEquals(PUBLISHER, line.get("publisher").asText());
+        assertEquals(List.of(2L, 2L, 7_000L, 5_600L, 1_400L), List.of(line.get("calls").asLong(),
+                line.get("paid_calls").asLong(), line.get("billed_micro_cents").asLong(),
+                line.get("payout_micro_cents").asLong(), line.get("fee_micro_cents").asLong()));
+    }
+
+    /** The only SQL: the top-up and the two debits, each with its true balance after. */
+    private static void ledgerShowsTheTopUpAndTheDebits() {
         try (Database db = new Database(database)) {
             List<String> ledger = db.call("read the ledger", c -> {
                 try (PreparedStatement ps = c.prepareStatement("""
@@ -155,9 +177,11 @@ class OperatorIT {
                     return rows;
                 }
             });
-            long after = TOP_UP - FORECAST_PRICE;
+            long afterForecast = TOP_UP - FORECAST_PRICE;
+            long after = afterForecast - DEFAULT_PRICE;
             assertEquals(List.of("topup " + TOP_UP + " -> " + TOP_UP + " (balance " + after + ")",
-                    "usage -" + FORECAST_PRICE + " -> " + after + " (balance " + after + ")"), ledger);
+                    "usage -" + FORECAST_PRICE + " -> " + afterForecast + " (balance " + after + ")",
+                    "usage -" + DEFAULT_PRICE + " -> " + after + " (balance " + after + ")"), ledger);
         }
     }
 }

@@ -50,8 +50,9 @@ final class ListingShowCommand implements Callable<Integer> {
         result.put("default_price_micro_cents", v.defaultPrice());
         result.put("tool_prices_micro_cents", v.toolPrices());
         StringBuilder text = new StringBuilder();
+        // Only the limits and the timeout may be unset, and then the operator's default applies.
         result.forEach((key, value) -> text.append(String.format("%-26s %s%n", key,
-                value == null ? "(operator default)" : value)));
+                value != null ? value : key.equals("upstream") ? "(none)" : "(operator default)")));
         context.result(output.json, result, text.toString().stripTrailing());
         return ExitCode.OK.code;
     }
