@@ -12,7 +12,7 @@ import java.util.List;
  * Owns its Redis connection; one caller at a time.
  */
 public final class Invalidations implements AutoCloseable {
-    private static final int CONNECT_ATTEMPTS = 3;
+    private static final int CONNECT_ATTEMPTS = 4;
     private static final java.time.Duration RETRY_PAUSE = java.time.Duration.ofMillis(1_050);
 
     private final Redis redis;
@@ -36,13 +36,14 @@ public final class Invalidations implements AutoCloseable {
 
     /**
      * A short-lived process's first connection may miss Redis's one-second connect timeout on a busy
-     * host; {@link Redis} then refuses to try again for a second. A few attempts, a second apart.
+     * host ({@link Redis} then refuses to try again for a second), or be reconnecting (commands are
+     * rejected meanwhile). A few attempts, a second apart; publishing twice is harmless.
      */
     private long publishPatiently(List<String> changes) {
         for (int attempt = 1; ; attempt++) {
             try {
                 return publish(redis, changes);
-            } catch (Redis.RedisUnavailableException e) {
+            } catch (RuntimeException e) {
                 if (attempt == CONNECT_ATTEMPTS) {
                     throw e;
                 }
