@@ -64,7 +64,8 @@ class ReconcileIT {
         traffic();
         assertEquals(List.of(), drift());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC()));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("no drift"));
     }
 
@@ -255,7 +256,8 @@ class ReconcileIT {
         long usageId = plantOrphanDebit(keyUser, project, proxy.mcpId(slug), "killed-other-owner",
                 Optional.of(instance(false, true)));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8));
+        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC());
         assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
         assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?"
                 + " AND user_id = ?", usageId, keyUser));
@@ -366,7 +368,8 @@ class ReconcileIT {
 
     private String reconcile(int expectedExit, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8));
+        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC());
         String printed = out.toString(StandardCharsets.UTF_8);
         assertEquals(expectedExit, exit, printed);
         return printed;
