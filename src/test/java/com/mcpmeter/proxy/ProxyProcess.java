@@ -122,7 +122,17 @@ final class ProxyProcess implements AutoCloseable {
      * @return the exit status (143 for a SIGTERM-initiated JVM shutdown)
      */
     int stop() throws InterruptedException {
+        terminate();
+        return awaitExit();
+    }
+
+    /** Sends SIGTERM and returns at once, so that several proxies drain at the same time. */
+    void terminate() {
         process.destroy();
+    }
+
+    /** After {@link #terminate()}: waits (at most 60 s) for the drain and returns the exit status. */
+    int awaitExit() throws InterruptedException {
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError(name + " did not stop within 60 s of SIGTERM; see " + dir);
