@@ -23,7 +23,11 @@ import java.util.concurrent.TimeUnit;
  * (nothing inherited, no {@code .env}); its output goes to a log file under {@code target/}.
  */
 final class ProxyProcess implements AutoCloseable {
-    private static final Duration READY_WITHIN = Duration.ofSeconds(60);
+    /**
+     * A bound, not a wait (readiness is polled): generous, because on a loaded 2-core machine a
+     * C1-only JVM has been seen to take a minute to start listening.
+     */
+    private static final Duration READY_WITHIN = Duration.ofSeconds(120);
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2)).build();
 
