@@ -32,11 +32,20 @@ class StoreOutageIT {
             int forwardedBefore = upstream.received.size();
 
             relay.cut();
+            long[] millisTo503 = new long[5];
             for (int i = 0; i < 5; i++) {
+                long started = System.nanoTime();
                 var refused = proxy.post("/" + slug, c.key(), toolCall(10 + i, "echo"));
+                millisTo503[i] = (System.nanoTime() - started) / 1_000_000;
                 assertEquals(503, refused.statusCode());
                 assertEquals("store_unavailable",
                         JSON.readTree(refused.body()).path("error").path("data").path("error").asText());
+            }
+            System.out.println("StoreOutageIT time to 503, ms: " + java.util.Arrays.toString(millisTo503));
+            // The first caller waits one connection timeout (2 s) at most; once the outage is known, 503 is at once.
+            assertTrue(millisTo503[0] < 4_000, "first 503 after " + millisTo503[0] + " ms");
+            for (int i = 1; i < millisTo503.length; i++) {
+                assertTrue(millisTo503[i] < 1_000, "503 #" + (i + 1) + " after " + millisTo503[i] + " ms");
             }
             assertEquals(forwardedBefore, upstream.received.size(), "no free lunch: nothing forwarded unpaid");
             var health = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
