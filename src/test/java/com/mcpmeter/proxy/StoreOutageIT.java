@@ -42,11 +42,11 @@ class StoreOutageIT {
                         JSON.readTree(refused.body()).path("error").path("data").path("error").asText());
             }
             System.out.println("StoreOutageIT time to 503, ms: " + java.util.Arrays.toString(millisTo503));
-            // The first caller waits one connection timeout (2 s) at most; once the outage is known, 503 is at once.
-            assertTrue(millisTo503[0] < 4_000, "first 503 after " + millisTo503[0] + " ms");
-            for (int i = 1; i < millisTo503.length; i++) {
-                assertTrue(millisTo503[i] < 1_000, "503 #" + (i + 1) + " after " + millisTo503[i] + " ms");
-            }
+            // One caller finds the outage and waits one connection timeout (2 s), not one per retry;
+            // once it is known, every 503 is at once.
+            String times = java.util.Arrays.toString(millisTo503);
+            assertTrue(java.util.Arrays.stream(millisTo503).allMatch(ms -> ms < 4_000), times);
+            assertTrue(java.util.Arrays.stream(millisTo503).filter(ms -> ms >= 1_000).count() <= 1, times);
             assertEquals(forwardedBefore, upstream.received.size(), "no free lunch: nothing forwarded unpaid");
             var health = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
             assertEquals(503, health.statusCode());
