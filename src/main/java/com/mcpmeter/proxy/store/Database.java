@@ -16,9 +16,9 @@ import javax.sql.DataSource;
  * The MySQL pool and the one way this package runs work against it: {@link #inTransaction} for
  * anything that must be all-or-nothing (retried on deadlock), {@link #call} for single reads.
  * Every failure to reach the database surfaces as {@link StoreUnavailableException}, fast: a
- * connection that could not be had within {@link #CONNECTION_TIMEOUT_MS} is not asked for again,
- * and once one caller has waited that long the outage is declared and callers fail at once until
- * a probe connects again ({@link DatabaseOutage}).
+ * caller that waited {@link #CONNECTION_TIMEOUT_MS} for a connection while attempts to make one
+ * failed does not ask again, and declares the outage: callers then fail at once until a probe
+ * connects again ({@link DatabaseOutage}).
  */
 public final class Database implements AutoCloseable {
     private static final int DEADLOCK_RETRIES = 3;
@@ -148,14 +148,24 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** Hikari's timeout here means no connection could be made in time: the outage starts. */
     private Connection connect() throws SQLException {
         try {
             return pool.getConnection();
         } catch (SQLTransientConnectionException e) {
-            outage.declare(e);
+            if (unreachable(e)) {
+                outage.declare(e);
+            }
             throw e;
         }
+    }
+
+    /**
+     * Hikari's connection timeout carrying the failure of its latest attempt to connect (refused,
+     * timed out, denied): the database is unreachable. Without one, connections were only slow to
+     * be made (a cold start on a busy host), which asking again can mend.
+     */
+    private static boolean unreachable(SQLException e) {
+        return e instanceof SQLTransientConnectionException && e.getCause() != null;
     }
 
     private void acquire(String what) {
@@ -183,8 +193,8 @@ public final class Database implements AutoCloseable {
         if (e instanceof CommitOutcomeUnknown) {
             return false; // it may have been written: running the work again could write it twice
         }
-        if (e instanceof SQLTransientConnectionException) {
-            return false; // no connection within the timeout: asking again only makes the 503 later
+        if (unreachable(e)) {
+            return false; // asking again would only make the 503 come later
         }
         return e.getErrorCode() == ER_LOCK_DEADLOCK
                 || e.getErrorCode() == ER_LOCK_WAIT_TIMEOUT

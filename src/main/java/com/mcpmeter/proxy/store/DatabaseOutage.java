@@ -44,7 +44,7 @@ final class DatabaseOutage implements AutoCloseable {
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sinceNanos);
     }
 
-    /** A caller waited the pool's whole connection timeout and got no connection. */
+    /** A caller waited the pool's whole connection timeout while attempts to connect failed. */
     void declare(SQLException cause) {
         if (!down) {
             sinceNanos = System.nanoTime();

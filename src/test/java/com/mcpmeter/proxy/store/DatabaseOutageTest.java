@@ -12,8 +12,9 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
- * A database nobody answers for (a loopback port with no listener): the first call waits one
- * connection timeout, not one per retry, and the calls after it fail at once.
+ * A database nobody answers for (a loopback port with no listener): once one call has found it
+ * unreachable, the calls after it fail at once instead of each waiting out connection timeouts.
+ * (How long the finding takes on a running proxy, one timeout: StoreOutageIT.)
  */
 class DatabaseOutageTest {
 
@@ -30,16 +31,14 @@ class DatabaseOutageTest {
     }
 
     @Test
-    void anUnreachableDatabaseFailsTheFirstCallInOneTimeoutAndTheNextAtOnce() throws Exception {
+    void callsAfterTheOutageIsFoundFailAtOnce() throws Exception {
         Config.Database config = new Config.Database("127.0.0.1", closedPort(), "root", "", "absent", 4,
                 Path.of("target", "spool", "absent"));
         try (Database db = new Database(config)) {
-            long first = millisToFail(db);
-            assertTrue(first < Database.CONNECTION_TIMEOUT_MS + 1_500,
-                    "one connection timeout, not one per retry: " + first + " ms");
+            millisToFail(db); // finds the outage (on a cold JVM the first attempt may merely be slow)
             for (int i = 0; i < 5; i++) {
                 long next = millisToFail(db);
-                assertTrue(next < 250, "call " + i + " after the outage was declared took " + next + " ms");
+                assertTrue(next < 250, "call " + i + " after the outage was found took " + next + " ms");
             }
             long started = System.nanoTime();
             assertFalse(db.isReachable());
