@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * close a call live here (its status, refund, usage row of an unpriced call, the undoing of a debit
  * whose commit went unanswered); debits never do, they fail closed.
  *
- * <p>One JSON line per write ({@link SpoolLines}), appended and forced to disk before {@link #append} returns, so a
- * write the proxy has accepted survives a crash. {@link #replay} moves the file aside, applies its
+ * <p>One JSON line per write ({@link SpoolLines}), appended and forced to disk before
+ * {@link #append} returns, so a write the proxy has accepted survives a crash. {@link #replay} moves the file aside, applies its
  * lines in order and deletes it once every line is applied; lines appended meanwhile start a new
  * file, replayed next time. Applying a line twice must be harmless (each write is guarded: a call
  * is closed only while in flight, an unpriced usage row only once per request id), since a crash
