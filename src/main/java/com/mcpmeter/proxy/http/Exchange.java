@@ -3,8 +3,6 @@ package com.mcpmeter.proxy.http;
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.IdempotencyStore;
 import com.mcpmeter.proxy.meter.LegacyEndpoints;
-import com.mcpmeter.proxy.meter.ResponseMeter;
-import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;

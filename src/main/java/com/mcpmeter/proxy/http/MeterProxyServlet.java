@@ -8,7 +8,6 @@ import com.mcpmeter.proxy.meter.IdempotencyStore;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
-import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import jakarta.servlet.ServletException;
