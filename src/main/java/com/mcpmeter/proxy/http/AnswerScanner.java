@@ -59,7 +59,7 @@ final class AnswerScanner {
             drain();
         } catch (IOException e) {
             broken = true;
-            malformed = true;
+            sink.malformed();
         }
     }
 
@@ -104,15 +104,8 @@ final class AnswerScanner {
                 }
             }
             case END_OBJECT -> {
-                if (depth == messageDepth && id != null) {
-                    if (error) {
-                        errorIds.add(id);
-                    } else if (result) {
-                        resultIds.add(id);
-                    }
-                    if (error || result) {
-                        listener.answered(id, error);
-                    }
+                if (depth == messageDepth && id != null && (error || result)) {
+                    sink.answered(id, error);
                 }
                 depth--;
             }
