@@ -70,12 +70,16 @@ public final class Pipeline {
     /** Steps 1–5. Blocking; never throws for an expected outcome. */
     public Admission admit(CallRequest request) throws IOException {
         Instant now = clock.instant();
+        boolean authenticated = false; // until then, nothing of the body may be parsed (CallRequest)
         try {
             // 1. Authenticate
             Verdict<Consumer> who = authenticate.apply(request, now);
             if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
-                return refused(who, OptionalLong.empty(), JsonRpcMessage.NONE);
+                var fail = (Verdict.Fail<?>) who;
+                return new Admission.Refused(fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE,
+                        false);
             }
+            authenticated = true;
             // 2. Resolve listing
             Verdict<ResolveListing.Route> where = resolveListing.apply(request.path(), request.query());
             if (!(where instanceof Verdict.Pass<ResolveListing.Route>(ResolveListing.Route route))) {
@@ -123,7 +127,7 @@ public final class Pipeline {
         } catch (StoreUnavailableException e) {
             log.warn("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
             return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
-                    JsonRpcMessage.NONE);
+                    JsonRpcMessage.NONE, authenticated);
         }
     }
 

@@ -19,18 +19,18 @@ class BilledHeadersTest {
 
     @Test
     void showsTheDebitWhileNothingIsRefunded() {
-        assertEquals(new BilledHeaders("3500", 6_500), BilledHeaders.of(DEBITED, 0));
+        assertEquals(new BilledHeaders("3500", OptionalLong.of(6_500)), BilledHeaders.of(DEBITED, 0));
     }
 
     @Test
     void showsWhatStaysBilledAndTheBalanceAfterTheRefund() {
-        assertEquals(new BilledHeaders("1000", 9_000), BilledHeaders.of(DEBITED, 2_500));
-        assertEquals(new BilledHeaders("0", 10_000), BilledHeaders.of(DEBITED, 3_500));
+        assertEquals(new BilledHeaders("1000", OptionalLong.of(9_000)), BilledHeaders.of(DEBITED, 2_500));
+        assertEquals(new BilledHeaders("0", OptionalLong.of(10_000)), BilledHeaders.of(DEBITED, 3_500));
     }
 
     @Test
     void saysFreeWhenNothingWasDebited() {
-        assertEquals(new BilledHeaders("free", 10_000), BilledHeaders.of(FREE, 0));
+        assertEquals(new BilledHeaders("free", OptionalLong.of(10_000)), BilledHeaders.of(FREE, 0));
     }
 
     @Test
