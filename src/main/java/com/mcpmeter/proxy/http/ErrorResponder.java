@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. */
+/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. Stateless. */
 final class ErrorResponder {
     private final ProtectedResource resource;
 
@@ -44,9 +44,10 @@ final class ErrorResponder {
     }
 
     /**
-     * A refusal of admission. The body is read even when no id is wanted, so that the connection can carry the client's
-     * next request; a body too large for that closes it openly. Only an authenticated caller's body
-     * is parsed, for the ids its error answer names (CallRequest's contract).
+     * A refusal of admission. The body is read even when no id is wanted, so that the connection
+     * can carry the client's next request; a body too large for that closes it openly. Only an
+     * authenticated caller's body is parsed, for the ids its error answer names (CallRequest's
+     * contract).
      */
     void refuse(HttpServletResponse response, CallRequest call, ClientBody body, Admission.Refused refused,
             long started) throws IOException {
