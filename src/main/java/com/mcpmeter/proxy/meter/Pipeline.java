@@ -75,9 +75,7 @@ public final class Pipeline {
             // 1. Authenticate
             Verdict<Consumer> who = authenticate.apply(request, now);
             if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
-                var fail = (Verdict.Fail<?>) who;
-                return new Admission.Refused(fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE,
-                        false);
+                return unauthenticated(who);
             }
             authenticated = true;
             // 2. Resolve listing
@@ -273,6 +271,12 @@ public final class Pipeline {
      */
     private OptionalLong balanceOf(Consumer consumer) {
         return balances.of(consumer.userId());
+    }
+
+    /** Refused at step 1: no balance to show, and the edge may not parse the body (CallRequest). */
+    private static Admission unauthenticated(Verdict<?> verdict) {
+        var fail = (Verdict.Fail<?>) verdict;
+        return new Admission.Refused(fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE, false);
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
