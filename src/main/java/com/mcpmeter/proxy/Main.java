@@ -7,7 +7,7 @@ import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.config.ConfigLoader;
 import com.mcpmeter.proxy.admin.AdminCli;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
-import com.mcpmeter.proxy.store.Schema;
+import com.mcpmeter.proxy.store.SchemaMigration;
 import java.time.Clock;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -76,7 +76,7 @@ public final class Main {
     private static void refuseOutdatedSchema(Config.Database database) {
         Optional<String> outdated;
         try {
-            outdated = Schema.outdated(database);
+            outdated = SchemaMigration.outdated(database);
         } catch (StoreUnavailableException e) {
             LoggerFactory.getLogger(Main.class).warn("schema version not checked, database unreachable: {}",
                     e.getMessage());
@@ -128,6 +128,7 @@ public final class Main {
                                (their instance's lease ran out and its spool was handed over);
                                --abandon-instance ID (repeatable) / --abandon-unowned give up on a dead
                                instance's spool / on debits from before leases; --from/--to ISO-8601
-                               range, --stale-minutes N minimum age (default 5)""");
+                               range, --stale-minutes N (or --stale-seconds N) minimum age
+                               (default 5 minutes)""");
     }
 }

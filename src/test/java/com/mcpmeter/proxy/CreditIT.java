@@ -7,7 +7,7 @@ import com.mcpmeter.proxy.admin.AdminCli;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Seeder;
+import com.mcpmeter.proxy.demo.Seeder;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

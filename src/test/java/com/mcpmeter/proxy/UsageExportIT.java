@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Seeder;
+import com.mcpmeter.proxy.demo.Seeder;
 import java.io.BufferedReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Constructor;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import java.util.function.Supplier;
 import picocli.CommandLine;
@@ -34,7 +35,12 @@ public final class AdminCli extends Group {
 
     /** Runs one command to its end and returns its exit status; nothing escapes as an exception. */
     public static int run(Supplier<Config> config, List<String> args, PrintStream out, PrintStream err) {
-        try (AdminContext context = new AdminContext(config, out, err)) {
+        return run(config, args, out, err, Clock.systemUTC());
+    }
+
+    /** The same, with "now" (reconcile's ages, a range's default end) read from {@code clock}. */
+    public static int run(Supplier<Config> config, List<String> args, PrintStream out, PrintStream err, Clock clock) {
+        try (AdminContext context = new AdminContext(config, out, err, clock)) {
             CommandLine cli = new CommandLine(new AdminCli(), new Factory(context));
             cli.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
             cli.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));

@@ -6,6 +6,7 @@ import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.Invalidations;
 import java.io.PrintStream;
+import java.time.Clock;
 import java.util.Map;
 import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
@@ -22,12 +23,14 @@ final class AdminContext implements AutoCloseable {
 
     final PrintStream out;
     final PrintStream err;
+    final Clock clock;
     private final Supplier<Config> configSource;
     private Config config;
     private Database database;
 
-    AdminContext(Supplier<Config> configSource, PrintStream out, PrintStream err) {
+    AdminContext(Supplier<Config> configSource, PrintStream out, PrintStream err, Clock clock) {
         this.configSource = configSource;
+        this.clock = clock;
         this.out = out;
         this.err = err;
     }

@@ -1,6 +1,6 @@
 package com.mcpmeter.proxy.admin;
 
-import com.mcpmeter.proxy.store.Schema;
+import com.mcpmeter.proxy.store.SchemaMigration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -32,17 +32,17 @@ final class MigrateCommand implements Callable<Integer> {
         var database = context.databaseConfig();
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("database", database.name());
-        result.put("required_version", Schema.VERSION);
+        result.put("required_version", SchemaMigration.VERSION);
         if (check) {
-            OptionalInt installed = Schema.installed(database);
-            boolean current = installed.isPresent() && installed.getAsInt() >= Schema.VERSION;
+            OptionalInt installed = SchemaMigration.installed(database);
+            boolean current = installed.isPresent() && installed.getAsInt() >= SchemaMigration.VERSION;
             result.put("version", installed.isPresent() ? installed.getAsInt() : null);
             result.put("current", current);
             context.result(output.json, result, current ? "database " + database.name() + " is at schema version "
-                    + installed.getAsInt() + ": current" : Schema.outdated(database).orElse("outdated"));
+                    + installed.getAsInt() + ": current" : SchemaMigration.outdated(database).orElse("outdated"));
             return current ? ExitCode.OK.code : ExitCode.FINDING.code;
         }
-        Schema.Migration migration = Schema.migrate(database);
+        SchemaMigration.Migration migration = SchemaMigration.migrate(database);
         result.put("version_before", migration.before().isPresent() ? migration.before().getAsInt() : null);
         result.put("version", migration.after());
         result.put("changed", migration.changed());

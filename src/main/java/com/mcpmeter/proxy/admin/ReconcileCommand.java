@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code reconcile [--from] [--to] [--stale-minutes N] [--repair [--abandon-instance ID]…
- * [--abandon-unowned]]}: checks every money invariant, prints each violation with the ids involved
+ * [--abandon-unowned]]} ({@code --stale-seconds N} instead of minutes): checks every money invariant, prints each violation with the ids involved
  * and exits 1 if there is any. {@code --repair} first refunds debits whose call is over without
  * having been closed: their proxy run's lease ran out and what it left in its journal and spool was
  * replayed by the next start on that spool (or the operator abandons the run). {@code
@@ -34,9 +34,12 @@ final class ReconcileCommand implements Callable<Integer> {
     @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Default: now.")
     String to;
 
-    @Option(names = "--stale-minutes", paramLabel = "N", defaultValue = "5",
-            description = "Minimum age of a debit --repair may refund (default: ${DEFAULT-VALUE}).")
-    long staleMinutes;
+    @Option(names = "--stale-minutes", paramLabel = "N",
+            description = "Minimum age of a debit --repair may refund (default: 5).")
+    Long staleMinutes;
+
+    @Option(names = "--stale-seconds", paramLabel = "N", description = "The same minimum age, in seconds.")
+    Long staleSeconds;
 
     @Option(names = "--repair", description = "First refund debits whose call is over but was never closed.")
     boolean repair;
@@ -58,25 +61,29 @@ final class ReconcileCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Instant start = from == null ? Instant.EPOCH : Inputs.from(from);
-        Instant end = to == null ? Instant.now() : Inputs.to(to);
-        if (staleMinutes < 0) {
-            throw new IllegalArgumentException("--stale-minutes must not be negative");
+        Instant end = to == null ? context.clock.instant() : Inputs.to(to);
+        if (staleMinutes != null && staleSeconds != null) {
+            throw new IllegalArgumentException("--stale-minutes and --stale-seconds exclude each other");
+        }
+        Duration stale = staleSeconds != null ? Duration.ofSeconds(staleSeconds)
+                : staleMinutes != null ? Duration.ofMinutes(staleMinutes) : DEFAULT_STALE;
+        if (stale.isNegative()) {
+            throw new IllegalArgumentException("the minimum age must not be negative");
         }
         if (!repair && (!abandoned.isEmpty() || abandonUnowned)) {
             throw new IllegalArgumentException("--abandon-instance and --abandon-unowned only go with --repair");
         }
-        Duration stale = Duration.ofMinutes(staleMinutes);
         Reconciler reconciler = new Reconciler(context.database());
         Map<String, Object> result = new LinkedHashMap<>();
         if (repair) {
-            int refunded = reconciler.refundStale(stale, Instant.now(),
+            int refunded = reconciler.refundStale(stale, context.clock.instant(),
                     new Orphans.Abandon(Set.copyOf(abandoned), abandonUnowned));
             result.put("refunded", refunded);
             if (!output.json) {
                 context.out.println("repaired: refunded " + refunded + " debit(s) whose call never finished");
             }
         }
-        List<Reconciler.Violation> violations = reconciler.check(start, end, stale, Instant.now());
+        List<Reconciler.Violation> violations = reconciler.check(start, end, stale, context.clock.instant());
         result.put("violations", violations.stream()
                 .map(v -> Map.of("invariant", v.invariant(), "detail", v.detail())).toList());
         result.put("consistent", violations.isEmpty());

@@ -40,7 +40,7 @@ final class RevenueCommand implements Callable<Integer> {
         Revenue.By groupBy = choice("--by", by, Revenue.By.class);
         Revenue.Period per = choice("--period", period, Revenue.Period.class);
         Instant start = from == null ? Instant.EPOCH : Inputs.from(from);
-        Instant end = to == null ? Instant.now() : Inputs.to(to);
+        Instant end = to == null ? context.clock.instant() : Inputs.to(to);
         List<Revenue.Line> lines = new Revenue(context.database()).report(groupBy, per, start, end);
         if (!output.json) {
             context.out.printf("%-10s %-32s %10s %10s %16s %16s %16s%n", per.name().toLowerCase(Locale.ROOT),

@@ -66,7 +66,7 @@ final class Accounts {
         // Project slugs are unique across users: a random suffix keeps two users' "default" apart.
         String base = name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-+|-+$", "");
         String slug = (base.isEmpty() ? "project" : base.substring(0, Math.min(base.length(), 200))) + "-"
-                + Seeder.token(4);
+                + KeyAdmin.randomHex(4);
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO projects (user_id, name, slug, created_at, updated_at)
                 VALUES (?, ?, ?, NOW(), NOW())""", Statement.RETURN_GENERATED_KEYS)) {

@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.TokenHash;
+import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -9,6 +10,7 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
@@ -22,6 +24,7 @@ public final class KeyAdmin {
     /** Characters of a token kept in {@code key_prefix}, so that an operator can tell keys apart. */
     public static final int PREFIX_LENGTH = 16;
     private static final int TOKEN_BYTES = 16;
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Database db;
 
@@ -35,7 +38,7 @@ public final class KeyAdmin {
     /** A key of the consumer's project (user and project are made if missing). {@code test}: a mcpm_test_ key. */
     public Created create(String consumerEmail, String projectName, String name, boolean test) {
         String env = test ? "test" : "live";
-        String token = "mcpm_" + env + "_" + Seeder.token(TOKEN_BYTES);
+        String token = "mcpm_" + env + "_" + randomHex(TOKEN_BYTES);
         String prefix = token.substring(0, PREFIX_LENGTH);
         return db.inTransaction("create key", c -> {
             Accounts.Found user = Accounts.userOrNew(c, consumerEmail, "consumer");
@@ -124,6 +127,13 @@ public final class KeyAdmin {
                 return rs.getInt(1);
             }
         }
+    }
+
+    /** {@code bytes} from a cryptographic random source, as lowercase hex. */
+    static String randomHex(int bytes) {
+        byte[] random = new byte[bytes];
+        RANDOM.nextBytes(random);
+        return HexFormat.of().formatHex(random);
     }
 
     /** A prefix matches literally: '_' (in every token) and '%' are not wildcards. */

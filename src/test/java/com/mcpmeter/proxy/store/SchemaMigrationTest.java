@@ -8,15 +8,15 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** schema.sql and the build agree on the version, and recording it is the file's last statement. */
-class SchemaTest {
+class SchemaMigrationTest {
     private static final Pattern RECORD = Pattern.compile(
             "INSERT INTO `proxy_schema_version` \\(`id`, `version`, `migrated_at`\\) VALUES \\(1, (\\d+), NOW\\(\\)\\)");
 
     @Test
     void theLastStatementRecordsTheVersionThisBuildNeeds() {
-        String[] statements = Schema.statements();
+        String[] statements = SchemaMigration.statements();
         Matcher m = RECORD.matcher(statements[statements.length - 1]);
         assertTrue(m.lookingAt(), "last statement: " + statements[statements.length - 1]);
-        assertEquals(Schema.VERSION, Integer.parseInt(m.group(1)));
+        assertEquals(SchemaMigration.VERSION, Integer.parseInt(m.group(1)));
     }
 }

@@ -16,16 +16,18 @@ import java.util.OptionalInt;
 
 /**
  * Creates the configured database if it is missing and loads schema.sql (every statement is
- * idempotent), and tells which version of schema.sql a database holds ({@code proxy_schema_version}).
+ * idempotent), and tells which version of schema.sql a database holds ({@code proxy_schema_version}):
+ * the operator's {@code migrate} and {@code serve}'s refusal of an outdated schema. Opens its own
+ * connection to the server, not the pool's (the database may not exist yet).
  */
-public final class Schema {
+public final class SchemaMigration {
     /**
      * The version of schema.sql this build needs; schema.sql's last statement records the same
-     * number (SchemaTest holds them together). Raise both whenever schema.sql changes.
+     * number (SchemaMigrationTest holds them together). Raise both whenever schema.sql changes.
      */
     public static final int VERSION = 1;
 
-    private Schema() {}
+    private SchemaMigration() {}
 
     /** What {@link #migrate} found and left: the version before (empty: none recorded) and after. */
     public record Migration(OptionalInt before, int after) {
@@ -101,21 +103,15 @@ public final class Schema {
                 + ": run 'java -jar mcpmeter-proxy.jar migrate' (with the same DB_* settings), then start again");
     }
 
-    public static void drop(Config.Database config) throws SQLException {
-        try (Connection c = server(config); Statement st = c.createStatement()) {
-            st.execute("DROP DATABASE IF EXISTS `" + config.name() + "`");
-        }
-    }
-
-    private static Connection server(Config.Database config) throws SQLException {
+    static Connection server(Config.Database config) throws SQLException {
         String serverUrl = "jdbc:mysql://" + config.host() + ":" + config.port()
                 + "/?allowPublicKeyRetrieval=true&sslMode=PREFERRED&connectTimeout=5000";
         return DriverManager.getConnection(serverUrl, config.user(), config.password());
     }
 
     /** schema.sql split into statements; it holds no semicolons inside strings. */
-    static String[] statements() {
-        try (InputStream in = Schema.class.getResourceAsStream("/schema.sql")) {
+    public static String[] statements() {
+        try (InputStream in = SchemaMigration.class.getResourceAsStream("/schema.sql")) {
             if (in == null) {
                 throw new IllegalStateException("schema.sql is missing from the jar");
             }
