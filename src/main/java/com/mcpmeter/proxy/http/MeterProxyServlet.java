@@ -117,6 +117,7 @@ final class MeterProxyServlet extends ProxyServlet {
         if (loops.looped(request)) {
             log.warn("request_id={} refused: it already passed through this deployment (an upstream loop)",
                     call.requestId());
+            pipeline.refusedAtEdge(call, Rejection.LOOP_DETECTED);
             errors.send(response, call.requestId(), Rejection.LOOP_DETECTED, Map.of(), JsonRpcMessage.NONE,
                     isJsonRpc(call), OptionalLong.empty(), started, Optional.of(call.path()));
             return;
@@ -534,10 +535,7 @@ final class MeterProxyServlet extends ProxyServlet {
         Optional<LegacySessions.Closing> legacyClosing = legacySession(call).map(session -> legacy.closing(call));
         UpstreamOutcome outcome = legacyClosing.map(c -> withFailures(reported, c.failed())).orElse(reported);
         try {
-            pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
-            log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
-                    call.requestId(), call.listing().slug(), call.usage().toolName(), outcome.recordedStatus(),
-                    call.charge().billedMicroCents(), exchange.elapsedMillis(), outcome.responseBytes(), outcome.kind());
+            pipeline.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer()); // AccessLog writes the line
         } catch (RuntimeException e) {
             // The debit stays in flight (usage status 0) and is closed by recovery.
             log.error("request_id={} could not settle: {}", call.requestId(), e.toString());

@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * Groups small writes that arrive together into one statement and one commit, so that a busy
@@ -29,11 +30,17 @@ final class BatchWriter<T> implements AutoCloseable {
     private final int maxBatch;
     private final Thread writer;
     private volatile boolean closing;
+    private volatile IntConsumer onBatch = rows -> {};
 
     BatchWriter(String name, int maxBatch, Consumer<List<T>> flush) {
         this.flush = flush;
         this.maxBatch = maxBatch;
         this.writer = Thread.ofVirtual().name(name).start(this::run);
+    }
+
+    /** {@code listener} learns the size of each batch committed from now on (on the writer thread). */
+    void onBatch(IntConsumer listener) {
+        this.onBatch = listener;
     }
 
     /** Blocks until the row is committed; throws {@link StoreUnavailableException} if it was not. */
@@ -77,6 +84,7 @@ final class BatchWriter<T> implements AutoCloseable {
     private void write(List<Pending<T>> batch) {
         try {
             flush.accept(batch.stream().map(Pending::row).toList());
+            onBatch.accept(batch.size());
             batch.forEach(p -> p.done().complete(null));
         } catch (RuntimeException e) {
             batch.forEach(p -> p.done().completeExceptionally(e));

@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.SQLTransientException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 
 /**
@@ -36,6 +37,7 @@ public final class Database implements AutoCloseable {
      * means Hikari never has a waiter.
      */
     private final Semaphore permits;
+    private final Outage outage = new Outage("mysql", System::nanoTime);
 
     public Database(Config.Database config) {
         HikariConfig hikari = new HikariConfig();
@@ -91,6 +93,7 @@ public final class Database implements AutoCloseable {
                 try {
                     T result = work.run(connection);
                     commit(connection);
+                    outage.reached();
                     return result;
                 } catch (SQLException | RuntimeException e) {
                     rollbackQuietly(connection, e);
@@ -99,6 +102,9 @@ public final class Database implements AutoCloseable {
             } catch (SQLException e) {
                 if (attempt < DEADLOCK_RETRIES && retryable(e)) {
                     continue;
+                }
+                if (Outage.isConnectionFailure(e)) {
+                    outage.unreachable(what, e);
                 }
                 throw new StoreUnavailableException(what, e);
             } finally {
@@ -135,6 +141,7 @@ public final class Database implements AutoCloseable {
     private void acquire(String what) {
         try {
             if (!permits.tryAcquire(PERMIT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                outage.unreachable(what, new SQLTransientException("no connection free"));
                 throw new StoreUnavailableException(what, new SQLTransientException("no database connection free within "
                         + PERMIT_TIMEOUT_MS + " ms (pool " + pool.getMaximumPoolSize() + ", waiting "
                         + permits.getQueueLength() + ")"));
@@ -143,6 +150,14 @@ public final class Database implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StoreUnavailableException(what, e);
         }
+    }
+
+    /**
+     * Publishes the pool's figures (connections active, idle, pending; acquisition and usage times)
+     * as HikariCP's own {@code hikaricp_*} meters. Once per pool.
+     */
+    public void bindTo(MeterRegistry registry) {
+        pool.setMetricRegistry(registry);
     }
 
     public boolean isReachable() {

@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.Ledger;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import com.mcpmeter.proxy.meter.Money;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.io.IOException;
@@ -102,6 +103,12 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Tells {@code tracker} how many rows each batch of closings and of unbilled usage rows held. */
+    public void track(MetricsTracker tracker) {
+        closings.onBatch(rows -> tracker.batchWritten("closings", rows));
+        unbilled.onBatch(rows -> tracker.batchWritten("unbilled", rows));
     }
 
     /** How many ledger writes wait for the database on this instance's disk (for /health). */
@@ -291,7 +298,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                 closed = db.inTransaction("settle", c -> settle(c, entry));
             }
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
             closed = spooled(entry);
         }
         journal.done(ticket); // written or spooled; anything thrown leaves it for the next start
@@ -361,7 +368,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             return db.inTransaction("refund closed call", c -> refundClosed(c, entry));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
             return spooled(entry);
         }
     }
@@ -419,7 +426,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             unbilled.write(new Unbilled(row, ending));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
             spooled(entry);
         }
     }
