@@ -10,8 +10,12 @@ import com.mcpmeter.proxy.store.Seeder.ListingSpec;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -105,15 +109,23 @@ class MetricsIT {
                 () -> assertFalse(after.text().contains("bogus"), "a consumer's tool name never becomes a label"));
         // The balance moved by what the counters say: the refunded call cost nothing.
         assertEquals(1_000_000 - PRICE, proxy.balance(rich.userId()));
+
+        // Every series the shipped Grafana dashboard asks for is published (once calls have run).
+        String dashboard = Files.readString(Path.of("deploy", "grafana-dashboard.json"));
+        Matcher names = Pattern.compile("\\b(?:mcpmeter|hikaricp|lettuce|jetty|jvm)_[a-z_]+").matcher(dashboard);
+        while (names.find()) {
+            String name = names.group();
+            assertTrue(after.has(name), "the dashboard asks for " + name + ", which is not published");
+        }
     }
 
     @Test
     void storeJettyAndJvmMetersAreBound() throws Exception {
-        String text = scrape().text();
-        for (String name : new String[] {"hikaricp_connections_active", "lettuce_command_completion_seconds_count",
-                "jetty_threads_current", "jetty_connections_current", "jvm_memory_used_bytes", "jvm_gc_pause_seconds",
-                "process_uptime_seconds", "mcpmeter_redis_fallbacks_total"}) {
-            assertTrue(text.contains(name), name + " is published");
+        Scrape scrape = scrape();
+        for (String name : new String[] {"hikaricp_connections_active", "jetty_threads_current",
+                "jetty_connections_current_connections", "jvm_memory_used_bytes", "process_uptime_seconds",
+                "mcpmeter_redis_fallbacks_total", "mcpmeter_open_circuits", "mcpmeter_spool_backlog"}) {
+            assertTrue(scrape.has(name), name + " is published");
         }
     }
 
@@ -144,6 +156,10 @@ class MetricsIT {
                 }
             }
             return sum;
+        }
+
+        boolean has(String name) {
+            return text.lines().anyMatch(l -> l.startsWith(name + "{") || l.startsWith(name + " "));
         }
 
         double delta(Scrape before, String name, Map<String, String> labels) {
