@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The packaged proxy, run as it is deployed, writes one access line per request — paid, free,
- * 401, 402, 429 and a health check — with the fields an operator needs, in both LOG_FORMATs; the
+ * 401, 402, 429, a refunded 502 and a health check — with the fields an operator needs, in both LOG_FORMATs; the
  * client address comes from the trusted proxy's header only; and no line ever holds a consumer's
  * token, a body or the value of a publisher's header, nor can a consumer's tool name forge a line.
  */
@@ -44,6 +44,7 @@ class AccessLogIT {
     private static TestUpstream upstream;
     private static String slug;
     private static String limitedSlug;
+    private static String deadSlug;
     private static ProxyFixture.Consumer rich;
     private static ProxyFixture.Consumer poor;
 
@@ -55,6 +56,13 @@ class AccessLogIT {
                 .withUpstreamHeaders("{\"X-Api-Key\":\"" + PUBLISHER_SECRET + "\"}"));
         limitedSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("limited"), upstream.mcp().toString(), 0)
                 .withRateLimits(1, null));
+        int closedPort;
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = socket.getLocalPort();
+        }
+        // Refunded before its 502 is written: the settlement's half of the line comes first.
+        deadSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("dead"), "http://127.0.0.1:" + closedPort + "/mcp",
+                1_000));
         rich = fixture.consumer(1_000_000);
         poor = fixture.consumer(10);
     }
@@ -135,6 +143,12 @@ class AccessLogIT {
             assertRefused(lines.get(ids.get("limited")), "429", "rate_limited");
             assertEquals("127.0.0.1", lines.get(ids.get("unknown")).get("client"), "no header: the socket's peer");
             assertEquals("1000", lines.get(ids.get("forged")).get("billed_micro_cents"), "the default price");
+            Map<String, String> dead = lines.get(ids.get("dead"));
+            assertAll(() -> assertEquals("502", dead.get("status")),
+                    () -> assertEquals("upstream_failed", dead.get("code")),
+                    () -> assertEquals("connect_failed", dead.get("outcome")),
+                    () -> assertEquals("0", dead.get("billed_micro_cents")),
+                    () -> assertEquals("1000", dead.get("refunded_micro_cents")));
         }
 
         private static void assertRefused(Map<String, String> line, String status, String code) {
@@ -162,6 +176,7 @@ class AccessLogIT {
             post(proxy, limitedSlug, rich.key(), toolCall(5, "echo"));
             ids.put("limited", post(proxy, limitedSlug, rich.key(), toolCall(6, "echo")));
             ids.put("forged", post(proxy, slug, rich.key(), toolCall(7, FORGED)));
+            ids.put("dead", post(proxy, deadSlug, rich.key(), toolCall(8, "echo")));
             HTTP.send(HttpRequest.newBuilder(proxy.url("/health")).build(), HttpResponse.BodyHandlers.discarding());
             // Every call's line is written once it settled: wait until all of them are there.
             ProxyFixture.await("every access line written", () -> {
