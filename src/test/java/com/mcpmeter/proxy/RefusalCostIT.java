@@ -59,7 +59,7 @@ class RefusalCostIT {
         db = new Database(database);
         redis = new Redis(redisConfig);
         lease = InstanceLease.register(db, config.database().spoolDirectory(), config.lease());
-        sqlLedger = new SqlLedger(db, config.database().spoolDirectory(), lease.id());
+        sqlLedger = new SqlLedger(db, config.database().spoolDirectory(), lease.id(), java.time.Clock.systemUTC());
         ledger.inner = sqlLedger;
         Seeder seeder = new Seeder(db.dataSource());
         long user = seeder.user("flood" + Seeder.token(4) + "@test.local", "active", 1_000_000);
