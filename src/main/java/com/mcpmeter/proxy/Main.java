@@ -6,6 +6,7 @@ import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.config.ConfigLoader;
 import com.mcpmeter.proxy.admin.AdminCli;
+import com.mcpmeter.proxy.log.LogFormat;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import com.mcpmeter.proxy.store.SchemaMigration;
 import java.time.Clock;
@@ -58,13 +59,15 @@ public final class Main {
 
     static void serve(Config config) throws Exception {
         setLogLevel(config.server().logLevel());
+        LogFormat.apply(config.telemetry().logFormat());
         refuseOutdatedSchema(config.database());
         App app = App.start(config, Clock.systemUTC());
         // SIGTERM: stop accepting, finish in-flight calls, write their ledger rows, then exit.
         Runtime.getRuntime().addShutdownHook(new Thread(app::close, "mcpmeter-shutdown"));
-        LoggerFactory.getLogger(Main.class).info("mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{})",
+        LoggerFactory.getLogger(Main.class).info(
+                "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{}), metrics on http://{}:{}/metrics",
                 config.server().host(), app.port(), config.database().name(), config.redis().host(),
-                config.redis().port());
+                config.redis().port(), config.telemetry().adminHost(), app.adminPort());
         app.join();
     }
 
