@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * loss can still lose the last ones; those debits are left to {@code reconcile --repair}.
  *
  * <p>Files rotate every second and are deleted once every closing written to them has been
- * committed or spooled; a clean stop leaves none. Thread-safe.
+ * committed or spooled; a clean stop leaves none. Rotation goes by the given clock (a file's name is
+ * the clock's millisecond it was opened at, or one past the previous one). Thread-safe.
  */
 final class ClosingJournal {
     /** Short, so a start after a kill hands on few closings that had in fact been written. */
@@ -30,6 +32,7 @@ final class ClosingJournal {
     private static final String PREFIX = "closings.";
 
     private final Path directory;
+    private final Clock clock;
     private final Object lock = new Object();
     private final Map<Long, Integer> pending = new HashMap<>();
     private long generation;
@@ -37,7 +40,12 @@ final class ClosingJournal {
     private long openedAtMillis;
 
     ClosingJournal(Path directory) {
+        this(directory, Clock.systemUTC());
+    }
+
+    ClosingJournal(Path directory, Clock clock) {
         this.directory = directory;
+        this.clock = clock;
     }
 
     /** Journal files a previous run of this instance left behind, oldest first. */
@@ -69,7 +77,7 @@ final class ClosingJournal {
         synchronized (lock) {
             try {
                 FileChannel channel = current;
-                if (channel == null || System.currentTimeMillis() - openedAtMillis > ROTATE_MILLIS) {
+                if (channel == null || clock.millis() - openedAtMillis > ROTATE_MILLIS) {
                     channel = rotate();
                 }
                 while (line.hasRemaining()) {
@@ -102,10 +110,10 @@ final class ClosingJournal {
                 delete(generation);
             }
         }
-        generation = Math.max(generation + 1, System.currentTimeMillis());
+        generation = Math.max(generation + 1, clock.millis());
         FileChannel opened = FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         current = opened;
-        openedAtMillis = System.currentTimeMillis();
+        openedAtMillis = clock.millis();
         return opened;
     }
 
