@@ -70,6 +70,16 @@ class BoundariesTest {
                     + " (Ledger, KeyDirectory, ...), which store implements and metrics observe from outside");
 
     @ArchTest
+    static final ArchRule metricsObserveFromOutside = noClasses()
+            .that()
+            .resideInAPackage(METRICS)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(HTTP, STORE, "org.eclipse.jetty..", "jakarta.servlet..")
+            .because("metering logic reports through its own MetricsTracker; the metrics package only"
+                    + " turns those reports into Micrometer meters");
+
+    @ArchTest
     static final ArchRule configurationIsPlainValues = noClasses()
             .that()
             .resideInAPackage(CONFIG)
