@@ -15,6 +15,7 @@ import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ScopeType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The operator's commands, in the proxy's own jar: listings, keys, credit, usage export, revenue,
@@ -71,7 +72,7 @@ public final class AdminCli extends Group {
                 return ExitCode.USAGE;
             }
             case UncheckedIOException io -> {
-                err.println("cannot write the output: " + oneLine(io.getCause().toString()));
+                err.println("cannot write the output: " + oneLine(String.valueOf(io.getCause())));
                 return ExitCode.USAGE;
             }
             case IOException io -> {
@@ -85,7 +86,7 @@ public final class AdminCli extends Group {
         }
     }
 
-    private static String oneLine(String message) {
+    private static String oneLine(@Nullable String message) {
         return message == null ? "" : message.replaceAll("\\s*\\R\\s*", "; ");
     }
 

@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.util.Map;
 import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What one operator command works with: its output streams and the stores, opened on first use
@@ -25,8 +26,8 @@ final class AdminContext implements AutoCloseable {
     final PrintStream err;
     final Clock clock;
     private final Supplier<Config> configSource;
-    private Config config;
-    private Database database;
+    private @Nullable Config config;
+    private @Nullable Database database;
 
     AdminContext(Supplier<Config> configSource, PrintStream out, PrintStream err, Clock clock) {
         this.configSource = configSource;
@@ -36,10 +37,12 @@ final class AdminContext implements AutoCloseable {
     }
 
     Config config() {
-        if (config == null) {
-            config = configSource.get();
+        Config known = config;
+        if (known == null) {
+            known = configSource.get();
+            config = known;
         }
-        return config;
+        return known;
     }
 
     Config.Database databaseConfig() {
@@ -49,10 +52,12 @@ final class AdminContext implements AutoCloseable {
     }
 
     Database database() {
-        if (database == null) {
-            database = new Database(databaseConfig());
+        Database open = database;
+        if (open == null) {
+            open = new Database(databaseConfig());
+            database = open;
         }
-        return database;
+        return open;
     }
 
     /**
@@ -72,7 +77,7 @@ final class AdminContext implements AutoCloseable {
     }
 
     /** Prints the result: one JSON object with {@code --json}, else the text. */
-    void result(boolean json, Map<String, ?> fields, String text) {
+    void result(boolean json, Map<String, ? extends @Nullable Object> fields, String text) {
         if (json) {
             try {
                 out.println(JSON.writeValueAsString(fields));

@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code credit add|adjust}: a consumer's balance moved by hand, each with its ledger row and true
@@ -62,10 +63,12 @@ final class CreditCommand extends Group {
         boolean promo;
 
         @Option(names = "--note", paramLabel = "TEXT", description = "Ledger description, e.g. an invoice number.")
-        String note;
+        @Nullable String note;
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Add(AdminContext context) {
             this.context = context;
@@ -99,6 +102,8 @@ final class CreditCommand extends Group {
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Adjust(AdminContext context) {
             this.context = context;

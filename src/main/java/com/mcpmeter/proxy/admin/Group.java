@@ -8,6 +8,7 @@ import picocli.CommandLine.Spec;
 /** A command that only groups others ({@code listing}, {@code key}…): called alone, it is a usage error. */
 abstract class Group implements Callable<Integer> {
     @Spec
+    @SuppressWarnings("NullAway.Init") // picocli injects it before call()
     CommandSpec spec;
 
     @Override

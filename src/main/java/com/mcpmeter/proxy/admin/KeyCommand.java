@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code key create|revoke|list}. A key's token is printed once, by create, and stored only as its
@@ -38,13 +39,15 @@ final class KeyCommand extends Group {
         String project;
 
         @Option(names = "--name", paramLabel = "TEXT", description = "A label for the key.")
-        String name;
+        @Nullable String name;
 
         @Option(names = "--test", description = "A mcpm_test_ key instead of mcpm_live_.")
         boolean test;
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Create(AdminContext context) {
             this.context = context;
@@ -83,6 +86,8 @@ final class KeyCommand extends Group {
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Revoke(AdminContext context) {
             this.context = context;
@@ -148,13 +153,15 @@ final class KeyCommand extends Group {
         private final AdminContext context;
 
         @Option(names = "--consumer", paramLabel = "EMAIL", description = "Only this consumer's keys.")
-        String consumer;
+        @Nullable String consumer;
 
         @Option(names = "--all", description = "Revoked keys too.")
         boolean all;
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         ListKeys(AdminContext context) {
             this.context = context;

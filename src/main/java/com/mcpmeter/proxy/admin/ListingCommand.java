@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code listing create|update|pause|resume|archive|price|show}. Every change is written with its
@@ -40,7 +41,7 @@ final class ListingCommand extends Group {
 
         @Option(names = "--price", paramLabel = "AMOUNT",
                 description = "Default price per tool call: µ¢ (2000) or dollars ($0.002); none or 0: free.")
-        String price;
+        @Nullable String price;
 
         @Option(names = "--tool-price", paramLabel = "TOOL=AMOUNT", description = "A tool's own price (repeatable).")
         List<String> toolPrices = new ArrayList<>();
@@ -53,6 +54,8 @@ final class ListingCommand extends Group {
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Create(AdminContext context) {
             this.context = context;
@@ -112,6 +115,8 @@ final class ListingCommand extends Group {
         @Mixin
         JsonOption output;
 
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
+
         Update(AdminContext context) {
             this.context = context;
         }
@@ -147,6 +152,8 @@ final class ListingCommand extends Group {
 
         @Mixin
         JsonOption output;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         StatusCommand(AdminContext context, String to, Set<String> from) {
             this.context = context;

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import picocli.CommandLine.Option;
+import org.jspecify.annotations.Nullable;
 
 /** The settings {@code listing create} and {@code listing update} share; unset options change nothing. */
 final class ListingOptions {
@@ -16,32 +17,32 @@ final class ListingOptions {
     static final int MAX_TIMEOUT_SECONDS = 3_600;
 
     @Option(names = "--name", description = "Display name (default: the slug).")
-    String name;
+    @Nullable String name;
 
     @Option(names = "--category", description = "Marketplace category (default: tools).")
-    String category;
+    @Nullable String category;
 
     @Option(names = "--upstream", paramLabel = "URL", description = "The publisher's MCP server, http(s)://…")
-    String upstream;
+    @Nullable String upstream;
 
     @Option(names = "--transport", paramLabel = "streamable|sse|http",
             description = "How the upstream speaks MCP (default: streamable).")
-    String transport;
+    @Nullable String transport;
 
     @Option(names = "--free-calls", paramLabel = "N", description = "Free calls per consumer per UTC month (0-65535).")
-    Integer freeCalls;
+    @Nullable Integer freeCalls;
 
     @Option(names = "--rate-per-minute", paramLabel = "N",
             description = "Calls per consumer per sliding minute; 0: the operator default (RATE_LIMIT_PER_MINUTE).")
-    Integer ratePerMinute;
+    @Nullable Integer ratePerMinute;
 
     @Option(names = "--rate-per-day", paramLabel = "N",
             description = "Calls per consumer per sliding day; 0: the operator default (RATE_LIMIT_PER_DAY).")
-    Integer ratePerDay;
+    @Nullable Integer ratePerDay;
 
     @Option(names = "--timeout", paramLabel = "SECONDS",
             description = "Upstream timeout; 0: the operator default (UPSTREAM_TIMEOUT_SECONDS).")
-    Integer timeout;
+    @Nullable Integer timeout;
 
     @Option(names = "--header", paramLabel = "'Name: value'",
             description = "A publisher header sent to the upstream with every call (repeatable; replaces all).")
@@ -75,7 +76,7 @@ final class ListingOptions {
         return text;
     }
 
-    private static OptionalInt bounded(String what, Integer value, int max) {
+    private static OptionalInt bounded(String what, @Nullable Integer value, int max) {
         return value == null ? OptionalInt.empty() : OptionalInt.of(Inputs.range(what, value, 0, max));
     }
 }

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.jspecify.annotations.Nullable;
 
 /** {@code listing price SLUG [--default AMOUNT] [--tool TOOL=AMOUNT]… [--remove-tool TOOL]…}, in one transaction. */
 @Command(name = "price", description = "Set a listing's default price and per-tool prices (0: free).")
@@ -24,7 +25,7 @@ final class ListingPriceCommand implements Callable<Integer> {
     String slug;
 
     @Option(names = "--default", paramLabel = "AMOUNT", description = "Price of a tool call without a price of its own.")
-    String defaultPrice;
+    @Nullable String defaultPrice;
 
     @Option(names = "--tool", paramLabel = "TOOL=AMOUNT", description = "A tool's own price (repeatable).")
     List<String> tools = new ArrayList<>();
@@ -35,6 +36,8 @@ final class ListingPriceCommand implements Callable<Integer> {
 
     @Mixin
     JsonOption output;
+
+    @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ListingPriceCommand(AdminContext context) {
         this.context = context;

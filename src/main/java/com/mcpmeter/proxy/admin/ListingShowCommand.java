@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
+import org.jspecify.annotations.Nullable;
 
 /** {@code listing show SLUG}: what the proxy will do with it. Publisher header values are never shown. */
 @Command(name = "show", description = "Show a listing's settings and prices (header names only).")
@@ -20,6 +21,8 @@ final class ListingShowCommand implements Callable<Integer> {
 
     @Mixin
     JsonOption output;
+
+    @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ListingShowCommand(AdminContext context) {
         this.context = context;
@@ -34,7 +37,7 @@ final class ListingShowCommand implements Callable<Integer> {
             return ExitCode.FINDING.code;
         }
         ListingPrices.View v = found.get();
-        Map<String, Object> result = new LinkedHashMap<>();
+        Map<String, @Nullable Object> result = new LinkedHashMap<>();
         result.put("listing", v.slug());
         result.put("id", v.id());
         result.put("name", v.name());
@@ -57,7 +60,7 @@ final class ListingShowCommand implements Callable<Integer> {
         return ExitCode.OK.code;
     }
 
-    private static Integer orNull(OptionalInt value) {
+    private static @Nullable Integer orNull(OptionalInt value) {
         return value.isPresent() ? value.getAsInt() : null;
     }
 }

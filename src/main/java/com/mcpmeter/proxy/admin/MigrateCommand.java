@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code migrate [--check]}: creates the database and its tables, or upgrades them to this build's
@@ -23,6 +24,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Mixin
     JsonOption output;
 
+    @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
+
     MigrateCommand(AdminContext context) {
         this.context = context;
     }
@@ -30,7 +33,7 @@ final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         var database = context.databaseConfig();
-        Map<String, Object> result = new LinkedHashMap<>();
+        Map<String, @Nullable Object> result = new LinkedHashMap<>();
         result.put("database", database.name());
         result.put("required_version", SchemaMigration.VERSION);
         if (check) {

@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code reconcile [--from] [--to] [--stale-minutes N] [--repair [--abandon-instance ID]…
@@ -29,17 +30,17 @@ final class ReconcileCommand implements Callable<Integer> {
     private final AdminContext context;
 
     @Option(names = "--from", paramLabel = "DATE|INSTANT", description = "Inclusive; default: the beginning.")
-    String from;
+    @Nullable String from;
 
     @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Default: now.")
-    String to;
+    @Nullable String to;
 
     @Option(names = "--stale-minutes", paramLabel = "N",
             description = "Minimum age of a debit --repair may refund (default: 5).")
-    Long staleMinutes;
+    @Nullable Long staleMinutes;
 
     @Option(names = "--stale-seconds", paramLabel = "N", description = "The same minimum age, in seconds.")
-    Long staleSeconds;
+    @Nullable Long staleSeconds;
 
     @Option(names = "--repair", description = "First refund debits whose call is over but was never closed.")
     boolean repair;
@@ -53,6 +54,8 @@ final class ReconcileCommand implements Callable<Integer> {
 
     @Mixin
     JsonOption output;
+
+    @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ReconcileCommand(AdminContext context) {
         this.context = context;

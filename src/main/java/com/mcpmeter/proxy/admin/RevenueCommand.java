@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import org.jspecify.annotations.Nullable;
 
 /** {@code revenue --by listing|publisher --period day|month}: billed, payout and fee per group. */
 @Command(name = "revenue", description = "What calls billed, per listing or publisher and per UTC day or month.")
@@ -23,13 +24,15 @@ final class RevenueCommand implements Callable<Integer> {
     String period;
 
     @Option(names = "--from", paramLabel = "DATE|INSTANT", description = "Inclusive; default: the beginning.")
-    String from;
+    @Nullable String from;
 
     @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Inclusive day or exclusive instant; default: now.")
-    String to;
+    @Nullable String to;
 
     @Mixin
     JsonOption output;
+
+    @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     RevenueCommand(AdminContext context) {
         this.context = context;

@@ -20,6 +20,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import org.jspecify.annotations.Nullable;
 
 /** {@code usage export}: one row per call, streamed from MySQL to the output in constant memory. */
 @Command(name = "usage", description = "Export per-call usage.", subcommands = UsageCommand.Export.class)
@@ -45,10 +46,12 @@ final class UsageCommand extends Group {
         String format;
 
         @Option(names = "--output", paramLabel = "FILE", description = "Write here instead of stdout.")
-        Path output;
+        @Nullable Path output;
 
         @Mixin
         JsonOption json;
+
+        @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Export(AdminContext context) {
             this.context = context;

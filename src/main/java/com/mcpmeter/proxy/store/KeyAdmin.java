@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * API keys as the proxy reads them ({@code api_keys}): made with a fresh random token of which only
@@ -36,7 +37,7 @@ public final class KeyAdmin {
             String projectSlug, boolean projectCreated) {}
 
     /** A key of the consumer's project (user and project are made if missing). {@code test}: a mcpm_test_ key. */
-    public Created create(String consumerEmail, String projectName, String name, boolean test) {
+    public Created create(String consumerEmail, String projectName, @Nullable String name, boolean test) {
         String env = test ? "test" : "live";
         String token = "mcpm_" + env + "_" + randomHex(TOKEN_BYTES);
         String prefix = token.substring(0, PREFIX_LENGTH);

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The operator's writes to a listing ({@code mcps}): create, change its settings, change its status.
@@ -98,7 +99,7 @@ public final class ListingAdmin {
     /** @return false when there is no such listing */
     public boolean update(String slug, Settings settings) {
         List<String> columns = new ArrayList<>();
-        List<Object> values = new ArrayList<>();
+        List<@Nullable Object> values = new ArrayList<>();
         settings.name().ifPresent(v -> add(columns, values, "name", v));
         settings.category().ifPresent(v -> add(columns, values, "category", v));
         settings.upstreamUrl().ifPresent(v -> add(columns, values, "upstream_url", v));
@@ -114,7 +115,7 @@ public final class ListingAdmin {
         return db.inTransaction("update listing", c -> {
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 int i = 1;
-                for (Object value : values) {
+                for (@Nullable Object value : values) {
                     ps.setObject(i++, value);
                 }
                 ps.setString(i, slug);
@@ -166,7 +167,7 @@ public final class ListingAdmin {
         }
     }
 
-    private static void add(List<String> columns, List<Object> values, String column, Object value) {
+    private static void add(List<String> columns, List<@Nullable Object> values, String column, @Nullable Object value) {
         columns.add(column);
         values.add(value);
     }

@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A listing's prices ({@code pricing_rules}: the rule without a tool name is the listing default,
@@ -115,7 +116,7 @@ public final class ListingPrices {
         }
     }
 
-    private static void insert(Connection c, long mcpId, String tool, long price) throws SQLException {
+    private static void insert(Connection c, long mcpId, @Nullable String tool, long price) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO pricing_rules (mcp_id, tool_name, model, price_micro_cents, created_at, updated_at)
                 VALUES (?, ?, ?, ?, NOW(), NOW())""")) {
