@@ -48,6 +48,10 @@ public final class ConfigLoader {
     public static final int DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND = 1024;
     public static final int DEFAULT_INSTANCE_HEARTBEAT_SECONDS = 5;
     public static final int DEFAULT_INSTANCE_LEASE_SECONDS = 30;
+    /** Longer than deploy/nginx.conf's upstream keepalive_timeout (4 s), so nginx holds no idle connection after it. */
+    public static final int DEFAULT_DRAIN_DELAY_SECONDS = 5;
+    /** As long as the default upstream timeout: a call forwarded just before the stop can still be answered. */
+    public static final int DEFAULT_DRAIN_GRACE_SECONDS = DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
 
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
@@ -131,10 +135,13 @@ public final class ConfigLoader {
         }
         var instanceLease = new Config.Lease(heartbeat, lease);
 
+        var drain = new Config.Drain(seconds("DRAIN_DELAY_SECONDS", DEFAULT_DRAIN_DELAY_SECONDS, 0, 600),
+                seconds("DRAIN_GRACE_SECONDS", DEFAULT_DRAIN_GRACE_SECONDS, 0, 3600));
+
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease);
+        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease, drain);
     }
 
     /** Comma-separated address literals or CIDR blocks ({@code 10.0.0.0/8, ::1}); empty means none. */
