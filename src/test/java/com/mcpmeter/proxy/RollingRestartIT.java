@@ -99,15 +99,16 @@ class RollingRestartIT {
                 assertEquals(List.of(), List.copyOf(failures), "every call through the restarts succeeded");
                 assertTrue(sent.get() <= MAX_CALLS && System.nanoTime() < deadline,
                         "the restarts finished within the load's bounds (" + sent.get() + " calls)");
-                System.out.printf("RollingRestartIT: %d paid calls, all 2xx; nginx log lines by instance: a=%d b=%d%n",
-                        succeeded.get(), servedBy(nginx, a), servedBy(nginx, b));
+                System.out.printf("RollingRestartIT: %d paid calls, all 2xx; served by a=%d b=%d, passed on after a"
+                        + " refused connection=%d%n", succeeded.get(), servedBy(nginx, a), servedBy(nginx, b),
+                        nginx.accessLog().stream().filter(line -> line.contains(", ")).count());
             }
 
             fixture.awaitSettled(c.userId());
             long answered = succeeded.get();
             assertEquals(answered, fixture.count(
                     "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()),
-                    "every 2xx answer is closed as delivered");
+                    () -> "every 2xx answer is closed as delivered; calls by status: " + statuses(fixture, c.projectId()));
             assertEquals(answered, fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()),
                     "no other call was made");
             assertEquals(answered, fixture.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'usage'",
@@ -168,5 +169,14 @@ class RollingRestartIT {
     private static long servedBy(NginxProcess nginx, ProxyProcess instance) throws java.io.IOException {
         String served = "127.0.0.1:" + instance.port + " 200 ";
         return nginx.accessLog().stream().filter(line -> line.startsWith(served)).count();
+    }
+
+    private static String statuses(ProxyFixture fixture, long projectId) {
+        try {
+            return fixture.rows("SELECT status, COUNT(*) AS calls, SUM(billed_micro_cents) AS billed FROM usage_events"
+                    + " WHERE project_id = ? GROUP BY status", projectId).toString();
+        } catch (java.sql.SQLException e) {
+            return e.toString();
+        }
     }
 }
