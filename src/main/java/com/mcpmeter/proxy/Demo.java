@@ -2,9 +2,9 @@ package com.mcpmeter.proxy;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.demo.DemoUpstream;
+import com.mcpmeter.proxy.demo.Schema;
+import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Schema;
-import com.mcpmeter.proxy.store.Seeder;
 import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.util.Map;

@@ -16,7 +16,7 @@ import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
-import com.mcpmeter.proxy.store.Seeder;
+import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.SqlDirectory;
 import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;
@@ -68,7 +68,7 @@ class RefusalCostIT {
         slug = "flood-" + Seeder.token(3);
         seeder.listing(publisher, Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
-        pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches()), directory, directory,
+        pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()), directory, directory,
                 new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC());
     }
 

@@ -1,14 +1,17 @@
 package com.mcpmeter.proxy.http;
 
+import com.mcpmeter.proxy.meter.Admission;
+import com.mcpmeter.proxy.meter.CallRequest;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Rejection;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. */
+/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. Stateless. */
 final class ErrorResponder {
     private final ProtectedResource resource;
 
@@ -26,12 +29,8 @@ final class ErrorResponder {
         byte[] body = ErrorBodies.render(rejection, details, message, jsonRpc);
         response.setStatus(rejection.httpStatus());
         response.setContentType("application/json");
-        response.setHeader(MeterHeaders.REQUEST_ID, requestId);
-        response.setHeader(MeterHeaders.BILLED, MeterHeaders.NOTHING_BILLED);
-        response.setHeader(MeterHeaders.DURATION_MS, Long.toString((System.nanoTime() - startedNanos) / 1_000_000));
-        if (balance.isPresent()) {
-            response.setHeader(MeterHeaders.BALANCE, Long.toString(balance.getAsLong()));
-        }
+        HeaderPolicy.identify(response::setHeader, requestId, HeaderPolicy.millisSince(startedNanos));
+        BilledHeaders.nothingBilled(balance).writeTo(response::setHeader);
         switch (rejection) {
             case RATE_LIMITED, TOO_MANY_FAILED_AUTHS, UPSTREAM_UNAVAILABLE ->
                 response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
@@ -44,4 +43,33 @@ final class ErrorResponder {
         response.getOutputStream().write(body);
     }
 
+    /**
+     * A refusal of admission. The body is read even when no id is wanted, so that the connection
+     * can carry the client's next request; a body too large for that closes it openly. Only an
+     * authenticated caller's body is parsed, for the ids its error answer names (CallRequest's
+     * contract).
+     */
+    void refuse(HttpServletResponse response, CallRequest call, ClientBody body, Admission.Refused refused,
+            long started) throws IOException {
+        JsonRpcMessage message = refused.message();
+        if (refused.authenticated()) {
+            byte[] sniffed = body.readForErrorIds();
+            if (message.envelopes().isEmpty() && isJsonRpc(call)) {
+                message = JsonRpcMessage.idsOnly(sniffed);
+            }
+        } else {
+            body.drain();
+        }
+        if (!body.whole()) {
+            response.setHeader("Connection", "close");
+        }
+        send(response, call.requestId(), refused.rejection(), refused.details(), message,
+                isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
+    }
+
+    /** A JSON POST is answered with JSON-RPC errors; anything else with a plain JSON error. */
+    static boolean isJsonRpc(CallRequest call) {
+        return "POST".equals(call.httpMethod())
+                && call.contentType().map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json")).orElse(false);
+    }
 }

@@ -13,11 +13,20 @@ public sealed interface Admission {
      */
     record Replayed(IdempotencyStore.Answer answer, OptionalLong balance) implements Admission {}
 
-    /** @param balance the caller's balance when the caller is known, for X-Mcpmeter-Balance */
-    record Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message)
-            implements Admission {
+    /**
+     * @param balance the caller's balance when the caller is known, for X-Mcpmeter-Balance
+     * @param authenticated whether step 1 let the caller through; if not, nothing of the body may be
+     *     parsed, even for the ids of the error answer ({@link CallRequest})
+     */
+    record Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message,
+            boolean authenticated) implements Admission {
         public Refused {
             details = Map.copyOf(details);
+        }
+
+        /** A refusal of a caller step 1 let through. */
+        public Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message) {
+            this(rejection, details, balance, message, true);
         }
     }
 }
