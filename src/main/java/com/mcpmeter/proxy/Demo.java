@@ -32,6 +32,7 @@ final class Demo {
 
     static void run(Config config) throws Exception {
         Main.setLogLevel(config.server().logLevel());
+        com.mcpmeter.proxy.log.LogFormat.apply(config.telemetry().logFormat());
         Schema.ensure(config.database());
         int upstreamPort = Integer.parseInt(Optional.ofNullable(System.getenv("DEMO_UPSTREAM_PORT")).orElse("3011"));
         DemoUpstream upstream = DemoUpstream.start("127.0.0.1", upstreamPort);
@@ -50,6 +51,7 @@ final class Demo {
                   proxy     %s   (database %s, demo upstream %s)
                   consumer  %s, key %s
                   listing   'demo': %d free calls a month, then %d µ¢ per call (tool 'add': %d µ¢, 'time': free)
+                  metrics   http://%s:%d/metrics
 
                 Try a paid tool call (the first %d are free, then watch X-Mcpmeter-Balance fall):
 
@@ -61,7 +63,7 @@ final class Demo {
 
                 Ctrl-C stops it.
                 """, url, config.database().name(), upstream.mcpUri(), CONSUMER, DEMO_KEY, DEMO_FREE_CALLS,
-                DEMO_PRICE, ADD_PRICE, DEMO_FREE_CALLS, url, DEMO_KEY, url, DEMO_KEY);
+                DEMO_PRICE, ADD_PRICE, config.telemetry().adminHost(), app.adminPort(), DEMO_FREE_CALLS, url, DEMO_KEY, url, DEMO_KEY);
         app.join();
     }
 

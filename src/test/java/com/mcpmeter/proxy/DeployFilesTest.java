@@ -104,6 +104,7 @@ class DeployFilesTest {
         String demo = Files.readString(Path.of("src/main/java/com/mcpmeter/proxy/Demo.java"));
         JsonNode services = compose().path("services");
         String nginx = Files.readString(DEPLOY.resolve("nginx.conf"));
+        Set<Integer> ports = new TreeSet<>();
         for (String name : List.of("proxy", "proxy-2")) {
             JsonNode service = services.path(name);
             Map<String, String> env = environment(service);
@@ -116,6 +117,9 @@ class DeployFilesTest {
                     .anyMatch(block -> block.contains(InetAddress.getLoopbackAddress())),
                     "nginx reaches the proxies over loopback, so loopback must be trusted");
             assertEquals(2, config.limits().instances());
+            // One network namespace for both: every port they listen on must be their own.
+            assertTrue(ports.add(config.server().port()) && ports.add(config.telemetry().adminPort()),
+                    name + " listens on a port another proxy already uses: " + ports);
             assertTrue(nginx.contains("server 127.0.0.1:" + config.server().port() + " "),
                     "nginx.conf has an upstream server for " + name + " on port " + config.server().port());
             Duration stop = composeDuration(service.path("stop_grace_period").asText());

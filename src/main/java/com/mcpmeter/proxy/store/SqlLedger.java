@@ -1,8 +1,10 @@
 package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.Ledger;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.YearMonth;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,15 +32,18 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private final SpoolReplayer spool;
     private final ClosingJournal journal;
 
-    /** @param instanceId this run's {@link InstanceLease}, named as the owner of each debit in flight */
-    public SqlLedger(Database db, Path spoolDirectory, String instanceId) {
+    /**
+     * @param instanceId this run's {@link InstanceLease}, named as the owner of each debit in flight
+     * @param clock names the closing journal's files (and so decides when one rotates)
+     */
+    public SqlLedger(Database db, Path spoolDirectory, String instanceId, Clock clock) {
         this.db = db;
         this.instanceId = instanceId;
         this.freeCalls = new FreeCalls(db);
         this.batched = new BatchedClosings(db);
         this.listingHealth = new ListingHealth(db);
         this.spool = new SpoolReplayer(db, spoolDirectory); // takes over a killed run's journal first
-        this.journal = new ClosingJournal(spoolDirectory);
+        this.journal = new ClosingJournal(spoolDirectory, clock);
     }
 
     /** Writes what is queued, one last replay of the spool; what still cannot be written stays spooled. */
@@ -47,6 +52,11 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         batched.close();
         journal.close();
         spool.close();
+    }
+
+    /** Tells {@code tracker} how many rows each batch of closings and of unbilled usage rows held. */
+    public void track(MetricsTracker tracker) {
+        batched.track(tracker);
     }
 
     /** How many ledger writes wait for the database on this instance's disk (for /health). */
@@ -107,7 +117,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                     ? batched.close(usageEventId, row.requestId(), ending) // moves no money: joins the next batch
                     : db.inTransaction("settle", c -> MoneyTransactions.settle(c, entry));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
             spool.append(entry);
             closed = true;
         }
@@ -126,7 +136,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             return db.inTransaction("refund closed call", c -> MoneyTransactions.refundClosed(c, entry));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
             spool.append(entry);
             return true;
         }
@@ -142,7 +152,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             batched.insertUnbilled(row, ending);
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
             spool.append(new LedgerSpool.Entry.Unbilled(row, ending));
         }
     }
