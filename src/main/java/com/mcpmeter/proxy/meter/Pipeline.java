@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -172,9 +171,9 @@ public final class Pipeline {
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
-        List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period, request.requestId());
+        List<PricedCall> priced = freeTier.apply(listing, consumer, UsageRows.price(listing, message), period, request.requestId());
         // 5. Credit gate
-        Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
+        Ledger.UsageRow usage = UsageRows.of(request, consumer, listing, message, now);
         Verdict<Charge> paid;
         try {
             paid = creditGate.apply(usage, priced, period);
@@ -264,35 +263,6 @@ public final class Pipeline {
         return ledger.balance(userId);
     }
 
-    /** Only {@code tools/call} is priced; each envelope of a batch on its own. */
-    private static List<PricedCall> price(Listing listing, JsonRpcMessage message) {
-        List<PricedCall> priced = new ArrayList<>();
-        for (JsonRpcMessage.Envelope envelope : message.toolCalls()) {
-            String tool = envelope.toolName().orElseThrow();
-            long price = listing.priceOf(tool);
-            if (price > 0) {
-                priced.add(new PricedCall(envelope.canonicalId().orElseThrow(), tool, price, false));
-            }
-        }
-        return priced;
-    }
-
-    private static Ledger.UsageRow usageRow(
-            CallRequest request, Consumer consumer, Listing listing, JsonRpcMessage message, Instant now) {
-        return new Ledger.UsageRow(
-                request.requestId(),
-                consumer.userId(),
-                consumer.project().id(),
-                listing.id(),
-                consumer.principal().apiKeyId(),
-                truncate(message.label(request.httpMethod()), 191),
-                truncate(request.client(), 40),
-                truncate(request.userAgent(), 255),
-                now,
-                0,
-                listing.platformFeeBps());
-    }
-
     private Duration timeoutOf(Listing listing) {
         Duration wanted = listing.timeoutSeconds().isPresent()
                 ? Duration.ofSeconds(listing.timeoutSeconds().getAsInt())
@@ -317,9 +287,5 @@ public final class Pipeline {
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
         var fail = (Verdict.Fail<?>) verdict;
         return new Admission.Refused(fail.rejection(), fail.details(), balance, message);
-    }
-
-    private static String truncate(String text, int max) {
-        return text.length() <= max ? text : text.substring(0, max);
     }
 }
