@@ -22,6 +22,18 @@ class CsvTest {
     }
 
     @Test
+    void aToolNameAFormulaWouldRunIsDefusedButNumbersStayNumbers() {
+        assertEquals("\"'=HYPERLINK(\"\"x\"\")\"", Csv.field("=HYPERLINK(\"x\")"));
+        assertEquals("\"'=SUM(A1,A2)\"", Csv.field("=SUM(A1,A2)"));
+        assertEquals("'+cmd", Csv.field("+cmd"));
+        assertEquals("'@x", Csv.field("@x"));
+        assertEquals("'-1+2", Csv.field("-1+2"));
+        assertEquals("-2000", Csv.field("-2000"));
+        assertEquals("12.5", Csv.field("12.5"));
+        assertEquals("echo", Csv.field("echo"));
+    }
+
+    @Test
     void quotesOnlyWhatNeedsIt() throws Exception {
         assertEquals("plain,with space,,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\"\r\n",
                 record("plain", "with space", "", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere"));
