@@ -134,8 +134,8 @@ final class MeterProxyServlet extends ProxyServlet {
                 JsonRpcMessage message = refused.message().envelopes().isEmpty() && isJsonRpc(call)
                         ? JsonRpcMessage.idsOnly(sniffed)
                         : refused.message();
-                errors.send(response, call.requestId(), refused.rejection(), refused.details(), message,
-                        isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
+                errors.send(response, call.requestId(), refused, message, isJsonRpc(call), started,
+                        Optional.of(call.path()));
             }
             case Admission.Replayed replayed -> replay(response, call.requestId(), replayed, started);
             case Admission.Admitted admitted -> {
@@ -368,6 +368,7 @@ final class MeterProxyServlet extends ProxyServlet {
         // Before any of the body, only the status can make a refund certain (a 5xx).
         BilledHeaders.set(response, call, exchange.soFar(false));
         response.setHeader(MeterHeaders.DURATION_MS, Long.toString(exchange.durationMillis()));
+        RateLimitHeaders.set(response, call.rate());
         if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
             response.setHeader("X-Accel-Buffering", "no"); // nginx: never buffer an event stream
             if ("sse".equals(call.listing().transport()) && "GET".equals(request.getMethod())) {
@@ -486,6 +487,7 @@ final class MeterProxyServlet extends ProxyServlet {
             try {
                 if (!committed) {
                     response.reset();
+                    RateLimitHeaders.set(response, exchange.call.rate());
                     errors.send(response, exchange.call.requestId(), outcome.kind().answer(), Map.of(),
                             exchange.call.message(), isJsonRpc(exchange.call.request()),
                             currentBalance(exchange), exchange.startedNanos, Optional.empty());

@@ -95,7 +95,9 @@ public final class Pipeline {
             }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
-                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE);
+                var fail = (Verdict.Fail<InspectBody.Inspected>) what;
+                return new Admission.Refused(fail.rejection(), fail.details(), balanceOf(consumer), JsonRpcMessage.NONE,
+                        Optional.empty(), answersOnThePost(listing));
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
@@ -133,9 +135,10 @@ public final class Pipeline {
         Listing listing = route.listing();
         JsonRpcMessage message = inspected.message();
         // 3. Rate limit
-        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, message, now);
-        if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
-            return refused(allowed, balanceOf(consumer), message);
+        RateWindows.Decision rate = rateLimit.apply(listing, consumer, message, now);
+        if (!rate.allowed()) {
+            return new Admission.Refused(Rejection.RATE_LIMITED, RateLimit.refusal(rate, message), balanceOf(consumer),
+                    message, Optional.of(rate), false);
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
@@ -152,11 +155,13 @@ public final class Pipeline {
         }
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
-            return refused(paid, balanceOf(consumer), message);
+            var fail = (Verdict.Fail<Charge>) paid;
+            return new Admission.Refused(fail.rejection(), fail.details(), balanceOf(consumer), message,
+                    Optional.of(rate), false);
         }
         return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
                 inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
-                timeoutOf(listing), claimed));
+                timeoutOf(listing), claimed, rate));
     }
 
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
@@ -297,6 +302,15 @@ public final class Pipeline {
      */
     private OptionalLong balanceOf(Consumer consumer) {
         return balances.of(consumer.userId());
+    }
+
+    /**
+     * Whether the listing's clients read an answer from the POST's own response. A legacy SSE client
+     * reads answers only from its stream, which the proxy does not write into: an error on a 200 POST
+     * would never reach it, so its refusals keep their HTTP status.
+     */
+    private static boolean answersOnThePost(Listing listing) {
+        return !"sse".equals(listing.transport());
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
