@@ -95,9 +95,8 @@ public final class Pipeline {
             }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
-                var fail = (Verdict.Fail<InspectBody.Inspected>) what;
-                return new Admission.Refused(fail.rejection(), fail.details(), balanceOf(consumer), JsonRpcMessage.NONE,
-                        Optional.empty(), answersOnThePost(listing));
+                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE, Optional.empty(),
+                        listing.answersOnThePost());
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
@@ -155,9 +154,7 @@ public final class Pipeline {
         }
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
-            var fail = (Verdict.Fail<Charge>) paid;
-            return new Admission.Refused(fail.rejection(), fail.details(), balanceOf(consumer), message,
-                    Optional.of(rate), false);
+            return refused(paid, balanceOf(consumer), message, Optional.of(rate), false);
         }
         return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
                 inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
@@ -304,18 +301,14 @@ public final class Pipeline {
         return balances.of(consumer.userId());
     }
 
-    /**
-     * Whether the listing's clients read an answer from the POST's own response. A legacy SSE client
-     * reads answers only from its stream, which the proxy does not write into: an error on a 200 POST
-     * would never reach it, so its refusals keep their HTTP status.
-     */
-    private static boolean answersOnThePost(Listing listing) {
-        return !"sse".equals(listing.transport());
+    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
+        return refused(verdict, balance, message, Optional.empty(), false);
     }
 
-    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
+    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message,
+            Optional<RateWindows.Decision> rate, boolean inBand) {
         var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(fail.rejection(), fail.details(), balance, message);
+        return new Admission.Refused(fail.rejection(), fail.details(), balance, message, rate, inBand);
     }
 
     private static String truncate(String text, int max) {
