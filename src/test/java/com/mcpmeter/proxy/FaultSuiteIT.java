@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Seeder;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

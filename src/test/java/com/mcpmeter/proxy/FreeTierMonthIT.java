@@ -4,7 +4,7 @@ import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.mcpmeter.proxy.store.Reconciler;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -128,6 +128,7 @@ class IdempotencyIT {
             release.countDown();
             assertEquals(200, first.get(30, TimeUnit.SECONDS).statusCode());
             proxy.awaitSettled(c.userId());
+            awaitKeyCompleted("k-409"); // the key is completed after step 7, in its own transaction
             HttpResponse<String> after = proxy.post("/" + slowSlug, c.key(), body, "Idempotency-Key", "k-409");
             assertEquals(200, after.statusCode());
             assertEquals("0", after.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
@@ -317,5 +318,10 @@ class IdempotencyIT {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    private void awaitKeyCompleted(String key) throws Exception {
+        ProxyFixture.await("idempotency key " + key + " completed", () -> proxy.count(
+                "SELECT COUNT(*) FROM proxy_idempotency_keys WHERE idempotency_key = ? AND state <> 0", key) == 1);
     }
 }

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.mcpmeter.proxy.meter.IntakeFuzz;
 import com.mcpmeter.proxy.meter.IntakeOracle;
 import com.mcpmeter.proxy.meter.Rejection;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;

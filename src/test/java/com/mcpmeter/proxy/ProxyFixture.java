@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Seeder;
+import com.mcpmeter.proxy.demo.Seeder;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

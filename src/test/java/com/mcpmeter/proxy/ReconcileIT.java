@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.store.Reconciler;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -242,8 +242,8 @@ class ReconcileIT {
      */
     @Test
     void repairRefundsTheUserTheDebitCameFrom() throws Exception {
-        long keyUser = proxy.seeder.user("k" + com.mcpmeter.proxy.store.Seeder.token(6) + "@test.local", "active", 10_000);
-        long owner = proxy.seeder.user("o" + com.mcpmeter.proxy.store.Seeder.token(6) + "@test.local", "active", 10_000);
+        long keyUser = proxy.seeder.user("k" + com.mcpmeter.proxy.demo.Seeder.token(6) + "@test.local", "active", 10_000);
+        long owner = proxy.seeder.user("o" + com.mcpmeter.proxy.demo.Seeder.token(6) + "@test.local", "active", 10_000);
         long project = proxy.seeder.project(owner, "theirs", null);
         String key = proxy.seeder.apiKey(keyUser, project);
         String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE));

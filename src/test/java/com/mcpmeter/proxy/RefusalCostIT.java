@@ -16,7 +16,7 @@ import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
-import com.mcpmeter.proxy.store.Seeder;
+import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.SqlDirectory;
 import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.meter.TokenHash;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.store.Database;
-import com.mcpmeter.proxy.store.Schema;
+import com.mcpmeter.proxy.demo.Schema;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -21,7 +21,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Every row of SPEC §3, each produced by a real HTTP request, with the SPEC §4 headers checked. */
+/**
+ * Every row of README "Status codes", each produced by a real HTTP request, with the headers of
+ * README "Headers" checked.
+ */
 class StatusCodesIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern UUID_V4 =
@@ -253,6 +256,45 @@ class StatusCodesIT {
         assertFalse(challenge.contains("error="), "no error code when no credentials were sent");
         assertEquals("missing_token", errorData(response).path("error").asText());
         assertMeterHeaders(response, "0", null);
+    }
+
+    /** CallRequest: nothing of a caller's body is parsed before its key is authenticated. */
+    @Test
+    void aCallerRefusedAtAuthenticationHasNoIdReadFromItsBody() throws Exception {
+        String slug = liveListing();
+        var response = proxy.post("/" + slug, "mcpm_live_" + "0".repeat(32), toolCall(7, "echo"));
+        assertEquals(401, response.statusCode());
+        JsonNode body = JSON.readTree(response.body());
+        assertTrue(body.has("id") && body.get("id").isNull(), response.body());
+    }
+
+    @Test
+    void anAuthenticatedCallerRefusedLaterGetsItsIdBack() throws Exception {
+        var c = proxy.consumer(10_000);
+        var response = proxy.post("/no-such-listing", c.key(), toolCall(7, "echo"));
+        assertEquals(404, response.statusCode());
+        assertEquals(7, JSON.readTree(response.body()).path("id").asInt(), response.body());
+    }
+
+    /** The unparsed body is still read, so the connection carries the client's next request. */
+    @Test
+    void aConnectionRefusedAtAuthenticationCarriesTheNextRequest() throws Exception {
+        String slug = liveListing();
+        String call = toolCall(7, "echo");
+        String first = "POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mcpm_live_"
+                + "0".repeat(32) + "\r\nContent-Type: application/json\r\nContent-Length: " + call.length()
+                + "\r\n\r\n" + call;
+        String second = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        try (Socket socket = new Socket("127.0.0.1", proxy.port())) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write((first + second).getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String answers = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            var statuses = Pattern.compile("HTTP/1\\.1 (\\d{3})").matcher(answers).results()
+                    .map(m -> m.group(1)).toList();
+            assertEquals(java.util.List.of("401", "200"), statuses, answers);
+        }
     }
 
     @Test

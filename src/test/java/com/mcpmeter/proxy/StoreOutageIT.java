@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.store.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.net.http.HttpRequest;
 import java.time.Clock;
 import java.util.Map;
@@ -32,12 +32,21 @@ class StoreOutageIT {
             int forwardedBefore = upstream.received.size();
 
             relay.cut();
+            long[] millisTo503 = new long[5];
             for (int i = 0; i < 5; i++) {
+                long started = System.nanoTime();
                 var refused = proxy.post("/" + slug, c.key(), toolCall(10 + i, "echo"));
+                millisTo503[i] = (System.nanoTime() - started) / 1_000_000;
                 assertEquals(503, refused.statusCode());
                 assertEquals("store_unavailable",
                         JSON.readTree(refused.body()).path("error").path("data").path("error").asText());
             }
+            System.out.println("StoreOutageIT time to 503, ms: " + java.util.Arrays.toString(millisTo503));
+            // One caller finds the outage and waits one connection timeout (2 s), not one per retry;
+            // once it is known, every 503 is at once.
+            String times = java.util.Arrays.toString(millisTo503);
+            assertTrue(java.util.Arrays.stream(millisTo503).allMatch(ms -> ms < 4_000), times);
+            assertTrue(java.util.Arrays.stream(millisTo503).filter(ms -> ms >= 1_000).count() <= 1, times);
             assertEquals(forwardedBefore, upstream.received.size(), "no free lunch: nothing forwarded unpaid");
             var health = proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build());
             assertEquals(503, health.statusCode());

@@ -1,7 +1,7 @@
 package com.mcpmeter.proxy;
 
 import com.mcpmeter.proxy.config.Config;
-import com.mcpmeter.proxy.store.Schema;
+import com.mcpmeter.proxy.demo.Schema;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;

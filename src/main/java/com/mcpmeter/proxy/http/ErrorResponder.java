@@ -1,15 +1,17 @@
 package com.mcpmeter.proxy.http;
 
 import com.mcpmeter.proxy.meter.Admission;
+import com.mcpmeter.proxy.meter.CallRequest;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Rejection;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. */
+/** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. Stateless. */
 final class ErrorResponder {
     private final ProtectedResource resource;
 
@@ -27,19 +29,6 @@ final class ErrorResponder {
         write(response, requestId, rejection, details, message, jsonRpc, balance, startedNanos, path, false);
     }
 
-    /**
-     * A refusal of the pipeline's, with the RateLimit headers once the call was counted, and answered
-     * in JSON-RPC where the refusal and the listing's transport allow it.
-     *
-     * @param message the refused body's message, or the ids read from it
-     */
-    void send(HttpServletResponse response, String requestId, Admission.Refused refused, JsonRpcMessage message,
-            boolean jsonRpc, long startedNanos, Optional<String> path) throws IOException {
-        refused.rate().ifPresent(rate -> RateLimitHeaders.set(response, rate));
-        write(response, requestId, refused.rejection(), refused.details(), message, jsonRpc, refused.balance(),
-                startedNanos, path, refused.inBand());
-    }
-
     private void write(HttpServletResponse response, String requestId, Rejection rejection,
             Map<String, Object> details, JsonRpcMessage message, boolean jsonRpc, OptionalLong balance,
             long startedNanos, Optional<String> path, boolean inBand) throws IOException {
@@ -47,12 +36,8 @@ final class ErrorResponder {
         response.setStatus(status(rejection, message, jsonRpc && inBand));
         response.setContentType("application/json");
         response.setHeader(MeterHeaders.ERROR, rejection.codeWord());
-        response.setHeader(MeterHeaders.REQUEST_ID, requestId);
-        response.setHeader(MeterHeaders.BILLED, MeterHeaders.NOTHING_BILLED);
-        response.setHeader(MeterHeaders.DURATION_MS, Long.toString((System.nanoTime() - startedNanos) / 1_000_000));
-        if (balance.isPresent()) {
-            response.setHeader(MeterHeaders.BALANCE, Long.toString(balance.getAsLong()));
-        }
+        HeaderPolicy.identify(response::setHeader, requestId, HeaderPolicy.millisSince(startedNanos));
+        BilledHeaders.nothingBilled(balance).writeTo(response::setHeader);
         switch (rejection) {
             case RATE_LIMITED, TOO_MANY_FAILED_AUTHS, UPSTREAM_UNAVAILABLE ->
                 response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
@@ -66,6 +51,33 @@ final class ErrorResponder {
     }
 
     /**
+     * A refusal of admission. The body is read even when no id is wanted, so that the connection
+     * can carry the client's next request; a body too large for that closes it openly. Only an
+     * authenticated caller's body is parsed, for the ids its error answer names (CallRequest's
+     * contract).
+     */
+    void refuse(HttpServletResponse response, CallRequest call, ClientBody body, Admission.Refused refused,
+            long started) throws IOException {
+        JsonRpcMessage message = refused.message();
+        if (refused.authenticated()) {
+            byte[] sniffed = body.readForErrorIds();
+            if (message.envelopes().isEmpty() && isJsonRpc(call)) {
+                message = JsonRpcMessage.idsOnly(sniffed);
+            }
+        } else {
+            body.drain();
+        }
+        if (!body.whole()) {
+            response.setHeader("Connection", "close");
+        }
+        // Once the call was counted, the RateLimit headers say so; a refusal for bad params is a
+        // JSON-RPC answer where the listing's transport reads answers from the POST.
+        refused.rate().ifPresent(rate -> RateLimitHeaders.set(response, rate));
+        write(response, call.requestId(), refused.rejection(), refused.details(), message, isJsonRpc(call),
+                refused.balance(), started, Optional.of(call.path()), refused.inBand());
+    }
+
+    /**
      * 200 for a refusal answered in JSON-RPC when the body has request ids to answer (MCP clients
      * read a JSON-RPC error only from a successful HTTP answer: the 1.x SDK turns any other status
      * into a transport error); the rejection's own status otherwise.
@@ -76,4 +88,9 @@ final class ErrorResponder {
         return rejection.answeredInBand() && inBand && !message.requestIds().isEmpty() ? 200 : rejection.httpStatus();
     }
 
+    /** A JSON POST is answered with JSON-RPC errors; anything else with a plain JSON error. */
+    static boolean isJsonRpc(CallRequest call) {
+        return "POST".equals(call.httpMethod())
+                && call.contentType().map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json")).orElse(false);
+    }
 }

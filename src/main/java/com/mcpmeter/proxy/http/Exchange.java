@@ -3,8 +3,6 @@ package com.mcpmeter.proxy.http;
 import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.IdempotencyStore;
 import com.mcpmeter.proxy.meter.LegacyEndpoints;
-import com.mcpmeter.proxy.meter.ResponseMeter;
-import com.mcpmeter.proxy.meter.SseEndpointRewriter;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -163,7 +161,7 @@ final class Exchange {
 
     private UpstreamOutcome outcome(UpstreamOutcome.Kind kind) {
         int status = began ? upstreamStatus : 0;
-        boolean success = status >= 200 && status < 300;
+        boolean success = UpstreamOutcome.succeeded(status);
         // Compressed, or malformed after a 2xx began: charged as delivered, never refunded for that.
         boolean unreadable = meter.unreadable() || (success && meter.malformed());
         return new UpstreamOutcome(kind, status,

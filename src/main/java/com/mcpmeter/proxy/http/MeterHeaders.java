@@ -1,6 +1,6 @@
 package com.mcpmeter.proxy.http;
 
-/** The response headers of SPEC §4, named once. */
+/** The proxy's own headers (README, section "Headers"), named once. */
 final class MeterHeaders {
     static final String REQUEST_ID = "X-Mcpmeter-Request-Id";
     static final String BILLED = "X-Mcpmeter-Billed";

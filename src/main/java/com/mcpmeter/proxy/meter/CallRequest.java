@@ -5,7 +5,9 @@ import java.util.Optional;
 
 /**
  * A client→proxy request as the pipeline sees it: metadata only, with the body read on demand so
- * that nothing is read before the caller is authenticated.
+ * that nothing of it is read before the caller is authenticated. A request refused at
+ * authentication has its body read by the edge only to keep the connection usable (up to 64 KiB,
+ * thrown away unparsed): its error answer names no JSON-RPC id.
  *
  * @param path the raw request path, still percent-encoded, e.g. {@code /weather/mcp}
  * @param clientAddress who sent it, as far as the edge can tell (the socket's peer, or what a

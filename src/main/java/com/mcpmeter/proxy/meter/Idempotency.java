@@ -4,6 +4,8 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Map;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Between steps 2 and 3: a POST retried under the same {@code Idempotency-Key} (per API key and
@@ -13,6 +15,7 @@ import java.util.Optional;
  */
 final class Idempotency {
     static final int MAX_KEY_LENGTH = 255;
+    private static final Logger log = LoggerFactory.getLogger(Idempotency.class);
 
     /** What the step decided, when it let the call go on. */
     sealed interface Decision {
@@ -61,12 +64,40 @@ final class Idempotency {
         return owner + "/mcp:" + listing.id();
     }
 
-    void release(IdempotencyStore.Key key, String requestId) {
-        store.release(key, requestId);
+    /**
+     * After step 7, for a call under a key: charged once however often it is retried. An answer
+     * that stays charged is given again (or, if it did not reach the client whole, retries are told
+     * it is gone); one refunded whole, or an unpriced one that failed, lets retries start over.
+     *
+     * @param refund what step 7 gave back
+     * @param answer the upstream's answer as kept for retries, if it was kept whole
+     */
+    void settled(Call call, UpstreamOutcome outcome, long refund, Optional<IdempotencyStore.Answer> answer) {
+        call.idempotency().ifPresent(key -> {
+            long billed = call.charge().billedMicroCents();
+            boolean charged = billed > 0 && refund < billed;
+            boolean delivered = outcome.kind().answeredWhole() && (billed > 0 ? charged : outcome.succeeded());
+            if (!delivered && !charged) {
+                letGo(key, call.requestId());
+                return;
+            }
+            try {
+                store.complete(key, call.requestId(), delivered ? answer : Optional.empty());
+            } catch (StoreUnavailableException e) {
+                log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
+                        call.requestId(), e.getMessage());
+            }
+        });
     }
 
-    void complete(IdempotencyStore.Key key, String requestId, Optional<IdempotencyStore.Answer> answer) {
-        store.complete(key, requestId, answer);
+    /** Best effort: a claim that cannot be let go now is let go once MySQL answers (see SqlIdempotency). */
+    void letGo(IdempotencyStore.Key key, String requestId) {
+        try {
+            store.release(key, requestId);
+        } catch (StoreUnavailableException e) {
+            log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}", requestId,
+                    e.getMessage());
+        }
     }
 
     static byte[] sha256(byte[] body) {

@@ -77,7 +77,9 @@ public interface Ledger {
      * much back in the same transaction. Does nothing if the call is already closed. When the
      * database cannot be reached the closing is kept durably and applied once it can.
      *
-     * @return false if the call had already been closed (by recovery or an earlier settle)
+     * @return false if the call had already been closed (by recovery or an earlier settle), whichever
+     *     path the closing took (batched or not); a closing kept for later counts as closed, since
+     *     it will be applied under the same once-only guard
      */
     boolean settleDebited(long usageEventId, UsageRow row, YearMonth period, Ending ending, long refundMicroCents);
 

@@ -70,12 +70,14 @@ public final class Pipeline {
     /** Steps 1–5. Blocking; never throws for an expected outcome. */
     public Admission admit(CallRequest request) throws IOException {
         Instant now = clock.instant();
+        boolean authenticated = false; // until then, nothing of the body may be parsed (CallRequest)
         try {
             // 1. Authenticate
             Verdict<Consumer> who = authenticate.apply(request, now);
             if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
-                return refused(who, OptionalLong.empty(), JsonRpcMessage.NONE);
+                return unauthenticated(who);
             }
+            authenticated = true;
             // 2. Resolve listing
             Verdict<ResolveListing.Route> where = resolveListing.apply(request.path(), request.query());
             if (!(where instanceof Verdict.Pass<ResolveListing.Route>(ResolveListing.Route route))) {
@@ -114,17 +116,17 @@ public final class Pipeline {
             try {
                 admission = admitClaimed(request, consumer, route, inspected, claimed, now);
             } catch (StoreUnavailableException e) {
-                claimed.ifPresent(key -> letGo(key, request.requestId()));
+                claimed.ifPresent(key -> idempotency.letGo(key, request.requestId()));
                 throw e;
             }
             if (admission instanceof Admission.Refused) {
-                claimed.ifPresent(key -> letGo(key, request.requestId()));
+                claimed.ifPresent(key -> idempotency.letGo(key, request.requestId()));
             }
             return admission;
         } catch (StoreUnavailableException e) {
             log.warn("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
             return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
-                    JsonRpcMessage.NONE);
+                    JsonRpcMessage.NONE, authenticated);
         }
     }
 
@@ -137,7 +139,7 @@ public final class Pipeline {
         RateWindows.Decision rate = rateLimit.apply(listing, consumer, message, now);
         if (!rate.allowed()) {
             return new Admission.Refused(Rejection.RATE_LIMITED, RateLimit.refusal(rate, message), balanceOf(consumer),
-                    message, Optional.of(rate), false);
+                    message, true, Optional.of(rate), false);
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
@@ -164,39 +166,11 @@ public final class Pipeline {
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
     public void settle(Call call, UpstreamOutcome outcome, long durationMs, Optional<IdempotencyStore.Answer> answer) {
         long refund = record.apply(call, outcome, durationMs);
-        call.idempotency().ifPresent(key -> {
-            // Charged once however often it is retried: an answer that stays charged is given again
-            // (or, if it did not reach the client whole, retries are told it is gone); one refunded
-            // whole, or an unpriced one that failed, lets retries start over.
-            long billed = call.charge().billedMicroCents();
-            boolean charged = billed > 0 && refund < billed;
-            boolean completed = outcome.kind() == UpstreamOutcome.Kind.COMPLETED
-                    && (billed > 0 ? charged : outcome.status() >= 200 && outcome.status() < 300);
-            if (!completed && !charged) {
-                letGo(key, call.requestId());
-                return;
-            }
-            try {
-                idempotency.complete(key, call.requestId(), completed ? answer : Optional.empty());
-            } catch (StoreUnavailableException e) {
-                log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
-                        call.requestId(), e.getMessage());
-            }
-        });
+        idempotency.settled(call, outcome, refund, answer);
         int before = breaker.failures(call.listing().id());
         int after = breaker.record(call.listing().id(), outcome);
         if (after != before) { // only changes are written: a healthy listing costs no extra write
             ledger.recordUpstreamHealth(call.listing().id(), outcome.recordedStatus(), after);
-        }
-    }
-
-    /** Best effort: a claim that cannot be let go now is let go once MySQL answers (see SqlIdempotency). */
-    private void letGo(IdempotencyStore.Key key, String requestId) {
-        try {
-            idempotency.release(key, requestId);
-        } catch (StoreUnavailableException e) {
-            log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}", requestId,
-                    e.getMessage());
         }
     }
 
@@ -301,6 +275,12 @@ public final class Pipeline {
         return balances.of(consumer.userId());
     }
 
+    /** Refused at step 1: no balance to show, and the edge may not parse the body (CallRequest). */
+    private static Admission unauthenticated(Verdict<?> verdict) {
+        var fail = (Verdict.Fail<?>) verdict;
+        return new Admission.Refused(fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE, false);
+    }
+
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
         return refused(verdict, balance, message, Optional.empty(), false);
     }
@@ -308,7 +288,7 @@ public final class Pipeline {
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message,
             Optional<RateWindows.Decision> rate, boolean inBand) {
         var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(fail.rejection(), fail.details(), balance, message, rate, inBand);
+        return new Admission.Refused(fail.rejection(), fail.details(), balance, message, true, rate, inBand);
     }
 
     private static String truncate(String text, int max) {

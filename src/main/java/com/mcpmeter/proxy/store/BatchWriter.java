@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Groups small writes that arrive together into one statement and one commit, so that a busy
@@ -15,30 +15,35 @@ import java.util.function.Consumer;
  *
  * <p>One virtual thread drains the queue; a batch is whatever has queued up while the previous one
  * was being written, at most {@code maxBatch}. Under light load every batch has one row and costs
- * exactly what a direct write would. The queue is bounded ({@link #CAPACITY}): past it, writers wait
+ * exactly what a direct write would. Each caller gets its own row's answer from the flush (whether
+ * it changed anything, say), so batching never changes what a caller is told. The queue is bounded ({@link #CAPACITY}): past it, writers wait
  * for room (they wait for their commit anyway), so a slow database slows settling down instead of
  * filling the heap.
  */
-final class BatchWriter<T> implements AutoCloseable {
-    private record Pending<T>(T row, CompletableFuture<Void> done) {}
+final class BatchWriter<T, R> implements AutoCloseable {
+    private record Pending<T, R>(T row, CompletableFuture<R> done) {}
 
     static final int CAPACITY = 10_000;
 
-    private final LinkedBlockingQueue<Pending<T>> queue = new LinkedBlockingQueue<>(CAPACITY);
-    private final Consumer<List<T>> flush;
+    private final LinkedBlockingQueue<Pending<T, R>> queue = new LinkedBlockingQueue<>(CAPACITY);
+    /** Writes a batch and answers for each row, in the batch's order. */
+    private final Function<List<T>, List<R>> flush;
     private final int maxBatch;
     private final Thread writer;
     private volatile boolean closing;
 
-    BatchWriter(String name, int maxBatch, Consumer<List<T>> flush) {
+    BatchWriter(String name, int maxBatch, Function<List<T>, List<R>> flush) {
         this.flush = flush;
         this.maxBatch = maxBatch;
         this.writer = Thread.ofVirtual().name(name).start(this::run);
     }
 
-    /** Blocks until the row is committed; throws {@link StoreUnavailableException} if it was not. */
-    void write(T row) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
+    /**
+     * Blocks until the row is committed and returns the flush's answer for it; throws
+     * {@link StoreUnavailableException} if it was not committed.
+     */
+    R write(T row) {
+        CompletableFuture<R> done = new CompletableFuture<>();
         try {
             queue.put(new Pending<>(row, done));
         } catch (InterruptedException e) {
@@ -46,7 +51,7 @@ final class BatchWriter<T> implements AutoCloseable {
             throw new StoreUnavailableException("queue a ledger write", e);
         }
         try {
-            done.join();
+            return done.join();
         } catch (java.util.concurrent.CompletionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
@@ -56,10 +61,10 @@ final class BatchWriter<T> implements AutoCloseable {
     }
 
     private void run() {
-        List<Pending<T>> batch = new ArrayList<>(maxBatch);
+        List<Pending<T, R>> batch = new ArrayList<>(maxBatch);
         while (!closing || !queue.isEmpty()) {
             try {
-                Pending<T> first = queue.poll(100, TimeUnit.MILLISECONDS);
+                Pending<T, R> first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
                 }
@@ -74,10 +79,12 @@ final class BatchWriter<T> implements AutoCloseable {
         }
     }
 
-    private void write(List<Pending<T>> batch) {
+    private void write(List<Pending<T, R>> batch) {
         try {
-            flush.accept(batch.stream().map(Pending::row).toList());
-            batch.forEach(p -> p.done().complete(null));
+            List<R> answers = flush.apply(batch.stream().map(Pending::row).toList());
+            for (int i = 0; i < batch.size(); i++) {
+                batch.get(i).done().complete(answers.get(i));
+            }
         } catch (RuntimeException e) {
             batch.forEach(p -> p.done().completeExceptionally(e));
         }

@@ -64,7 +64,7 @@ final class ClosingJournal {
 
     /** Writes {@code entry}; returns the ticket to hand to {@link #done} once it is committed or spooled. */
     long record(LedgerSpool.Entry entry) {
-        ByteBuffer line = ByteBuffer.wrap((LedgerSpool.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8));
+        ByteBuffer line = ByteBuffer.wrap((SpoolLines.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8));
         synchronized (lock) {
             try {
                 if (current == null || System.currentTimeMillis() - openedAtMillis > ROTATE_MILLIS) {

@@ -6,6 +6,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.sql.SQLTransientException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -14,7 +15,10 @@ import javax.sql.DataSource;
 /**
  * The MySQL pool and the one way this package runs work against it: {@link #inTransaction} for
  * anything that must be all-or-nothing (retried on deadlock), {@link #call} for single reads.
- * Every failure to reach the database surfaces as {@link StoreUnavailableException}.
+ * Every failure to reach the database surfaces as {@link StoreUnavailableException}, fast: a
+ * caller that waited {@link #CONNECTION_TIMEOUT_MS} for a connection while attempts to make one
+ * failed does not ask again, and declares the outage: callers then fail at once until a probe
+ * connects again ({@link DatabaseOutage}).
  */
 public final class Database implements AutoCloseable {
     private static final int DEADLOCK_RETRIES = 3;
@@ -27,6 +31,8 @@ public final class Database implements AutoCloseable {
     }
 
     private static final long PERMIT_TIMEOUT_MS = 2_000;
+    /** How long a caller may wait for a new connection before the database counts as unreachable. */
+    static final long CONNECTION_TIMEOUT_MS = 2_000;
 
     private final HikariDataSource pool;
     /**
@@ -36,6 +42,7 @@ public final class Database implements AutoCloseable {
      * means Hikari never has a waiter.
      */
     private final Semaphore permits;
+    private final DatabaseOutage outage;
 
     public Database(Config.Database config) {
         HikariConfig hikari = new HikariConfig();
@@ -46,7 +53,7 @@ public final class Database implements AutoCloseable {
         hikari.setMaximumPoolSize(config.poolSize());
         hikari.setMinimumIdle(Math.min(4, config.poolSize()));
         // A dead database must fail calls fast (503), not park request threads.
-        hikari.setConnectionTimeout(2_000);
+        hikari.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
         hikari.setValidationTimeout(1_000);
         hikari.setInitializationFailTimeout(-1);
         // Connections stay out of autocommit, so a transaction costs no "SET autocommit" round
@@ -54,7 +61,7 @@ public final class Database implements AutoCloseable {
         // ledger's conditional updates need no gap locks.
         hikari.setAutoCommit(false);
         hikari.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
-        hikari.addDataSourceProperty("connectTimeout", "2000");
+        hikari.addDataSourceProperty("connectTimeout", Long.toString(CONNECTION_TIMEOUT_MS));
         hikari.addDataSourceProperty("socketTimeout", "10000");
         hikari.addDataSourceProperty("cachePrepStmts", "true");
         hikari.addDataSourceProperty("prepStmtCacheSize", "256");
@@ -72,6 +79,7 @@ public final class Database implements AutoCloseable {
         hikari.addDataSourceProperty("sslMode", "PREFERRED");
         this.pool = new HikariDataSource(hikari);
         this.permits = new Semaphore(config.poolSize(), true);
+        this.outage = new DatabaseOutage(pool::getConnection);
     }
 
     public DataSource dataSource() {
@@ -86,8 +94,9 @@ public final class Database implements AutoCloseable {
     /** Runs {@code work} in one transaction; it commits only if {@code work} returns normally. */
     public <T> T inTransaction(String what, Work<T> work) {
         for (int attempt = 1; ; attempt++) {
+            failFastDuringOutage(what);
             acquire(what);
-            try (Connection connection = pool.getConnection()) {
+            try (Connection connection = connect()) {
                 try {
                     T result = work.run(connection);
                     commit(connection);
@@ -132,6 +141,33 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    private void failFastDuringOutage(String what) {
+        if (outage.isDown()) {
+            throw new StoreUnavailableException(what, new SQLTransientConnectionException(
+                    "database unreachable for " + outage.millisDown() + " ms; failing fast until a connection is made"));
+        }
+    }
+
+    private Connection connect() throws SQLException {
+        try {
+            return pool.getConnection();
+        } catch (SQLTransientConnectionException e) {
+            if (unreachable(e)) {
+                outage.declare(e);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Hikari's connection timeout carrying the failure of its latest attempt to connect (refused,
+     * timed out, denied): the database is unreachable. Without one, connections were only slow to
+     * be made (a cold start on a busy host), which asking again can mend.
+     */
+    private static boolean unreachable(SQLException e) {
+        return e instanceof SQLTransientConnectionException && e.getCause() != null;
+    }
+
     private void acquire(String what) {
         try {
             if (!permits.tryAcquire(PERMIT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
@@ -157,6 +193,9 @@ public final class Database implements AutoCloseable {
         if (e instanceof CommitOutcomeUnknown) {
             return false; // it may have been written: running the work again could write it twice
         }
+        if (unreachable(e)) {
+            return false; // asking again would only make the 503 come later
+        }
         return e.getErrorCode() == ER_LOCK_DEADLOCK
                 || e.getErrorCode() == ER_LOCK_WAIT_TIMEOUT
                 || e instanceof SQLTransientException && !(e.getCause() instanceof java.io.IOException);
@@ -172,6 +211,7 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        outage.close();
         pool.close();
     }
 }

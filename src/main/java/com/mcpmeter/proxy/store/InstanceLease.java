@@ -217,7 +217,7 @@ public final class InstanceLease implements AutoCloseable {
                 + " JOIN usage_events e ON e.id = i.usage_event_id"
                 + " LEFT JOIN proxy_instances n ON n.instance_id = i.instance_id"
                 + " WHERE e.status <> ? AND (i.instance_id = ? OR n.handed_over_at IS NOT NULL) LIMIT " + PURGE_BATCH)) {
-            ps.setInt(1, SqlLedger.IN_FLIGHT);
+            ps.setInt(1, MoneyStatements.IN_FLIGHT);
             ps.setString(2, id);
             List<Long> ids = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {

@@ -1,8 +1,5 @@
 package com.mcpmeter.proxy.store;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.mcpmeter.proxy.meter.Ledger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -13,11 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * close a call live here (its status, refund, usage row of an unpriced call, the undoing of a debit
  * whose commit went unanswered); debits never do, they fail closed.
  *
- * <p>One JSON line per write, appended and forced to disk before {@link #append} returns, so a
- * write the proxy has accepted survives a crash. {@link #replay} moves the file aside, applies its
+ * <p>One JSON line per write ({@link SpoolLines}), appended and forced to disk before
+ * {@link #append} returns, so a write the proxy has accepted survives a crash. {@link #replay} moves the file aside, applies its
  * lines in order and deletes it once every line is applied; lines appended meanwhile start a new
  * file, replayed next time. Applying a line twice must be harmless (each write is guarded: a call
  * is closed only while in flight, an unpriced usage row only once per request id), since a crash
@@ -51,7 +46,6 @@ final class LedgerSpool {
         record UndoDebit(Ledger.UsageRow row, YearMonth period) implements Entry {}
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Logger log = LoggerFactory.getLogger(LedgerSpool.class);
 
     private final Path file;
@@ -112,7 +106,7 @@ final class LedgerSpool {
         }
         StringBuilder text = new StringBuilder();
         for (Entry entry : entries) {
-            text.append(encode(entry)).append('\n');
+            text.append(SpoolLines.encode(entry)).append('\n');
         }
         synchronized (lock) {
             try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -180,7 +174,7 @@ final class LedgerSpool {
         Path next = replaying.resolveSibling("ledger.spool.next");
         StringBuilder text = new StringBuilder();
         for (Entry entry : left) {
-            text.append(encode(entry)).append('\n');
+            text.append(SpoolLines.encode(entry)).append('\n');
         }
         try (FileChannel out = FileChannel.open(next, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -204,7 +198,7 @@ final class LedgerSpool {
      * beside the spool for an operator, so that it cannot hold up the entries behind it.
      */
     void reject(Entry entry) {
-        byte[] line = (encode(entry) + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] line = (SpoolLines.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8);
         synchronized (lock) {
             try {
                 Files.write(file.resolveSibling("ledger.spool.rejected"), line, StandardOpenOption.CREATE,
@@ -224,7 +218,7 @@ final class LedgerSpool {
                     continue;
                 }
                 try {
-                    entries.add(decode(JSON.readTree(line)));
+                    entries.add(SpoolLines.decode(line));
                 } catch (IOException | RuntimeException e) {
                     log.warn("skipping a torn ledger spool line: {}", line);
                 }
@@ -233,74 +227,5 @@ final class LedgerSpool {
             throw new UncheckedIOException("cannot read the ledger spool " + path, e);
         }
         return entries;
-    }
-
-    // ---- one entry, one line ----
-
-    static String encode(Entry entry) {
-        ObjectNode node = JSON.createObjectNode();
-        switch (entry) {
-            case Entry.Close c -> {
-                node.put("kind", "close").put("usage_event_id", c.usageEventId()).put("period", c.period().toString())
-                        .put("refund", c.refund());
-                node.set("row", row(c.row()));
-                node.set("ending", ending(c.ending()));
-            }
-            case Entry.Unbilled u -> {
-                node.put("kind", "unbilled");
-                node.set("row", row(u.row()));
-                node.set("ending", ending(u.ending()));
-            }
-            case Entry.RefundClosed r -> {
-                node.put("kind", "refund_closed").put("usage_event_id", r.usageEventId())
-                        .put("period", r.period().toString()).put("refund", r.refund());
-                node.set("row", row(r.row()));
-            }
-            case Entry.UndoDebit u -> {
-                node.put("kind", "undo_debit").put("period", u.period().toString());
-                node.set("row", row(u.row()));
-            }
-        }
-        return node.toString();
-    }
-
-    static Entry decode(JsonNode node) {
-        return switch (node.get("kind").asText()) {
-            case "close" -> new Entry.Close(node.get("usage_event_id").asLong(), row(node.get("row")),
-                    YearMonth.parse(node.get("period").asText()), ending(node.get("ending")), node.get("refund").asLong());
-            case "unbilled" -> new Entry.Unbilled(row(node.get("row")), ending(node.get("ending")));
-            case "refund_closed" -> new Entry.RefundClosed(node.get("usage_event_id").asLong(), row(node.get("row")),
-                    YearMonth.parse(node.get("period").asText()), node.get("refund").asLong());
-            case "undo_debit" -> new Entry.UndoDebit(row(node.get("row")), YearMonth.parse(node.get("period").asText()));
-            default -> throw new IllegalArgumentException("unknown spool entry " + node.get("kind"));
-        };
-    }
-
-    private static ObjectNode row(Ledger.UsageRow row) {
-        ObjectNode node = JSON.createObjectNode()
-                .put("request_id", row.requestId()).put("user_id", row.userId()).put("project_id", row.projectId())
-                .put("mcp_id", row.mcpId()).put("tool_name", row.toolName()).put("client", row.client())
-                .put("user_agent", row.userAgent()).put("called_at", row.calledAt().toString())
-                .put("billed", row.billedMicroCents()).put("fee_bps", row.platformFeeBps());
-        row.apiKeyId().ifPresent(id -> node.put("api_key_id", id));
-        return node;
-    }
-
-    private static Ledger.UsageRow row(JsonNode n) {
-        return new Ledger.UsageRow(n.get("request_id").asText(), n.get("user_id").asLong(), n.get("project_id").asLong(),
-                n.get("mcp_id").asLong(),
-                n.has("api_key_id") ? OptionalLong.of(n.get("api_key_id").asLong()) : OptionalLong.empty(),
-                n.get("tool_name").asText(), n.get("client").asText(), n.get("user_agent").asText(),
-                Instant.parse(n.get("called_at").asText()), n.get("billed").asLong(), n.get("fee_bps").asInt());
-    }
-
-    private static ObjectNode ending(Ledger.Ending e) {
-        return JSON.createObjectNode().put("status", e.status()).put("duration_ms", e.durationMs())
-                .put("response_bytes", e.responseBytes()).put("billed_envelopes", e.billedEnvelopes());
-    }
-
-    private static Ledger.Ending ending(JsonNode n) {
-        return new Ledger.Ending(n.get("status").asInt(), n.get("duration_ms").asLong(), n.get("response_bytes").asLong(),
-                n.get("billed_envelopes").asInt());
     }
 }

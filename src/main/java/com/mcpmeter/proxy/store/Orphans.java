@@ -54,7 +54,7 @@ public final class Orphans {
                   LEFT JOIN proxy_instances n ON n.instance_id = i.instance_id
                  WHERE e.status = ? AND e.called_at < ?
                  ORDER BY e.id""")) {
-            ps.setInt(1, SqlLedger.IN_FLIGHT);
+            ps.setInt(1, MoneyStatements.IN_FLIGHT);
             ps.setTimestamp(2, Timestamp.from(before));
             List<InFlight> found = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {

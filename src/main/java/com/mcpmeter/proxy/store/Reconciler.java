@@ -207,7 +207,7 @@ public final class Reconciler {
                   JOIN credit_transactions t ON t.reference_type = 'usage_event' AND t.reference_id = e.id AND t.type = 'usage'
                  WHERE e.id = ? AND e.status = ?""")) {
             ps.setLong(1, usageEventId);
-            ps.setInt(2, SqlLedger.IN_FLIGHT);
+            ps.setInt(2, MoneyStatements.IN_FLIGHT);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
                     return false;
@@ -216,19 +216,19 @@ public final class Reconciler {
                         OptionalLong.empty(), "", "", "", rs.getTimestamp(5).toInstant(), rs.getLong(6), 0);
             }
         }
-        SqlLedger.lockUser(c, row.userId());
+        MoneyStatements.lockUser(c, row.userId());
         try (PreparedStatement ps = c.prepareStatement("""
                 UPDATE usage_events SET status = 502, billed_micro_cents = 0, platform_fee_micro_cents = 0,
                        publisher_payout_micro_cents = 0, updated_at = NOW()
                  WHERE id = ? AND status = ?""")) {
             ps.setLong(1, usageEventId);
-            ps.setInt(2, SqlLedger.IN_FLIGHT);
+            ps.setInt(2, MoneyStatements.IN_FLIGHT);
             if (ps.executeUpdate() != 1) {
                 return false;
             }
         }
         if (row.billedMicroCents() > 0) {
-            SqlLedger.refund(c, usageEventId, row,
+            MoneyStatements.refund(c, usageEventId, row,
                     YearMonth.from(row.calledAt().atZone(ZoneOffset.UTC)), row.billedMicroCents());
         }
         return true;

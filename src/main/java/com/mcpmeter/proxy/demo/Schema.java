@@ -1,4 +1,4 @@
-package com.mcpmeter.proxy.store;
+package com.mcpmeter.proxy.demo;
 
 import com.mcpmeter.proxy.config.Config;
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package com.mcpmeter.proxy.meter;
+package com.mcpmeter.proxy.http;
 
+import com.mcpmeter.proxy.meter.LegacyEndpoints;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +18,7 @@ import java.util.stream.Collectors;
  *
  * <p>Not thread-safe: one per stream, fed in order.
  */
-public final class SseEndpointRewriter {
+final class SseEndpointRewriter {
     static final int MAX_HOLD = 8 * 1024;
 
     private final URI upstreamRequest;
@@ -33,14 +34,14 @@ public final class SseEndpointRewriter {
      * @param upstreamBase the listing's upstream URL (proxy subpaths resolve against it)
      * @param proxyPrefix the public path of the listing, e.g. {@code /weather}
      */
-    public SseEndpointRewriter(URI upstreamRequest, URI upstreamBase, String proxyPrefix) {
+    SseEndpointRewriter(URI upstreamRequest, URI upstreamBase, String proxyPrefix) {
         this.upstreamRequest = upstreamRequest;
         this.upstreamBase = upstreamBase;
         this.proxyPrefix = proxyPrefix;
     }
 
     /** @return the bytes to send to the client now (empty while the first event is held) */
-    public byte[] accept(byte[] buffer, int offset, int length) {
+    byte[] accept(byte[] buffer, int offset, int length) {
         if (!holding) {
             return Arrays.copyOfRange(buffer, offset, offset + length);
         }
@@ -63,7 +64,7 @@ public final class SseEndpointRewriter {
     }
 
     /** Whatever is still held when the stream ends. */
-    public byte[] finish() {
+    byte[] finish() {
         holding = false;
         byte[] rest = held.toByteArray();
         held.reset();
@@ -71,7 +72,7 @@ public final class SseEndpointRewriter {
     }
 
     /** The query of the rewritten endpoint (the legacy session), once the endpoint event passed. */
-    public Optional<String> sessionQuery() {
+    Optional<String> sessionQuery() {
         return sessionQuery;
     }
 
@@ -79,7 +80,7 @@ public final class SseEndpointRewriter {
      * The endpoint the client was told to POST to, under the listing's path, once the endpoint
      * event passed: the only sub-path the proxy routes for a legacy listing ({@link LegacyEndpoints}).
      */
-    public Optional<LegacyEndpoints.Endpoint> announced() {
+    Optional<LegacyEndpoints.Endpoint> announced() {
         return announced;
     }
 
@@ -144,7 +145,7 @@ public final class SseEndpointRewriter {
      * {@code query} without the parameters of the listing's upstream URL (which may be a secret, and
      * which never reach the client): what is left is the client's own part, its legacy session.
      */
-    public static String withoutPublisherParams(String query, URI upstreamBase) {
+    static String withoutPublisherParams(String query, URI upstreamBase) {
         if (query == null || query.isEmpty()) {
             return "";
         }

@@ -1,8 +1,9 @@
-package com.mcpmeter.proxy.meter;
+package com.mcpmeter.proxy.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.mcpmeter.proxy.meter.LegacyEndpoints;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
