@@ -41,10 +41,10 @@ public final class App implements AutoCloseable {
         SqlLedger ledger = null;
         try {
             SqlDirectory directory = new SqlDirectory(database, config);
-            CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches());
+            CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches(), clock);
             // Registered before the first debit, which names this run as its owner.
             lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
-            ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id());
+            ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id(), clock);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);
             RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());

@@ -26,7 +26,7 @@ public final class Main {
                 case "demo" -> Demo.run(withDefaults(Demo.DEFAULTS));
                 case "bench-setup" -> Demo.benchSetup(withDefaults(Map.of("DB_USER", "root")));
                 case "reconcile" -> System.exit(Reconcile.run(ConfigLoader.fromEnvironment(),
-                        java.util.Arrays.asList(args).subList(1, args.length), System.out));
+                        java.util.Arrays.asList(args).subList(1, args.length), System.out, Clock.systemUTC()));
                 case "help", "--help", "-h" -> usage();
                 default -> {
                     System.err.println("unknown command: " + command);
@@ -81,6 +81,7 @@ public final class Main {
                                (their instance's lease ran out and its spool was handed over);
                                --abandon-instance ID (repeatable) / --abandon-unowned give up on a dead
                                instance's spool / on debits from before leases; --from/--to ISO-8601
-                               range, --stale-minutes N minimum age (default 5)""");
+                               range, --stale-minutes N (or --stale-seconds N) minimum age
+                               (default 5 minutes)""");
     }
 }

@@ -51,7 +51,7 @@ class LedgerContractIT {
         Config config = ConfigLoader.load(TestStores.env(database, TestStores.newRedis()));
         db = new Database(database);
         lease = InstanceLease.register(db, database.spoolDirectory(), config.lease());
-        ledger = new SqlLedger(db, database.spoolDirectory(), lease.id());
+        ledger = new SqlLedger(db, database.spoolDirectory(), lease.id(), java.time.Clock.systemUTC());
         Seeder seeder = new Seeder(db.dataSource());
         user = seeder.user("c" + Seeder.token(4) + "@test.local", "active", 1_000_000);
         project = seeder.project(user, "p", null);

@@ -13,27 +13,41 @@ import java.io.PrintStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 
 /**
- * A paid call answered over a 3-minute SSE stream, with {@code reconcile --repair --stale-minutes 1}
- * run every 20 s meanwhile (as from a timer): the call is live on a live instance, so repair never
- * refunds it however old it gets, and it ends charged once.
+ * A paid call answered over a long SSE stream, with {@code reconcile --repair} run again and again
+ * meanwhile (as from a timer): the call is live on a live instance, so repair never refunds it
+ * however old it gets, and it ends charged once. The times are the production ones scaled down
+ * (a lease of seconds, not 30 s; a minimum age of seconds, not minutes) so that the stream outlives
+ * both several times over in seconds: it is older than the minimum age at most repairs, and only
+ * the renewed lease keeps it from being refunded.
  */
 class LongStreamRepairIT {
     private static final long PRICE = 100;
-    private static final Duration STREAM = Duration.ofMinutes(3);
-    private static final Duration EVENT_EVERY = Duration.ofSeconds(5);
-    private static final Duration REPAIR_EVERY = Duration.ofSeconds(20);
+    private static final Duration HEARTBEAT = Duration.ofSeconds(1);
+    private static final Duration LEASE = Duration.ofSeconds(3);
+    /** The minimum age repair is asked for: the stream passes it early on. */
+    private static final Duration STALE = Duration.ofSeconds(2);
+    /** Five leases and seven minimum ages. */
+    private static final Duration STREAM = Duration.ofSeconds(15);
+    private static final Duration EVENT_EVERY = Duration.ofSeconds(1);
+    private static final Duration REPAIR_EVERY = Duration.ofMillis(1_500);
+    /** Repairs at least this many, most of them on a call past both the minimum age and a lease. */
+    private static final int MIN_REPAIRS = 5;
 
     @Test
     void repairDuringALongStreamNeverRefundsIt() throws Exception {
-        try (ProxyFixture proxy = ProxyFixture.start();
+        Map<String, String> shortLease = Map.of("INSTANCE_HEARTBEAT_SECONDS", Long.toString(HEARTBEAT.toSeconds()),
+                "INSTANCE_LEASE_SECONDS", Long.toString(LEASE.toSeconds()));
+        try (ProxyFixture proxy = ProxyFixture.start(shortLease, Clock.systemUTC());
                 TestUpstream streaming = TestUpstream.start((exchange, body) -> {
                     exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
                     exchange.sendResponseHeaders(200, 0);
@@ -75,17 +89,21 @@ class LongStreamRepairIT {
             int repairs = 0;
             while (!call.isDone()) {
                 try {
-                    call.get(REPAIR_EVERY.toSeconds(), TimeUnit.SECONDS);
+                    call.get(REPAIR_EVERY.toMillis(), TimeUnit.MILLISECONDS);
                     break;
                 } catch (TimeoutException stillStreaming) {
-                    String out = reconcile(proxy, 0, "--repair", "--stale-minutes", "1");
+                    String out = reconcile(proxy, 0, "--repair", "--stale-seconds", Long.toString(STALE.toSeconds()));
                     repairs++;
                     assertTrue(out.contains("refunded 0 debit(s)"), "repair #" + repairs + ": " + out);
                     assertEquals(0, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
                             c.userId()), "repair #" + repairs + " refunded the live stream");
                 }
             }
-            assertTrue(repairs >= 8, "repair ran " + repairs + " times during the stream");
+            assertTrue(repairs >= MIN_REPAIRS, "repair ran " + repairs + " times during the stream");
+            // The stream outlived the run's first lease several times: only renewals kept the call live
+            // (this fixture's database holds this one run).
+            assertTrue(proxy.count("SELECT TIMESTAMPDIFF(SECOND, started_at, heartbeat_at) FROM proxy_instances")
+                    >= 3 * LEASE.toSeconds(), "the lease was renewed across the stream");
 
             HttpResponse<String> response = call.get();
             assertEquals(200, response.statusCode());
@@ -97,7 +115,7 @@ class LongStreamRepairIT {
             assertEquals(0, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
                     c.userId()), "never refunded");
             proxy.assertLedgerConsistent(c.userId());
-            assertFalse(reconcile(proxy, 0, "--repair", "--stale-minutes", "1").contains("DRIFT"));
+            assertFalse(reconcile(proxy, 0, "--repair", "--stale-seconds", Long.toString(STALE.toSeconds())).contains("DRIFT"));
         }
     }
 
@@ -109,7 +127,8 @@ class LongStreamRepairIT {
     /** Runs reconcile in-process and returns what it printed; its exit code must be {@code expectedExit}. */
     private static String reconcile(ProxyFixture proxy, int expectedExit, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8));
+        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC());
         String printed = out.toString(StandardCharsets.UTF_8);
         assertEquals(expectedExit, exit, printed);
         return printed;

@@ -23,7 +23,11 @@ import java.util.concurrent.TimeUnit;
  * (nothing inherited, no {@code .env}); its output goes to a log file under {@code target/}.
  */
 final class ProxyProcess implements AutoCloseable {
-    private static final Duration READY_WITHIN = Duration.ofSeconds(60);
+    /**
+     * A bound, not a wait (readiness is polled): generous, because on a loaded 2-core machine a
+     * C1-only JVM has been seen to take a minute to start listening.
+     */
+    private static final Duration READY_WITHIN = Duration.ofSeconds(120);
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2)).build();
 
@@ -122,7 +126,17 @@ final class ProxyProcess implements AutoCloseable {
      * @return the exit status (143 for a SIGTERM-initiated JVM shutdown)
      */
     int stop() throws InterruptedException {
+        terminate();
+        return awaitExit();
+    }
+
+    /** Sends SIGTERM and returns at once, so that several proxies drain at the same time. */
+    void terminate() {
         process.destroy();
+    }
+
+    /** After {@link #terminate()}: waits (at most 60 s) for the drain and returns the exit status. */
+    int awaitExit() throws InterruptedException {
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError(name + " did not stop within 60 s of SIGTERM; see " + dir);

@@ -64,7 +64,8 @@ class ReconcileIT {
         traffic();
         assertEquals(List.of(), drift());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC()));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("no drift"));
     }
 
@@ -255,7 +256,8 @@ class ReconcileIT {
         long usageId = plantOrphanDebit(keyUser, project, proxy.mcpId(slug), "killed-other-owner",
                 Optional.of(instance(false, true)));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8));
+        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8),
+                java.time.Clock.systemUTC());
         assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
         assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?"
                 + " AND user_id = ?", usageId, keyUser));
@@ -313,6 +315,25 @@ class ReconcileIT {
         proxy.assertLedgerConsistent(c.userId());
     }
 
+    /** The minimum age is measured by the clock reconcile is given, so a test need not wait for it. */
+    @Test
+    void repairMeasuresTheMinimumAgeByItsClock() throws Exception {
+        var c = traffic();
+        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
+                "aging", Optional.of(instance(false, true))); // called two hours ago; its run is over
+        MutableClock clock = new MutableClock(Instant.now());
+        String threeHours = Long.toString(Duration.ofHours(3).toSeconds());
+        String young = reconcile(clock, 0, "--repair", "--stale-seconds", threeHours);
+        assertTrue(young.contains("refunded 0 debit(s)"), "two hours old is younger than three: " + young);
+        assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+
+        clock.advance(Duration.ofMinutes(61));
+        String old = reconcile(clock, 0, "--repair", "--stale-seconds", threeHours);
+        assertTrue(old.contains("refunded 1 debit(s)"), "three hours and a minute by the clock: " + old);
+        assertEquals(502, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
     /** However old, a debit of an instance that still renews its lease is a call still running. */
     @Test
     void repairLeavesALiveInstancesDebitAloneHoweverOld() throws Exception {
@@ -365,8 +386,13 @@ class ReconcileIT {
     }
 
     private String reconcile(int expectedExit, String... args) {
+        return reconcile(java.time.Clock.systemUTC(), expectedExit, args);
+    }
+
+    private String reconcile(java.time.Clock clock, int expectedExit, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8));
+        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+                clock);
         String printed = out.toString(StandardCharsets.UTF_8);
         assertEquals(expectedExit, exit, printed);
         return printed;

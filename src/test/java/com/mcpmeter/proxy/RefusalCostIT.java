@@ -58,7 +58,7 @@ class RefusalCostIT {
         db = new Database(database);
         redis = new Redis(redisConfig);
         lease = InstanceLease.register(db, config.database().spoolDirectory(), config.lease());
-        sqlLedger = new SqlLedger(db, config.database().spoolDirectory(), lease.id());
+        sqlLedger = new SqlLedger(db, config.database().spoolDirectory(), lease.id(), java.time.Clock.systemUTC());
         ledger.inner = sqlLedger;
         Seeder seeder = new Seeder(db.dataSource());
         long user = seeder.user("flood" + Seeder.token(4) + "@test.local", "active", 1_000_000);
@@ -68,7 +68,7 @@ class RefusalCostIT {
         slug = "flood-" + Seeder.token(3);
         seeder.listing(publisher, Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
-        pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches()), directory, directory,
+        pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()), directory, directory,
                 new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC());
     }
 

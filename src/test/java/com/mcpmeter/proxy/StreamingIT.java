@@ -17,9 +17,11 @@ import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -343,21 +345,58 @@ class StreamingIT {
         }
     }
 
+    /**
+     * A silent stream lives until the configured idle timeout, however long its upstream would stay
+     * silent, and a silence shorter than that is survived even when it is longer than the listing's
+     * timeout. A proxy of its own with a short idle timeout, so that this takes seconds: every idle
+     * timeout the proxy sets (client connector, proxy→upstream request) comes from that one value.
+     */
     @Test
-    void anIdleStreamSurvivesTwoMinutesOfSilence() throws Exception {
-        var c = proxy.consumer(10_000);
-        try (TestUpstream up = TestUpstream.start((exchange, body) -> {
-            sseHeaders(exchange);
-            OutputStream out = exchange.getResponseBody();
-            event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":1}}");
-            LockSupportPause.pause(Duration.ofSeconds(125));
-            event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":2}}");
-        })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("idle"), up.mcp().toString(), 0));
-            HttpResponse<InputStream> response = open(slug, c.key(), "GET");
+    void anIdleStreamOutlivesTheListingTimeoutAndEndsAtTheIdleTimeout() throws Exception {
+        Duration idle = Duration.ofSeconds(3);
+        Duration survivedSilence = Duration.ofSeconds(2); // longer than the listing's 1 s, shorter than idle
+        AtomicLong lastEventNanos = new AtomicLong();
+        CountDownLatch testOver = new CountDownLatch(1);
+        try (ProxyFixture shortIdle = ProxyFixture.start(
+                        Map.of("STREAM_IDLE_TIMEOUT_SECONDS", Long.toString(idle.toSeconds())), Clock.systemUTC());
+                TestUpstream up = TestUpstream.start((exchange, body) -> {
+                    sseHeaders(exchange);
+                    OutputStream out = exchange.getResponseBody();
+                    event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":1}}");
+                    LockSupportPause.pause(survivedSilence);
+                    event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":2}}");
+                    lastEventNanos.set(System.nanoTime());
+                    try {
+                        testOver.await(30, TimeUnit.SECONDS); // silent ten times the idle timeout, at most
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                })) {
+            var c = shortIdle.consumer(10_000);
+            String slug = shortIdle.listing(
+                    ListingSpec.live(ProxyFixture.slug("idle"), up.mcp().toString(), 0).withTimeout(1));
+            HttpResponse<InputStream> response = shortIdle.http.send(HttpRequest.newBuilder(shortIdle.url("/" + slug))
+                    .header("Authorization", "Bearer " + c.key())
+                    .header("Accept", "text/event-stream")
+                    .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
             assertEquals(200, response.statusCode());
-            String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(body.contains("\"n\":1") && body.contains("\"n\":2"), body);
+            StringBuilder body = new StringBuilder();
+            byte[] buffer = new byte[1024];
+            try (InputStream in = response.body()) {
+                for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                    body.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+                }
+            } catch (IOException cutOff) {
+                // an idle stream is cut, not finished: how it ends is not the point, when it ends is
+            }
+            long silentMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastEventNanos.get());
+            testOver.countDown();
+            assertTrue(body.indexOf("\"n\":1") >= 0 && body.indexOf("\"n\":2") >= 0,
+                    "a " + survivedSilence.toSeconds() + " s silence is survived: " + body);
+            assertTrue(silentMs >= idle.toMillis() - 500 && silentMs < idle.toMillis() + 3_000,
+                    "the stream ended " + silentMs + " ms into a silence, not at the " + idle.toSeconds()
+                            + " s idle timeout");
+            System.out.println("idle stream ended " + silentMs + " ms into its silence (idle timeout " + idle + ")");
         }
     }
 

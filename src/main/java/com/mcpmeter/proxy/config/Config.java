@@ -63,6 +63,9 @@ public record Config(
     /**
      * {@code allowedNetworks}: private, loopback and other internal networks the operator lets
      * upstreams live in (none by default: an upstream there is refused, see UpstreamGuard).
+     * {@code streamIdleTimeout}: the one idle bound of a call once its answer has begun (client
+     * connection and proxy→upstream request alike); {@code defaultTimeout} only bounds the wait for
+     * the answer to begin.
      */
     public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout,
             List<Cidr> allowedNetworks) {

@@ -7,6 +7,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.internal.HttpConnection;
@@ -23,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * right after their first byte, so one sweeper looks at every open connection's parser instead.
  *
  * <p>Threading: Jetty calls the listener from its own threads; one scheduled thread sweeps, often
- * enough ({@link #period}) that a deadline is met within a quarter of it. Keep-alive connections
+ * enough ({@link #period}) that a deadline is met within a quarter of it. Ages are read from the
+ * given monotonic ticker (nanoseconds, {@code System::nanoTime} in production). Keep-alive connections
  * between requests are left to the idle timeout.
  */
 final class ClientDeadlines implements Connection.Listener, AutoCloseable {
@@ -48,8 +50,10 @@ final class ClientDeadlines implements Connection.Listener, AutoCloseable {
     private final Map<HttpConnection, Watch> open = new ConcurrentHashMap<>();
     private final ScheduledExecutorService sweeper;
     private final AtomicLong cut = new AtomicLong();
+    private final LongSupplier nanoTime;
 
-    ClientDeadlines(Duration headerTimeout, long minBodyBytesPerSecond) {
+    ClientDeadlines(Duration headerTimeout, long minBodyBytesPerSecond, LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
         this.headerTimeoutNanos = headerTimeout.toNanos();
         this.minBodyBytesPerSecond = minBodyBytesPerSecond;
         this.sweeper = Executors.newSingleThreadScheduledExecutor(
@@ -71,7 +75,7 @@ final class ClientDeadlines implements Connection.Listener, AutoCloseable {
     @Override
     public void onOpened(Connection connection) {
         if (connection instanceof HttpConnection http) {
-            open.put(http, new Watch(System.nanoTime()));
+            open.put(http, new Watch(nanoTime.getAsLong()));
         }
     }
 
@@ -81,7 +85,7 @@ final class ClientDeadlines implements Connection.Listener, AutoCloseable {
     }
 
     private void sweep() {
-        long now = System.nanoTime();
+        long now = nanoTime.getAsLong();
         open.forEach((connection, watch) -> {
             try {
                 check(connection, watch, now);

@@ -65,7 +65,8 @@ public final class ProxyServer implements AutoCloseable {
         connector.setPort(config.server().port());
         connector.setIdleTimeout(config.upstream().streamIdleTimeout().toMillis());
         ClientDeadlines deadlines =
-                new ClientDeadlines(config.server().headerTimeout(), config.server().minBodyBytesPerSecond());
+                new ClientDeadlines(config.server().headerTimeout(), config.server().minBodyBytesPerSecond(),
+                        System::nanoTime);
         connector.addEventListener(deadlines);
         server.addConnector(connector);
         // Errors Jetty writes itself (unparseable requests, 404 outside the servlets, exceptions) are JSON.

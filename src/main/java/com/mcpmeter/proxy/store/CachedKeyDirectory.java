@@ -8,6 +8,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -35,9 +36,11 @@ public final class CachedKeyDirectory implements KeyDirectory {
     private final Duration ttl;
     private final Duration negativeTtl;
     private final TtlCache<String, Principal> local;
+    private final Clock clock; // judges a token's own expiry
 
-    public CachedKeyDirectory(Database db, Redis redis, Config.Caches caches) {
+    public CachedKeyDirectory(Database db, Redis redis, Config.Caches caches, Clock clock) {
         this.db = db;
+        this.clock = clock;
         this.redis = redis;
         this.ttl = caches.keyTtl();
         this.negativeTtl = caches.keyNegativeTtl();
@@ -94,7 +97,7 @@ public final class CachedKeyDirectory implements KeyDirectory {
     /** Never cache a token past its own expiry. */
     private Duration lifetime(Principal principal) {
         return principal.expiresAt()
-                .map(at -> Duration.between(Instant.now(), at))
+                .map(at -> Duration.between(clock.instant(), at))
                 .filter(left -> left.compareTo(ttl) < 0)
                 .orElse(ttl);
     }

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +22,8 @@ import java.util.stream.Stream;
  * loss can still lose the last ones; those debits are left to {@code reconcile --repair}.
  *
  * <p>Files rotate every second and are deleted once every closing written to them has been
- * committed or spooled; a clean stop leaves none. Thread-safe.
+ * committed or spooled; a clean stop leaves none. Rotation goes by the given clock (a file's name is
+ * the clock's millisecond it was opened at, or one past the previous one). Thread-safe.
  */
 final class ClosingJournal {
     /** Short, so a start after a kill hands on few closings that had in fact been written. */
@@ -29,6 +31,7 @@ final class ClosingJournal {
     private static final String PREFIX = "closings.";
 
     private final Path directory;
+    private final Clock clock;
     private final Object lock = new Object();
     private final Map<Long, Integer> pending = new HashMap<>();
     private long generation;
@@ -36,7 +39,12 @@ final class ClosingJournal {
     private long openedAtMillis;
 
     ClosingJournal(Path directory) {
+        this(directory, Clock.systemUTC());
+    }
+
+    ClosingJournal(Path directory, Clock clock) {
         this.directory = directory;
+        this.clock = clock;
     }
 
     /** Journal files a previous run of this instance left behind, oldest first. */
@@ -67,7 +75,7 @@ final class ClosingJournal {
         ByteBuffer line = ByteBuffer.wrap((SpoolLines.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8));
         synchronized (lock) {
             try {
-                if (current == null || System.currentTimeMillis() - openedAtMillis > ROTATE_MILLIS) {
+                if (current == null || clock.millis() - openedAtMillis > ROTATE_MILLIS) {
                     rotate();
                 }
                 while (line.hasRemaining()) {
@@ -100,9 +108,9 @@ final class ClosingJournal {
                 delete(generation);
             }
         }
-        generation = Math.max(generation + 1, System.currentTimeMillis());
+        generation = Math.max(generation + 1, clock.millis());
         current = FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        openedAtMillis = System.currentTimeMillis();
+        openedAtMillis = clock.millis();
     }
 
     private void delete(long ticket) {

@@ -3,6 +3,7 @@ package com.mcpmeter.proxy.store;
 import com.mcpmeter.proxy.meter.Ledger;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.YearMonth;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,15 +31,18 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private final SpoolReplayer spool;
     private final ClosingJournal journal;
 
-    /** @param instanceId this run's {@link InstanceLease}, named as the owner of each debit in flight */
-    public SqlLedger(Database db, Path spoolDirectory, String instanceId) {
+    /**
+     * @param instanceId this run's {@link InstanceLease}, named as the owner of each debit in flight
+     * @param clock names the closing journal's files (and so decides when one rotates)
+     */
+    public SqlLedger(Database db, Path spoolDirectory, String instanceId, Clock clock) {
         this.db = db;
         this.instanceId = instanceId;
         this.freeCalls = new FreeCalls(db);
         this.batched = new BatchedClosings(db);
         this.listingHealth = new ListingHealth(db);
         this.spool = new SpoolReplayer(db, spoolDirectory); // takes over a killed run's journal first
-        this.journal = new ClosingJournal(spoolDirectory);
+        this.journal = new ClosingJournal(spoolDirectory, clock);
     }
 
     /** Writes what is queued, one last replay of the spool; what still cannot be written stays spooled. */
