@@ -143,7 +143,7 @@ if [ "$DIRECT_ONLY" != 1 ]; then
     # HOST pinned to loopback whatever .env says. The per-key rate limits are lifted too: a bench
     # that mostly measures 429s would say nothing about the paid path.
     # shellcheck disable=SC2086
-    HOST=127.0.0.1 PORT=$PROXY_PORT LOG_LEVEL=warn UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
+    HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=warn UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
         RATE_LIMIT_PER_MINUTE=2147483647 RATE_LIMIT_PER_DAY=2147483647 \
         java $JVM_OPTS "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
     PIDS+=($!)

@@ -1,8 +1,13 @@
 package com.mcpmeter.proxy;
 
 import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.http.AccessLog;
+import com.mcpmeter.proxy.http.AdminServer;
 import com.mcpmeter.proxy.http.ProxyServer;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import com.mcpmeter.proxy.meter.Pipeline;
+import com.mcpmeter.proxy.metrics.CallMetrics;
+import com.mcpmeter.proxy.metrics.InstanceMetrics;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
@@ -12,7 +17,10 @@ import com.mcpmeter.proxy.store.Revocations;
 import com.mcpmeter.proxy.store.SqlDirectory;
 import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
+import java.util.Optional;
 
 /** One running proxy instance: the stores, the pipeline over them and the HTTP edge in front. */
 public final class App implements AutoCloseable {
@@ -22,29 +30,42 @@ public final class App implements AutoCloseable {
     private final Revocations revocations;
     private final InstanceLease lease;
     private final ProxyServer server;
+    private final PrometheusMeterRegistry registry;
+    private final InstanceMetrics instanceMetrics;
+    private final AdminServer admin;
 
     private App(Database database, Redis redis, SqlLedger ledger, Revocations revocations, InstanceLease lease,
-            ProxyServer server) {
+            ProxyServer server, PrometheusMeterRegistry registry, InstanceMetrics instanceMetrics, AdminServer admin) {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
         this.revocations = revocations;
         this.lease = lease;
         this.server = server;
+        this.registry = registry;
+        this.instanceMetrics = instanceMetrics;
+        this.admin = admin;
     }
 
     public static App start(Config config, Clock clock) throws Exception {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Database database = new Database(config.database());
-        Redis redis = new Redis(config.redis());
+        database.bindTo(registry);
+        Redis redis = new Redis(config.redis(), Optional.of(registry));
         Revocations revocations = null;
         InstanceLease lease = null;
         SqlLedger ledger = null;
+        ProxyServer server = null;
+        InstanceMetrics instanceMetrics = null;
         try {
+            AccessLog access = new AccessLog(config.server().trustedProxies());
+            MetricsTracker tracker = new CallMetrics(registry).and(access);
             SqlDirectory directory = new SqlDirectory(database, config);
             CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches(), clock);
             // Registered before the first debit, which names this run as its owner.
             lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
             ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id(), clock);
+            ledger.track(tracker);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);
             RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
@@ -57,11 +78,21 @@ public final class App implements AutoCloseable {
                     ledger,
                     new SqlIdempotency(database, lease.id()),
                     config,
-                    clock);
-            ProxyServer server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
-                    windows::fallbackDecisions, ledger::spooled);
-            return new App(database, redis, ledger, revocations, lease, server);
+                    clock,
+                    tracker);
+            server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
+                    windows::fallbackDecisions, ledger::spooled, access);
+            instanceMetrics = new InstanceMetrics(registry, () -> pipeline.openCircuits().size(), ledger::spooled,
+                    windows::fallbackDecisions);
+            AdminServer admin = AdminServer.start(config.telemetry(), registry, server);
+            return new App(database, redis, ledger, revocations, lease, server, registry, instanceMetrics, admin);
         } catch (Exception | Error e) {
+            if (server != null) {
+                server.close();
+            }
+            if (instanceMetrics != null) {
+                instanceMetrics.close();
+            }
             if (revocations != null) {
                 revocations.close();
             }
@@ -73,12 +104,18 @@ public final class App implements AutoCloseable {
             }
             redis.close();
             database.close();
+            registry.close();
             throw e;
         }
     }
 
     public int port() {
         return server.port();
+    }
+
+    /** Where {@code /metrics} is served (ADMIN_HOST:ADMIN_PORT; the port chosen when ADMIN_PORT=0). */
+    public int adminPort() {
+        return admin.port();
     }
 
     public void join() throws InterruptedException {
@@ -89,6 +126,7 @@ public final class App implements AutoCloseable {
     @Override
     public void close() {
         try {
+            admin.close();
             server.close();
         } finally {
             revocations.close();
@@ -96,6 +134,8 @@ public final class App implements AutoCloseable {
             lease.close(ledger.spooled() == 0);
             redis.close();
             database.close();
+            instanceMetrics.close();
+            registry.close();
         }
     }
 }

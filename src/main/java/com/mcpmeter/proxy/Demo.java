@@ -35,6 +35,7 @@ final class Demo {
 
     static void run(Config config) throws Exception {
         Main.setLogLevel(config.server().logLevel());
+        com.mcpmeter.proxy.log.LogFormat.apply(config.telemetry().logFormat());
         Schema.ensure(config.database());
         DemoUpstream upstream = startUpstream(Optional.ofNullable(System.getenv("DEMO_UPSTREAM_PORT")));
         try (Database db = new Database(config.database())) {
@@ -51,7 +52,7 @@ final class Demo {
             app.close();
             upstream.close();
         }, "mcpmeter-demo-shutdown"));
-        System.out.print(DemoBanner.render(config, app.port(), upstream.mcpUri().toString(), DEMO_KEY));
+        System.out.print(DemoBanner.render(config, app.port(), app.adminPort(), upstream.mcpUri().toString(), DEMO_KEY));
         System.out.flush();
         app.join();
     }

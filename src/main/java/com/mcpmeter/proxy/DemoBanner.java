@@ -11,7 +11,7 @@ import com.mcpmeter.proxy.config.Config;
 final class DemoBanner {
     private DemoBanner() {}
 
-    static String render(Config config, int proxyPort, String upstreamUrl, String key) {
+    static String render(Config config, int proxyPort, int adminPort, String upstreamUrl, String key) {
         String url = config.server().publicBaseUrl() + "/demo";
         Config.Database db = config.database();
         Config.Redis redis = config.redis();
@@ -24,6 +24,7 @@ final class DemoBanner {
                   upstream  %s   (the demo MCP server, on a free port)
                   consumer  %s, key %s
                   listing   'demo': %d free calls a month, then %d µ¢ per call (tool 'add': %d µ¢, 'time': free)
+                  metrics   http://%s:%d/metrics
 
                 Try a paid tool call (the first %d are free, then watch X-Mcpmeter-Balance fall):
 
@@ -40,7 +41,8 @@ final class DemoBanner {
                 Ctrl-C stops it.
                 """.formatted(url, config.server().host(), proxyPort, db.name(), db.host(), db.port(), db.user(),
                 redis.host(), redis.port(), redis.database(), redis.keyPrefix(), upstreamUrl, Demo.CONSUMER, key,
-                Demo.DEMO_FREE_CALLS, Demo.DEMO_PRICE, Demo.ADD_PRICE, Demo.DEMO_FREE_CALLS, url, key,
+                Demo.DEMO_FREE_CALLS, Demo.DEMO_PRICE, Demo.ADD_PRICE, config.telemetry().adminHost(), adminPort,
+                Demo.DEMO_FREE_CALLS, url, key,
                 clientConfig(url, key), claudeCommand(url, key));
     }
 

@@ -5,6 +5,7 @@ import ch.qos.logback.classic.LoggerContext;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.config.ConfigLoader;
+import com.mcpmeter.proxy.log.LogFormat;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Locale;
@@ -42,12 +43,14 @@ public final class Main {
 
     static void serve(Config config) throws Exception {
         setLogLevel(config.server().logLevel());
+        LogFormat.apply(config.telemetry().logFormat());
         App app = App.start(config, Clock.systemUTC());
         // SIGTERM: stop accepting, finish in-flight calls, write their ledger rows, then exit.
         Runtime.getRuntime().addShutdownHook(new Thread(app::close, "mcpmeter-shutdown"));
-        LoggerFactory.getLogger(Main.class).info("mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{})",
+        LoggerFactory.getLogger(Main.class).info(
+                "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{}), metrics on http://{}:{}/metrics",
                 config.server().host(), app.port(), config.database().name(), config.redis().host(),
-                config.redis().port());
+                config.redis().port(), config.telemetry().adminHost(), app.adminPort());
         app.join();
     }
 

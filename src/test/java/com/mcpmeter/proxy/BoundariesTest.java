@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** Package boundaries: only the HTTP edge speaks Jetty/Servlet, only the store speaks JDBC/Redis. */
+/**
+ * Package boundaries: only the HTTP edge speaks Jetty/Servlet, only the store speaks JDBC/Redis,
+ * and metering logic knows no metrics library (it reports through its own MetricsTracker).
+ */
 class BoundariesTest {
     private static final Path MAIN = Path.of("src/main/java/com/mcpmeter/proxy");
 
@@ -34,6 +37,12 @@ class BoundariesTest {
     @Test
     void meteringLogicImportsNeitherHttpNorStorage() throws IOException {
         assertEquals(List.of(), offenders("meter", "org.eclipse.jetty", "jakarta.servlet", "java.sql", "javax.sql",
+                "com.zaxxer", "io.lettuce", "com.mcpmeter.proxy.http", "com.mcpmeter.proxy.store", "io.micrometer"));
+    }
+
+    @Test
+    void metricsImportNeitherHttpNorStorage() throws IOException {
+        assertEquals(List.of(), offenders("metrics", "org.eclipse.jetty", "jakarta.servlet", "java.sql", "javax.sql",
                 "com.zaxxer", "io.lettuce", "com.mcpmeter.proxy.http", "com.mcpmeter.proxy.store"));
     }
 

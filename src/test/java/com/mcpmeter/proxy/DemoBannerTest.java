@@ -35,10 +35,11 @@ class DemoBannerTest {
         Map<String, String> env = new HashMap<>(Demo.DEFAULTS);
         env.put("PORT", "8080");
         Config config = ConfigLoader.load(env);
-        String banner = DemoBanner.render(config, 8080, "http://127.0.0.1:41234/mcp", KEY);
+        String banner = DemoBanner.render(config, 8080, 9090, "http://127.0.0.1:41234/mcp", KEY);
         assertTrue(banner.contains("database  mcpmeter_demo on 127.0.0.1:3306 (user root)"), banner);
         assertTrue(banner.contains("keys under 'mcpmeter-demo:'"), banner);
         assertTrue(banner.contains("upstream  http://127.0.0.1:41234/mcp"), banner);
+        assertTrue(banner.contains("/metrics"), banner);
         assertTrue(banner.contains(DemoBanner.clientConfig(config.server().publicBaseUrl() + "/demo", KEY)), banner);
         assertTrue(banner.contains(DemoBanner.claudeCommand(config.server().publicBaseUrl() + "/demo", KEY)), banner);
     }

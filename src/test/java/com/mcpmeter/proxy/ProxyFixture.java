@@ -110,6 +110,11 @@ final class ProxyFixture implements AutoCloseable {
         return apps.getFirst().port();
     }
 
+    /** The first instance's admin port, where /metrics is served. */
+    int adminPort() {
+        return apps.getFirst().adminPort();
+    }
+
     URI url(String path) {
         return URI.create("http://127.0.0.1:" + port() + path);
     }

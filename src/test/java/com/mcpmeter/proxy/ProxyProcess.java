@@ -69,6 +69,11 @@ final class ProxyProcess implements AutoCloseable {
         process = builder.start();
     }
 
+    /** The log of the latest start. */
+    Path log() {
+        return dir.resolve(name + "-" + starts + ".log");
+    }
+
     /** Polls {@code /health} until it answers 200 (MySQL reachable), or fails saying why not. */
     void awaitReady() throws Exception {
         long deadline = System.nanoTime() + READY_WITHIN.toNanos();

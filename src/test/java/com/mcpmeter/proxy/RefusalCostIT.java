@@ -9,6 +9,7 @@ import com.mcpmeter.proxy.config.ConfigLoader;
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.CallRequest;
 import com.mcpmeter.proxy.meter.Ledger;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
@@ -69,7 +70,8 @@ class RefusalCostIT {
         seeder.listing(publisher, Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
         pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()), directory, directory,
-                new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC());
+                new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC(),
+                MetricsTracker.NONE);
     }
 
     @AfterAll

@@ -75,6 +75,7 @@ final class TestStores {
         env.put("REDIS_DB", Integer.toString(r.database()));
         env.put("REDIS_KEY_PREFIX", r.keyPrefix());
         env.put("LOG_LEVEL", "warn");
+        env.put("ADMIN_PORT", "0"); // each proxy its own metrics port: tests run many at once
         // Test upstreams live on loopback, which the upstream guard refuses unless allowed.
         env.put("UPSTREAM_ALLOWED_NETWORKS", LOOPBACK);
         return env;

@@ -12,7 +12,7 @@ import java.util.List;
  */
 public record Config(
         Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money,
-        Lease lease) {
+        Lease lease, Telemetry telemetry) {
 
     /**
      * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
@@ -83,4 +83,11 @@ public record Config(
      * ran out, so the lease must outlast a few missed heartbeats.
      */
     public record Lease(Duration heartbeat, Duration lease) {}
+
+    /**
+     * What operators watch: Prometheus metrics at {@code /metrics} on a port of their own
+     * ({@code adminHost}:{@code adminPort}, loopback unless set otherwise; never the public port), and
+     * the log's format, {@code text} (one line per event) or {@code json} (one object per line).
+     */
+    public record Telemetry(String adminHost, int adminPort, String logFormat) {}
 }

@@ -48,6 +48,11 @@ public final class ConfigLoader {
     public static final int DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND = 1024;
     public static final int DEFAULT_INSTANCE_HEARTBEAT_SECONDS = 5;
     public static final int DEFAULT_INSTANCE_LEASE_SECONDS = 30;
+    /** Loopback: metrics name listings and amounts, which only the operator should read. */
+    public static final String DEFAULT_ADMIN_HOST = "127.0.0.1";
+    /** The port Prometheus exporters conventionally use. */
+    public static final int DEFAULT_ADMIN_PORT = 9464;
+    public static final String DEFAULT_LOG_FORMAT = "text";
 
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
@@ -131,10 +136,33 @@ public final class ConfigLoader {
         }
         var instanceLease = new Config.Lease(heartbeat, lease);
 
+        var telemetry = telemetry(port);
+
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease);
+        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease, telemetry);
+    }
+
+    /**
+     * The admin port must be another port than the proxy's (0, as for PORT, picks a free one), and
+     * its host an address literal or {@code localhost}: it is never looked up in DNS.
+     */
+    private Config.Telemetry telemetry(int publicPort) {
+        String adminHost = text("ADMIN_HOST", DEFAULT_ADMIN_HOST);
+        if (!"localhost".equalsIgnoreCase(adminHost)) {
+            try {
+                java.net.InetAddress.ofLiteral(adminHost);
+            } catch (IllegalArgumentException e) {
+                problems.add("ADMIN_HOST must be an IP address or localhost, got '" + adminHost + "'");
+            }
+        }
+        int adminPort = integer("ADMIN_PORT", DEFAULT_ADMIN_PORT, 0, 65_535);
+        if (adminPort != 0 && adminPort == publicPort) {
+            problems.add("ADMIN_PORT (" + adminPort + ") must differ from PORT: metrics are never served to clients");
+        }
+        String logFormat = oneOf("LOG_FORMAT", DEFAULT_LOG_FORMAT, List.of("text", "json"));
+        return new Config.Telemetry(adminHost, adminPort, logFormat);
     }
 
     /** Comma-separated address literals or CIDR blocks ({@code 10.0.0.0/8, ::1}); empty means none. */

@@ -20,23 +20,33 @@ final class ClientAddress {
     private ClientAddress() {}
 
     static String of(HttpServletRequest request, List<Cidr> trustedProxies) {
-        Optional<InetAddress> peer = literal(request.getRemoteAddr());
+        Enumeration<String> headers = request.getHeaders(FORWARDED_FOR);
+        return of(request.getRemoteAddr(), headers == null ? List.of() : java.util.Collections.list(headers),
+                trustedProxies);
+    }
+
+    /**
+     * The same rule for a request seen outside the servlet (the access log's).
+     *
+     * @param forwardedFor every X-Forwarded-For header of the request, in order
+     */
+    static String of(String peerAddress, List<String> forwardedFor, List<Cidr> trustedProxies) {
+        Optional<InetAddress> peer = literal(peerAddress);
         if (peer.isEmpty()) {
-            return request.getRemoteAddr();
+            return peerAddress;
         }
         InetAddress client = peer.get();
         if (trusted(client, trustedProxies)) {
-            client = forwardedFor(request, trustedProxies).orElse(client);
+            client = forwardedFor(forwardedFor, trustedProxies).orElse(client);
         }
         return name(client);
     }
 
     /** The rightmost X-Forwarded-For address that is not a trusted proxy (all headers, in order). */
-    private static Optional<InetAddress> forwardedFor(HttpServletRequest request, List<Cidr> trustedProxies) {
-        Enumeration<String> headers = request.getHeaders(FORWARDED_FOR);
+    private static Optional<InetAddress> forwardedFor(List<String> headers, List<Cidr> trustedProxies) {
         List<String> hops = new java.util.ArrayList<>();
-        while (headers != null && headers.hasMoreElements()) {
-            for (String hop : headers.nextElement().split(",")) {
+        for (String header : headers) {
+            for (String hop : header.split(",")) {
                 hops.add(hop.strip());
             }
         }

@@ -91,6 +91,7 @@ final class MeterProxyServlet extends ProxyServlet {
         if (loops.looped(request)) {
             log.warn("request_id={} refused: it already passed through this deployment (an upstream loop)",
                     call.requestId());
+            pipeline.refusedAtEdge(call, Rejection.LOOP_DETECTED);
             errors.send(response, call.requestId(), Rejection.LOOP_DETECTED, Map.of(), JsonRpcMessage.NONE,
                     ErrorResponder.isJsonRpc(call), OptionalLong.empty(), started, Optional.of(call.path()));
             return;

@@ -13,6 +13,7 @@ import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.RequestLog;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -46,13 +47,15 @@ public final class ProxyServer implements AutoCloseable {
     /**
      * @param rateLimitFallbacks calls rate-limited without Redis so far, for {@code /health}
      * @param spooled ledger writes waiting on local disk for MySQL, for {@code /health}
+     * @param accessLog writes one line per request once its response is complete
      */
     public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp,
-            LongSupplier rateLimitFallbacks, IntSupplier spooled) throws Exception {
+            LongSupplier rateLimitFallbacks, IntSupplier spooled, RequestLog accessLog) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
         Server server = new Server(threads);
+        server.setRequestLog(accessLog);
 
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
@@ -126,6 +129,11 @@ public final class ProxyServer implements AutoCloseable {
                     + meter.upstreamExecutor());
         }
         return new ProxyServer(server, connector, settler, departures, deadlines);
+    }
+
+    /** The Jetty server, for the admin port's meters of its threads and connections. */
+    Server jetty() {
+        return server;
     }
 
     public int port() {

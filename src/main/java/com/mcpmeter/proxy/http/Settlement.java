@@ -150,10 +150,7 @@ final class Settlement {
                 .map(c -> LegacySseGlue.withFailures(reported, c.failed()))
                 .orElse(reported);
         try {
-            step7.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer());
-            log.info("request_id={} slug={} tool={} status={} billed={} duration_ms={} bytes={} outcome={}",
-                    call.requestId(), call.listing().slug(), call.usage().toolName(), outcome.recordedStatus(),
-                    call.charge().billedMicroCents(), exchange.elapsedMillis(), outcome.responseBytes(), outcome.kind());
+            step7.settle(call, outcome, exchange.durationMillis(), exchange.keptAnswer()); // AccessLog writes the line
         } catch (RuntimeException e) {
             // The debit stays in flight (usage status 0) and is closed by recovery.
             log.error("request_id={} could not settle: {}", call.requestId(), e.toString());

@@ -6,6 +6,8 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Per listing, per instance: after {@code threshold} consecutive upstream failures the listing is
@@ -17,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * nothing either way.
  */
 public final class CircuitBreaker {
+    private static final Logger log = LoggerFactory.getLogger(CircuitBreaker.class);
     public static final int DEFAULT_THRESHOLD = 5;
     public static final Duration DEFAULT_COOL_DOWN = Duration.ofSeconds(30);
 
@@ -29,11 +32,13 @@ public final class CircuitBreaker {
     private final int threshold;
     private final Duration coolDown;
     private final Clock clock;
+    private final MetricsTracker tracker;
 
-    public CircuitBreaker(int threshold, Duration coolDown, Clock clock) {
+    public CircuitBreaker(int threshold, Duration coolDown, Clock clock, MetricsTracker tracker) {
         this.threshold = threshold;
         this.coolDown = coolDown;
         this.clock = clock;
+        this.tracker = tracker;
     }
 
     /** @return true if a call to the listing may go through now */
@@ -97,6 +102,25 @@ public final class CircuitBreaker {
                 state.openUntil = clock.instant().plus(coolDown);
             }
             return state.failures;
+        }
+    }
+
+    /**
+     * Tells the operator when the call's outcome opened or closed its listing's circuit: once when
+     * it opens and once when it closes, never per refused call.
+     *
+     * @param before the consecutive failures before the outcome was recorded, {@code after} after
+     */
+    void changed(Call call, UpstreamOutcome outcome, int before, int after) {
+        Listing listing = call.listing();
+        if (before < threshold && after >= threshold) {
+            log.warn("circuit=open listing_id={} slug={} consecutive_failures={} last_status={} request_id={}",
+                    listing.id(), listing.slug(), after, outcome.recordedStatus(), call.requestId());
+            tracker.circuitOpened(listing, after);
+        } else if (before >= threshold && after == 0) {
+            log.info("circuit=closed listing_id={} slug={} request_id={}", listing.id(), listing.slug(),
+                    call.requestId());
+            tracker.circuitClosed(listing);
         }
     }
 

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -39,8 +38,10 @@ public final class Pipeline {
     private final RecentBalances balances;
     private final Config.Upstream upstream;
     private final Clock clock;
+    private final MetricsTracker tracker;
     private final LegacyEndpoints legacyEndpoints = new LegacyEndpoints();
 
+    /** @param tracker told how every request was admitted and every call settled */
     public Pipeline(
             KeyDirectory keys,
             ProjectDirectory projects,
@@ -49,8 +50,11 @@ public final class Pipeline {
             Ledger ledger,
             IdempotencyStore idempotencyStore,
             Config config,
-            Clock clock) {
-        this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock);
+            Clock clock,
+            MetricsTracker tracker) {
+        this.tracker = tracker;
+        this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock,
+                tracker);
         this.authenticate = new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
         this.resolveListing = new ResolveListing(listings, legacyEndpoints);
         this.upstreamGuard = new UpstreamGuard(config.upstream().allowedNetworks(), UpstreamGuard.SYSTEM_DNS, clock);
@@ -67,8 +71,31 @@ public final class Pipeline {
         this.clock = clock;
     }
 
+    /** Who and what a request turned out to be about, as far as the steps got: for the tracker. */
+    private static final class Known {
+        Optional<Consumer> consumer = Optional.empty();
+        Optional<Listing> listing = Optional.empty();
+    }
+
     /** Steps 1–5. Blocking; never throws for an expected outcome. */
     public Admission admit(CallRequest request) throws IOException {
+        long started = System.nanoTime();
+        Known known = new Known();
+        Admission admission = admit(request, known);
+        tracker.admission(request, known.consumer, known.listing, admission, System.nanoTime() - started);
+        return admission;
+    }
+
+    /**
+     * A request the edge refused before the pipeline saw it (a loop), so that it is counted like
+     * every other refusal.
+     */
+    public void refusedAtEdge(CallRequest request, Rejection rejection) {
+        tracker.admission(request, Optional.empty(), Optional.empty(),
+                new Admission.Refused(rejection, Map.of(), OptionalLong.empty(), JsonRpcMessage.NONE, false), 0);
+    }
+
+    private Admission admit(CallRequest request, Known known) throws IOException {
         Instant now = clock.instant();
         boolean authenticated = false; // until then, nothing of the body may be parsed (CallRequest)
         try {
@@ -77,6 +104,7 @@ public final class Pipeline {
             if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
                 return unauthenticated(who);
             }
+            known.consumer = Optional.of(consumer);
             authenticated = true;
             // 2. Resolve listing
             Verdict<ResolveListing.Route> where = resolveListing.apply(request.path(), request.query());
@@ -84,6 +112,7 @@ public final class Pipeline {
                 return refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
             }
             Listing listing = route.listing();
+            known.listing = Optional.of(listing);
             // 2b. Upstream address guard: an internal or looping upstream is refused before any charge.
             if (upstreamGuard.vet(route.target()) instanceof UpstreamGuard.Vetting.Refused(var why, String reason)) {
                 log.warn("request_id={} slug={} upstream refused ({}): {}", request.requestId(), listing.slug(),
@@ -124,7 +153,8 @@ public final class Pipeline {
             }
             return admission;
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
+            // Not per call: the store logs each outage once, when it begins and when it ends.
+            log.debug("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
             return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
                     JsonRpcMessage.NONE, authenticated);
         }
@@ -143,9 +173,9 @@ public final class Pipeline {
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
-        List<PricedCall> priced = freeTier.apply(listing, consumer, price(listing, message), period, request.requestId());
+        List<PricedCall> priced = freeTier.apply(listing, consumer, UsageRows.price(listing, message), period, request.requestId());
         // 5. Credit gate
-        Ledger.UsageRow usage = usageRow(request, consumer, listing, message, now);
+        Ledger.UsageRow usage = UsageRows.of(request, consumer, listing, message, now);
         Verdict<Charge> paid;
         try {
             paid = creditGate.apply(usage, priced, period);
@@ -166,10 +196,12 @@ public final class Pipeline {
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
     public void settle(Call call, UpstreamOutcome outcome, long durationMs, Optional<IdempotencyStore.Answer> answer) {
         long refund = record.apply(call, outcome, durationMs);
+        tracker.settled(call, outcome, refund, durationMs);
         idempotency.settled(call, outcome, refund, answer);
         int before = breaker.failures(call.listing().id());
         int after = breaker.record(call.listing().id(), outcome);
         if (after != before) { // only changes are written: a healthy listing costs no extra write
+            breaker.changed(call, outcome, before, after);
             ledger.recordUpstreamHealth(call.listing().id(), outcome.recordedStatus(), after);
         }
     }
@@ -222,6 +254,8 @@ public final class Pipeline {
             if (!refunded) {
                 log.error("request_id={} refund of failed envelope {} ({} µ¢) found the call not closed as billed",
                         call.requestId(), failedId, amount);
+            } else {
+                tracker.refundedAfterClosing(call, amount);
             }
         }
     }
@@ -229,35 +263,6 @@ public final class Pipeline {
     /** The consumer's balance now, for answers written after a refund. */
     public long balance(long userId) {
         return ledger.balance(userId);
-    }
-
-    /** Only {@code tools/call} is priced; each envelope of a batch on its own. */
-    private static List<PricedCall> price(Listing listing, JsonRpcMessage message) {
-        List<PricedCall> priced = new ArrayList<>();
-        for (JsonRpcMessage.Envelope envelope : message.toolCalls()) {
-            String tool = envelope.toolName().orElseThrow();
-            long price = listing.priceOf(tool);
-            if (price > 0) {
-                priced.add(new PricedCall(envelope.canonicalId().orElseThrow(), tool, price, false));
-            }
-        }
-        return priced;
-    }
-
-    private static Ledger.UsageRow usageRow(
-            CallRequest request, Consumer consumer, Listing listing, JsonRpcMessage message, Instant now) {
-        return new Ledger.UsageRow(
-                request.requestId(),
-                consumer.userId(),
-                consumer.project().id(),
-                listing.id(),
-                consumer.principal().apiKeyId(),
-                truncate(message.label(request.httpMethod()), 191),
-                truncate(request.client(), 40),
-                truncate(request.userAgent(), 255),
-                now,
-                0,
-                listing.platformFeeBps());
     }
 
     private Duration timeoutOf(Listing listing) {
@@ -289,9 +294,5 @@ public final class Pipeline {
             Optional<RateWindows.Decision> rate, boolean inBand) {
         var fail = (Verdict.Fail<?>) verdict;
         return new Admission.Refused(fail.rejection(), fail.details(), balance, message, true, rate, inBand);
-    }
-
-    private static String truncate(String text, int max) {
-        return text.length() <= max ? text : text.substring(0, max);
     }
 }

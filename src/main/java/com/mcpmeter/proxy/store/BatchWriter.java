@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
 
 /**
  * Groups small writes that arrive together into one statement and one commit, so that a busy
@@ -31,11 +32,17 @@ final class BatchWriter<T, R> implements AutoCloseable {
     private final int maxBatch;
     private final Thread writer;
     private volatile boolean closing;
+    private volatile IntConsumer onBatch = rows -> {};
 
     BatchWriter(String name, int maxBatch, Function<List<T>, List<R>> flush) {
         this.flush = flush;
         this.maxBatch = maxBatch;
         this.writer = Thread.ofVirtual().name(name).start(this::run);
+    }
+
+    /** {@code listener} learns the size of each batch committed from now on (on the writer thread). */
+    void onBatch(IntConsumer listener) {
+        this.onBatch = listener;
     }
 
     /**
@@ -82,6 +89,7 @@ final class BatchWriter<T, R> implements AutoCloseable {
     private void write(List<Pending<T, R>> batch) {
         try {
             List<R> answers = flush.apply(batch.stream().map(Pending::row).toList());
+            onBatch.accept(batch.size());
             for (int i = 0; i < batch.size(); i++) {
                 batch.get(i).done().complete(answers.get(i));
             }

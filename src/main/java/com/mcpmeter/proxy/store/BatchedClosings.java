@@ -4,6 +4,7 @@ import static com.mcpmeter.proxy.store.MoneyStatements.IN_FLIGHT;
 
 import com.mcpmeter.proxy.meter.Ledger.Ending;
 import com.mcpmeter.proxy.meter.Ledger.UsageRow;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -45,6 +46,12 @@ final class BatchedClosings implements AutoCloseable {
     /** Writes the usage row (and details) of a call that moved no money. */
     void insertUnbilled(UsageRow row, Ending ending) {
         unbilled.write(new Unbilled(row, ending));
+    }
+
+    /** Tells {@code tracker} the size of each batch committed (on the writer threads). */
+    void track(MetricsTracker tracker) {
+        closings.onBatch(rows -> tracker.batchWritten("closings", rows));
+        unbilled.onBatch(rows -> tracker.batchWritten("unbilled", rows));
     }
 
     /** Writes what is queued, then stops the writers. */

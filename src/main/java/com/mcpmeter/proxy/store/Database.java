@@ -10,6 +10,7 @@ import java.sql.SQLTransientConnectionException;
 import java.sql.SQLTransientException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 
 /**
@@ -179,6 +180,14 @@ public final class Database implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StoreUnavailableException(what, e);
         }
+    }
+
+    /**
+     * Publishes the pool's figures (connections active, idle, pending; acquisition and usage times)
+     * as HikariCP's own {@code hikaricp_*} meters. Once per pool.
+     */
+    public void bindTo(MeterRegistry registry) {
+        pool.setMetricRegistry(registry);
     }
 
     public boolean isReachable() {

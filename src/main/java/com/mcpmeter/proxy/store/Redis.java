@@ -10,7 +10,12 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
+import io.lettuce.core.metrics.MicrometerOptions;
+import io.lettuce.core.resource.ClientResources;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -25,6 +30,7 @@ public final class Redis implements AutoCloseable {
 
     private static final long RETRY_NANOS = Duration.ofSeconds(1).toNanos();
 
+    private final ClientResources resources;
     private final RedisClient client;
     private final String prefix;
     private final java.util.concurrent.locks.ReentrantLock connecting = new java.util.concurrent.locks.ReentrantLock();
@@ -33,6 +39,14 @@ public final class Redis implements AutoCloseable {
     private volatile long nextAttemptNanos = System.nanoTime();
 
     public Redis(Config.Redis config) {
+        this(config, Optional.empty());
+    }
+
+    /**
+     * @param registry where Lettuce publishes its command latencies ({@code lettuce_command_*}, by
+     *     command type; no keys or arguments), if anywhere
+     */
+    public Redis(Config.Redis config, Optional<MeterRegistry> registry) {
         RedisURI.Builder uri = RedisURI.builder()
                 .withHost(config.host())
                 .withPort(config.port())
@@ -41,7 +55,11 @@ public final class Redis implements AutoCloseable {
         if (!config.password().isEmpty()) {
             uri.withPassword(config.password().toCharArray());
         }
-        this.client = RedisClient.create(uri.build());
+        ClientResources.Builder resources = ClientResources.builder();
+        registry.ifPresent(r -> resources.commandLatencyRecorder(
+                new MicrometerCommandLatencyRecorder(r, MicrometerOptions.create())));
+        this.resources = resources.build();
+        this.client = RedisClient.create(this.resources, uri.build());
         client.setOptions(ClientOptions.builder()
                 .autoReconnect(true)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
@@ -154,5 +172,6 @@ public final class Redis implements AutoCloseable {
             connection.close();
         }
         client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        resources.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
     }
 }

@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.meter.Ledger;
+import com.mcpmeter.proxy.meter.MetricsTracker;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -51,6 +52,11 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         batched.close();
         journal.close();
         spool.close();
+    }
+
+    /** Tells {@code tracker} how many rows each batch of closings and of unbilled usage rows held. */
+    public void track(MetricsTracker tracker) {
+        batched.track(tracker);
     }
 
     /** How many ledger writes wait for the database on this instance's disk (for /health). */
@@ -111,7 +117,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
                     ? batched.close(usageEventId, row.requestId(), ending) // moves no money: joins the next batch
                     : db.inTransaction("settle", c -> MoneyTransactions.settle(c, entry));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
             spool.append(entry);
             closed = true;
         }
@@ -130,7 +136,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             return db.inTransaction("refund closed call", c -> MoneyTransactions.refundClosed(c, entry));
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} refund spooled: {}", row.requestId(), e.getMessage());
             spool.append(entry);
             return true;
         }
@@ -146,7 +152,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         try {
             batched.insertUnbilled(row, ending);
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
+            log.debug("request_id={} usage row spooled: {}", row.requestId(), e.getMessage());
             spool.append(new LedgerSpool.Entry.Unbilled(row, ending));
         }
     }

@@ -280,4 +280,33 @@ class ConfigLoaderTest {
         }
         assertTrue(message.contains("CLIENT_HEADER_TIMEOUT_SECONDS must be between 1"), message);
     }
+
+    @Test
+    void servesMetricsOnLoopbackPort9464AndLogsTextByDefault() {
+        Config.Telemetry t = ConfigLoader.load(env()).telemetry();
+        assertAll(
+                () -> assertEquals("127.0.0.1", t.adminHost()),
+                () -> assertEquals(9464, t.adminPort()),
+                () -> assertEquals("text", t.logFormat()));
+    }
+
+    @Test
+    void readsTheAdminPortAndJsonLogs() {
+        Config.Telemetry t = ConfigLoader.load(env("ADMIN_HOST", "::1", "ADMIN_PORT", "0", "LOG_FORMAT", "JSON"))
+                .telemetry();
+        assertAll(
+                () -> assertEquals("::1", t.adminHost()),
+                () -> assertEquals(0, t.adminPort()),
+                () -> assertEquals("json", t.logFormat()));
+    }
+
+    @Test
+    void refusesAnAdminPortThatIsThePublicOneAHostNameAndAnUnknownLogFormat() {
+        String message = problems(env("PORT", "3010", "ADMIN_PORT", "3010", "ADMIN_HOST", "metrics.example.com",
+                "LOG_FORMAT", "xml"));
+        assertTrue(message.contains("ADMIN_PORT (3010) must differ from PORT"), message);
+        assertTrue(message.contains("ADMIN_HOST must be an IP address or localhost, got 'metrics.example.com'"), message);
+        assertTrue(message.contains("LOG_FORMAT must be one of [text, json], got 'xml'"), message);
+        assertTrue(problems(env("ADMIN_PORT", "65536")).contains("ADMIN_PORT must be between 0 and 65535"));
+    }
 }
