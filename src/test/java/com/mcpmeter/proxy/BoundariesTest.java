@@ -1,60 +1,143 @@
 package com.mcpmeter.proxy;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTest;
+import com.tngtech.archunit.lang.ArchRule;
 
 /**
- * Package boundaries: only the HTTP edge speaks Jetty/Servlet, only the store speaks JDBC/Redis,
- * and metering logic knows no metrics library (it reports through its own MetricsTracker).
+ * Package boundaries (STYLE.md, habit 2), read from the bytecode of the main classes: imports,
+ * fully-qualified names, field and parameter types, calls and annotations all count, in every
+ * package including the root one. Each rule names where a library may be used rather than where it
+ * may not, so a new package starts out with none of them.
  */
+@AnalyzeClasses(packages = "com.mcpmeter.proxy", importOptions = ImportOption.DoNotIncludeTests.class)
 class BoundariesTest {
-    private static final Path MAIN = Path.of("src/main/java/com/mcpmeter/proxy");
+    private static final String ROOT = "com.mcpmeter.proxy";
+    private static final String HTTP = "com.mcpmeter.proxy.http..";
+    private static final String STORE = "com.mcpmeter.proxy.store..";
+    private static final String METER = "com.mcpmeter.proxy.meter..";
+    private static final String CONFIG = "com.mcpmeter.proxy.config..";
+    private static final String DEMO = "com.mcpmeter.proxy.demo..";
+    private static final String ADMIN = "com.mcpmeter.proxy.admin..";
+    private static final String METRICS = "com.mcpmeter.proxy.metrics..";
+    private static final String DEMO_SEEDING = "com.mcpmeter.proxy.demo.";
 
-    private static List<String> offenders(String pkg, String... forbidden) throws IOException {
-        try (Stream<Path> files = Files.walk(MAIN.resolve(pkg))) {
-            return files.filter(f -> f.toString().endsWith(".java")).filter(f -> {
-                try {
-                    String text = Files.readString(f);
-                    for (String prefix : forbidden) {
-                        if (text.contains("import " + prefix)) {
-                            return true;
-                        }
-                    }
-                    return false;
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).map(Path::toString).toList();
-        }
-    }
+    private static final String[] JETTY_AND_SERVLET = {"org.eclipse.jetty..", "jakarta.servlet.."};
+    /** JDBC and its pool and driver, and the Redis client with the Netty underneath it. */
+    private static final String[] STORAGE = {
+        "java.sql..", "javax.sql..", "com.zaxxer.hikari..", "com.mysql..", "io.lettuce..", "io.netty.."
+    };
 
-    @Test
-    void meteringLogicImportsNeitherHttpNorStorage() throws IOException {
-        assertEquals(List.of(), offenders("meter", "org.eclipse.jetty", "jakarta.servlet", "java.sql", "javax.sql",
-                "com.zaxxer", "io.lettuce", "com.mcpmeter.proxy.http", "com.mcpmeter.proxy.store", "io.micrometer"));
-    }
+    @ArchTest
+    static final ArchRule onlyTheHttpEdgeSpeaksJettyAndServlet = noClasses()
+            .that()
+            .resideOutsideOfPackages(HTTP, DEMO)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(JETTY_AND_SERVLET)
+            .because("the servlet only translates between HTTP and the pipeline; the demo upstream is a"
+                    + " stand-alone MCP server, not part of the proxy");
 
-    @Test
-    void metricsImportNeitherHttpNorStorage() throws IOException {
-        assertEquals(List.of(), offenders("metrics", "org.eclipse.jetty", "jakarta.servlet", "java.sql", "javax.sql",
-                "com.zaxxer", "io.lettuce", "com.mcpmeter.proxy.http", "com.mcpmeter.proxy.store"));
-    }
+    @ArchTest
+    static final ArchRule onlyTheStoreSpeaksJdbcAndRedis = noClasses()
+            .that()
+            .resideOutsideOfPackages(STORE)
+            .and()
+            .doNotHaveFullyQualifiedName(ROOT + ".Demo")
+            .and()
+            .doNotHaveFullyQualifiedName(DEMO_SEEDING + "Seeder")
+            .and()
+            .doNotHaveFullyQualifiedName(DEMO_SEEDING + "Schema")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(STORAGE)
+            .because("SQL, pools and Redis connections stay behind the store's classes (the admin CLI too);"
+                    + " known exceptions: the demo and test seeding (demo.Seeder, demo.Schema) and Demo's one"
+                    + " UPDATE, which belongs in Seeder");
 
-    @Test
-    void onlyTheHttpEdgeImportsJetty() throws IOException {
-        assertEquals(List.of(), offenders("store", "org.eclipse.jetty", "jakarta.servlet"));
-        assertEquals(List.of(), offenders("config", "org.eclipse.jetty", "jakarta.servlet", "java.sql", "io.lettuce"));
-    }
+    @ArchTest
+    static final ArchRule meteringLogicSpeaksNeitherHttpNorStorage = noClasses()
+            .that()
+            .resideInAPackage(METER)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(HTTP, STORE, "org.eclipse.jetty..", "jakarta.servlet..", "io.micrometer..")
+            .because("metering decisions are plain Java over the interfaces meter declares"
+                    + " (Ledger, KeyDirectory, ...), which store implements and metrics observe from outside");
 
-    @Test
-    void onlyTheStoreImportsJdbcAndRedis() throws IOException {
-        assertEquals(List.of(), offenders("http", "java.sql", "javax.sql", "com.zaxxer", "io.lettuce",
-                "com.mcpmeter.proxy.store"));
-    }
+    @ArchTest
+    static final ArchRule metricsObserveFromOutside = noClasses()
+            .that()
+            .resideInAPackage(METRICS)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(HTTP, STORE, "org.eclipse.jetty..", "jakarta.servlet..")
+            .because("metering logic reports through its own MetricsTracker; the metrics package only"
+                    + " turns those reports into Micrometer meters");
+
+    @ArchTest
+    static final ArchRule configurationIsPlainValues = noClasses()
+            .that()
+            .resideInAPackage(CONFIG)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(
+                    HTTP, STORE, METER, "org.eclipse.jetty..", "jakarta.servlet..", "io.micrometer..", "picocli..")
+            .because("configuration is one immutable record tree read from the environment");
+
+    @ArchTest
+    static final ArchRule theHttpEdgeReachesStorageOnlyThroughMeter = noClasses()
+            .that()
+            .resideInAPackage(HTTP)
+            .should()
+            .dependOnClassesThat()
+            .resideInAPackage(STORE)
+            .because("the edge hands calls to the pipeline; only the root package wires store into it");
+
+    @ArchTest
+    static final ArchRule theDemoUpstreamKnowsNothingOfTheProxy = noClasses()
+            .that()
+            .haveNameMatching("com\\.mcpmeter\\.proxy\\.demo\\.DemoUpstream(\\$.*)?")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(ROOT + "..")
+            .andShould()
+            .dependOnClassesThat()
+            .resideInAnyPackage(STORAGE)
+            .because("it stands in for a publisher's server, which sees the proxy only over HTTP");
+
+    @ArchTest
+    static final ArchRule onlyTheAdminCliSpeaksPicocli = noClasses()
+            .that()
+            .resideOutsideOfPackages(ROOT, ADMIN)
+            .should()
+            .dependOnClassesThat()
+            .resideInAPackage("picocli..")
+            .because("command lines are parsed at the entry points");
+
+    @ArchTest
+    static final ArchRule onlyTheEdgesRecordMetrics = noClasses()
+            .that()
+            .resideOutsideOfPackages(ROOT, HTTP, STORE, METRICS, ADMIN)
+            .should()
+            .dependOnClassesThat()
+            .resideInAPackage("io.micrometer..")
+            .because("metering logic stays free of instrumentation; the edges and the store observe it");
+
+    @ArchTest
+    static final ArchRule nothingDependsOnTheEntryPoints = noClasses()
+            .that()
+            .resideOutsideOfPackage(ROOT)
+            .should()
+            .dependOnClassesThat()
+            .resideInAPackage(ROOT)
+            .because("the root package wires the others together, so it sits on top of them");
+
+    @ArchTest
+    static final ArchRule packagesFormNoCycles =
+            slices().matching("com.mcpmeter.proxy.(*)..").should().beFreeOfCycles();
 }

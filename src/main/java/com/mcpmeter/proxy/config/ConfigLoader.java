@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds a {@link Config} from environment variables, after values from an optional {@code .env}
@@ -195,7 +196,7 @@ public final class ConfigLoader {
         return Duration.ofMillis(millis);
     }
 
-    private String raw(String name) {
+    private @Nullable String raw(String name) {
         String value = env.get(name);
         return value == null || value.isBlank() ? null : value.strip();
     }

@@ -15,6 +15,7 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.Content;
@@ -29,6 +30,7 @@ import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Promise;
 import org.eclipse.jetty.util.thread.Invocable.InvocationType;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -123,6 +125,7 @@ public final class DemoUpstream implements AutoCloseable {
             }
             if (value == null) {
                 usage("missing value for " + name);
+                return; // not reached: usage exits
             }
             switch (name) {
                 case "--host" -> host = value;
@@ -251,7 +254,7 @@ public final class DemoUpstream implements AutoCloseable {
     }
 
     /** Returns the response to one message, or null when the message expects none. */
-    private static JsonNode dispatch(JsonNode message) {
+    private static @Nullable JsonNode dispatch(JsonNode message) {
         if (!message.isObject()) {
             return error(NullNode.instance, -32600, "Invalid Request");
         }
@@ -279,7 +282,7 @@ public final class DemoUpstream implements AutoCloseable {
                 default -> throw new RpcError(-32601, "Method not found: " + method.textValue());
             });
         } catch (RpcError e) {
-            return error(id, e.code, e.getMessage());
+            return error(id, e.code, Objects.requireNonNull(e.getMessage()));
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.client.Request;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One admitted call on its way through the proxy: what the upstream has said so far. Written by
@@ -28,18 +29,18 @@ final class Exchange {
     private volatile boolean began;
     private volatile boolean clientGone;
     private volatile long firstByteMillis = -1;
-    private volatile String contentType;
+    private volatile @Nullable String contentType;
     /** The answer so far, for a call under an Idempotency-Key; null otherwise. Written in order by Jetty. */
-    private volatile ByteArrayOutputStream kept;
+    private volatile @Nullable ByteArrayOutputStream kept;
     private volatile boolean keptOverflow;
     /** Set for a legacy SSE stream, whose endpoint event must point back at the proxy. */
-    volatile SseEndpointRewriter rewriter;
+    volatile @Nullable SseEndpointRewriter rewriter;
     /** The legacy session this stream serves, once its endpoint event has passed. */
-    volatile String legacySession;
+    volatile @Nullable String legacySession;
     /** The message endpoint this stream announced (routed while it is open), or null. */
-    volatile LegacyEndpoints.Endpoint legacyEndpoint;
+    volatile LegacyEndpoints.@Nullable Endpoint legacyEndpoint;
     /** The proxy→upstream request, to cancel when the client leaves. */
-    volatile Request upstreamRequest;
+    volatile @Nullable Request upstreamRequest;
     /** Set while an event stream is open: tells when its client hangs up. */
     volatile ClientDepartures.Watch departure = ClientDepartures.Watch.NONE;
 
@@ -75,7 +76,7 @@ final class Exchange {
                 contentType == null ? "application/octet-stream" : contentType, kept.toByteArray()));
     }
 
-    void began(int status, String contentType, String contentEncoding) {
+    void began(int status, @Nullable String contentType, @Nullable String contentEncoding) {
         this.contentType = contentType;
         upstreamStatus = status;
         meter = ResponseMeter.forAnswer(contentType, contentEncoding);

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Legacy HTTP+SSE answers a POSTed call with 202 and sends the JSON-RPC answer on the session's
@@ -87,10 +88,10 @@ final class LegacySessions {
     }
 
     /** From the stream's meter. Returns a refund to run (off I/O threads), or null. */
-    Runnable answered(long listingId, String session, String id, boolean error) {
+    @Nullable Runnable answered(long listingId, String session, String id, boolean error) {
         Map<String, Pending> pending = expected.get(new Key(listingId, session));
         Pending p = pending == null ? null : pending.get(id);
-        if (p == null) {
+        if (pending == null || p == null) {
             return null;
         }
         synchronized (p) {

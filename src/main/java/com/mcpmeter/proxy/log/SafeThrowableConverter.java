@@ -3,6 +3,7 @@ package com.mcpmeter.proxy.log;
 import ch.qos.logback.classic.pattern.ThrowableProxyConverter;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.StackTraceElementProxy;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code %safeEx}: the stack trace as usual (its own lines start with a tab or "Caused by:"), but
@@ -18,7 +19,7 @@ public final class SafeThrowableConverter extends ThrowableProxyConverter {
     /** The same throwable with its message, and those of its causes and suppressed ones, escaped. */
     private record Escaped(IThrowableProxy inner) implements IThrowableProxy {
         @Override
-        public String getMessage() {
+        public @Nullable String getMessage() {
             return inner.getMessage() == null ? null : LogSafe.of(inner.getMessage());
         }
 
@@ -38,12 +39,12 @@ public final class SafeThrowableConverter extends ThrowableProxyConverter {
         }
 
         @Override
-        public IThrowableProxy getCause() {
+        public @Nullable IThrowableProxy getCause() {
             return inner.getCause() == null ? null : new Escaped(inner.getCause());
         }
 
         @Override
-        public IThrowableProxy[] getSuppressed() {
+        public IThrowableProxy @Nullable [] getSuppressed() {
             IThrowableProxy[] suppressed = inner.getSuppressed();
             if (suppressed == null) {
                 return null;

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Closings on their way to MySQL, written to a local file before they are tried, so that a proxy
@@ -35,7 +36,7 @@ final class ClosingJournal {
     private final Object lock = new Object();
     private final Map<Long, Integer> pending = new HashMap<>();
     private long generation;
-    private FileChannel current;
+    private @Nullable FileChannel current;
     private long openedAtMillis;
 
     ClosingJournal(Path directory) {
@@ -75,11 +76,12 @@ final class ClosingJournal {
         ByteBuffer line = ByteBuffer.wrap((SpoolLines.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8));
         synchronized (lock) {
             try {
-                if (current == null || clock.millis() - openedAtMillis > ROTATE_MILLIS) {
-                    rotate();
+                FileChannel channel = current;
+                if (channel == null || clock.millis() - openedAtMillis > ROTATE_MILLIS) {
+                    channel = rotate();
                 }
                 while (line.hasRemaining()) {
-                    current.write(line);
+                    channel.write(line);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the closing journal in " + directory, e);
@@ -100,8 +102,8 @@ final class ClosingJournal {
         }
     }
 
-    /** Called with the lock held. */
-    private void rotate() throws IOException {
+    /** Called with the lock held; returns the new current file. */
+    private FileChannel rotate() throws IOException {
         if (current != null) {
             current.close();
             if (!pending.containsKey(generation)) {
@@ -109,8 +111,10 @@ final class ClosingJournal {
             }
         }
         generation = Math.max(generation + 1, clock.millis());
-        current = FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        FileChannel opened = FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        current = opened;
         openedAtMillis = clock.millis();
+        return opened;
     }
 
     private void delete(long ticket) {

@@ -18,6 +18,7 @@ import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,10 +43,10 @@ public final class InstanceLease implements AutoCloseable {
     private final String id;
     private final String spool;
     private final Config.Lease config;
-    private volatile Timestamp startedAt; // read back once the run is registered
+    private volatile @Nullable Timestamp startedAt; // read back once the run is registered
     private final CountDownLatch stopped = new CountDownLatch(1);
-    private volatile Thread heartbeat;
-    private volatile Thread purger;
+    private volatile @Nullable Thread heartbeat;
+    private volatile @Nullable Thread purger;
     private boolean inheritedHandedOver; // heartbeat thread only
     private volatile boolean failing; // one log line per outage
 

@@ -17,6 +17,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One shared Lettuce connection (thread-safe, pipelined). Commands fail fast while Redis is away
@@ -34,8 +35,8 @@ public final class Redis implements AutoCloseable {
     private final RedisClient client;
     private final String prefix;
     private final java.util.concurrent.locks.ReentrantLock connecting = new java.util.concurrent.locks.ReentrantLock();
-    private volatile StatefulRedisConnection<String, String> connection;
-    private volatile StatefulRedisPubSubConnection<String, String> subscription;
+    private volatile @Nullable StatefulRedisConnection<String, String> connection;
+    private volatile @Nullable StatefulRedisPubSubConnection<String, String> subscription;
     private volatile long nextAttemptNanos = System.nanoTime();
 
     public Redis(Config.Redis config) {

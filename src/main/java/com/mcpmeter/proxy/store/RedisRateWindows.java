@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,7 +34,7 @@ public final class RedisRateWindows implements RateWindows {
     private final AtomicLong fallbacks = new AtomicLong();
     /** Whether the local limiter is deciding; each flip is logged, one line as an outage starts and one as it ends. */
     private final AtomicBoolean fallingBack = new AtomicBoolean();
-    private volatile String sha;
+    private volatile @Nullable String sha;
 
     /** @param instances how many proxies share the limits ({@code PROXY_INSTANCES}) */
     public RedisRateWindows(Redis redis, int instances) {

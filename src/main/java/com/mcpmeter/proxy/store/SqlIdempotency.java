@@ -11,6 +11,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,7 +46,7 @@ public final class SqlIdempotency implements IdempotencyStore {
     private final String instanceId;
     private final AtomicLong claims = new AtomicLong();
     private final ArrayDeque<Unwritten> unwritten = new ArrayDeque<>(); // guarded by itself
-    private Thread retrier; // guarded by unwritten; started at the first failed write
+    private @Nullable Thread retrier; // guarded by unwritten; started at the first failed write
 
     /** @param instanceId this run's {@link InstanceLease}: its claims hold while it does */
     public SqlIdempotency(Database db, String instanceId) {
