@@ -126,9 +126,9 @@ public final class App implements AutoCloseable {
     @Override
     public void close() {
         try {
-            admin.close();
             server.close();
         } finally {
+            admin.close(); // after the drain, which metrics may still watch
             revocations.close();
             ledger.close();
             lease.close(ledger.spooled() == 0);

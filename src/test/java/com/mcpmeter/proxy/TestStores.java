@@ -78,6 +78,8 @@ final class TestStores {
         env.put("ADMIN_PORT", "0"); // each proxy its own metrics port: tests run many at once
         // Test upstreams live on loopback, which the upstream guard refuses unless allowed.
         env.put("UPSTREAM_ALLOWED_NETWORKS", LOOPBACK);
+        // No health checker watches a test's proxy: stopping need not wait for one (DrainIT sets its own).
+        env.put("DRAIN_DELAY_SECONDS", "0");
         return env;
     }
 

@@ -12,7 +12,7 @@ import java.util.List;
  */
 public record Config(
         Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money,
-        Lease lease, Telemetry telemetry) {
+        Lease lease, Telemetry telemetry, Drain drain) {
 
     /**
      * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
@@ -90,4 +90,17 @@ public record Config(
      * the log's format, {@code text} (one line per event) or {@code json} (one object per line).
      */
     public record Telemetry(String adminHost, int adminPort, String logFormat) {}
+
+    /**
+     * How a stopping instance (SIGTERM) leaves without losing a call: for {@code delay} it still
+     * serves every call but {@code /health} answers 503 "draining" (so nginx or a load balancer
+     * takes it out of rotation) and each answer closes its connection; then it stops accepting
+     * connections and gives in-flight calls up to {@code grace} to finish.
+     */
+    public record Drain(Duration delay, Duration grace) {
+        /** The longest a clean stop can take before stores close: what a supervisor must wait for. */
+        public Duration total() {
+            return delay.plus(grace);
+        }
+    }
 }

@@ -54,6 +54,10 @@ public final class ConfigLoader {
     /** The port Prometheus exporters conventionally use. */
     public static final int DEFAULT_ADMIN_PORT = 9464;
     public static final String DEFAULT_LOG_FORMAT = "text";
+    /** Longer than deploy/nginx.conf's upstream keepalive_timeout (4 s), so nginx holds no idle connection after it. */
+    public static final int DEFAULT_DRAIN_DELAY_SECONDS = 5;
+    /** As long as the default upstream timeout: a call forwarded just before the stop can still be answered. */
+    public static final int DEFAULT_DRAIN_GRACE_SECONDS = DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
 
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
@@ -139,10 +143,13 @@ public final class ConfigLoader {
 
         var telemetry = telemetry(port);
 
+        var drain = new Config.Drain(seconds("DRAIN_DELAY_SECONDS", DEFAULT_DRAIN_DELAY_SECONDS, 0, 600),
+                seconds("DRAIN_GRACE_SECONDS", DEFAULT_DRAIN_GRACE_SECONDS, 0, 3600));
+
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease, telemetry);
+        return new Config(server, database, redis, caches, limits, upstream, money, instanceLease, telemetry, drain);
     }
 
     /**

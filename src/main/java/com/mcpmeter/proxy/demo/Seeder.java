@@ -10,6 +10,7 @@ import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Optional;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes marketplace rows the way the web app would, for the demo, the benchmark and the tests.
@@ -30,10 +31,10 @@ public final class Seeder {
             String upstreamUrl,
             String status,
             int freeCallsPerConsumer,
-            Integer ratePerMinute,
-            Integer ratePerDay,
-            Integer timeoutSeconds,
-            String upstreamHeadersJson,
+            @Nullable Integer ratePerMinute,
+            @Nullable Integer ratePerDay,
+            @Nullable Integer timeoutSeconds,
+            @Nullable String upstreamHeadersJson,
             long defaultPriceMicroCents,
             String transport) {
 
@@ -120,7 +121,7 @@ public final class Seeder {
         }
     }
 
-    public long project(long userId, String name, Long capCentsPerMonth) throws SQLException {
+    public long project(long userId, String name, @Nullable Long capCentsPerMonth) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("""
                         INSERT INTO projects (user_id, name, slug, spending_cap_cents_per_month, created_at, updated_at)
@@ -234,7 +235,7 @@ public final class Seeder {
         }
     }
 
-    private static void price(Connection c, long mcpId, String tool, long price) throws SQLException {
+    private static void price(Connection c, long mcpId, @Nullable String tool, long price) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO pricing_rules (mcp_id, tool_name, model, price_micro_cents, created_at, updated_at)
                 VALUES (?, ?, ?, ?, NOW(), NOW())""")) {

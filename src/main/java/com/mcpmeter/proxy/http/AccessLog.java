@@ -22,6 +22,8 @@ import org.eclipse.jetty.util.NanoTime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
+import org.jspecify.annotations.Nullable;
+import java.util.Objects;
 
 /**
  * One access line per request, written once both halves of it are known: what the HTTP exchange
@@ -67,10 +69,10 @@ public final class AccessLog implements RequestLog, MetricsTracker {
         final long admissionNanos;
         /** The response, and for an admitted call also its settlement. */
         final AtomicInteger pending;
-        volatile UpstreamOutcome outcome;
+        volatile @Nullable UpstreamOutcome outcome;
         volatile long refunded;
         volatile long durationMs;
-        volatile Http http;
+        volatile @Nullable Http http;
 
         Trail(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing, Admission admission,
                 long admissionNanos) {
@@ -132,6 +134,9 @@ public final class AccessLog implements RequestLog, MetricsTracker {
     }
 
     /** A request the pipeline never saw: health checks, the OAuth document, Jetty's own refusals. */
+    // SLF4J's event builder collects key-values in place (addKeyValue returns the same builder), so
+    // adding them inside a lambda or as a statement is not a lost result.
+    @SuppressWarnings("CheckReturnValue")
     private static void write(Optional<String> requestId, Http http) {
         LoggingEventBuilder line = log.atInfo().setMessage("request");
         requestId.ifPresent(id -> line.addKeyValue("request_id", id));
@@ -144,8 +149,9 @@ public final class AccessLog implements RequestLog, MetricsTracker {
                 .log();
     }
 
+    @SuppressWarnings("CheckReturnValue") // see write(Optional, Http)
     private static void write(Trail trail) {
-        Http http = trail.http;
+        Http http = Objects.requireNonNull(trail.http, "written once the response is in");
         CallRequest request = trail.request;
         LoggingEventBuilder line = log.atInfo().setMessage("request")
                 .addKeyValue("request_id", request.requestId())
@@ -168,7 +174,7 @@ public final class AccessLog implements RequestLog, MetricsTracker {
                     .addKeyValue("billed_micro_cents", 0L);
             case Admission.Admitted admitted -> {
                 Call call = admitted.call();
-                UpstreamOutcome outcome = trail.outcome;
+                UpstreamOutcome outcome = Objects.requireNonNull(trail.outcome, "written once settled");
                 line.addKeyValue("outcome", CallLabels.outcome(outcome))
                         .addKeyValue("code", CallLabels.code(outcome))
                         .addKeyValue("upstream_status", outcome.status());
@@ -186,6 +192,7 @@ public final class AccessLog implements RequestLog, MetricsTracker {
     }
 
     /** Tool names are the consumer's words: logged (escaped by the encoder), bounded in length. */
+    @SuppressWarnings("CheckReturnValue") // see write(Optional, Http)
     private static void tools(LoggingEventBuilder line, String label, boolean toolCalls) {
         if (toolCalls) {
             line.addKeyValue("tools", label.length() <= MAX_TOOLS_CHARS ? label : label.substring(0, MAX_TOOLS_CHARS));

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.async.ByteArrayFeeder;
 import com.mcpmeter.proxy.meter.JsonRpcId;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads one JSON document as it arrives in pieces — a JSON-RPC message or a batch — and tells its
@@ -35,8 +36,8 @@ final class AnswerScanner {
     private boolean broken;
     private int depth;
     private int messageDepth = 1;
-    private String field;
-    private String id;
+    private @Nullable String field;
+    private @Nullable String id;
     private boolean result;
     private boolean error;
 
@@ -142,7 +143,7 @@ final class AnswerScanner {
     }
 
     /** The id's {@link JsonRpcId#key() canonical key}, so that {@code 1.0} answers the request {@code 1}. */
-    private String idText(JsonToken token) throws IOException {
+    private @Nullable String idText(JsonToken token) throws IOException {
         return switch (token) {
             case VALUE_STRING -> JsonRpcId.ofString(parser.getText()).key();
             case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> // beyond a double: no request has that id

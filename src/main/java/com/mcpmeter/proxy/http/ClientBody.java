@@ -5,6 +5,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The client→proxy body, read at most once. Read for the pipeline it is kept, so that an error
@@ -27,7 +28,7 @@ final class ClientBody implements CallRequest.Body {
     private final long contentLength;
     private final boolean transferEncoded;
     private final Source source;
-    private byte[] bytes;
+    private byte @Nullable [] bytes;
     private boolean read;
     private boolean drained;
 

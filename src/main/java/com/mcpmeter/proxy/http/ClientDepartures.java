@@ -7,6 +7,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.Executor;
+import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +23,11 @@ import org.slf4j.LoggerFactory;
  * for reading with a selector of its own and never reads them: a socket that turns readable with
  * no bytes to read has reached end-of-stream or was reset, so its client is gone. One that turns
  * readable with bytes (a pipelined request) is Jetty's to read, and is no longer watched.
+ *
+ * <p>A client that closes once the whole answer has been handed to its connection has not left
+ * early: it read a complete answer and hung up, as an HTTP/1.1 client does after {@code Connection:
+ * close} (every answer of a draining instance carries it). That happens before the proxy's own
+ * completion of the call, so the watch checks the response's output and stays quiet.
  *
  * <p>Each watch fires at most once. Cost: one thread for the whole proxy and one registration per
  * call in progress.
@@ -56,8 +62,14 @@ final class ClientDepartures implements AutoCloseable {
                 instanceof SocketChannel channel)) {
             return Watch.NONE;
         }
+        HttpOutput output = core.getServletContextResponse().getHttpOutput();
+        Runnable unlessAnswered = () -> {
+            if (!output.isClosed()) {
+                onGone.run();
+            }
+        };
         try {
-            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, onGone);
+            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, unlessAnswered);
             selector.wakeup(); // a new interest takes effect at the selector's next turn
             return () -> {
                 key.cancel();

@@ -14,7 +14,8 @@ import java.util.function.Supplier;
 
 /**
  * {@code GET /health}: 200 while MySQL answers (Redis down is "degraded": the proxy keeps working
- * without it), 503 when MySQL does not, since no paid call can then be taken.
+ * without it), 503 when MySQL does not, since no paid call can then be taken, and 503 "draining"
+ * once the instance is stopping (it still serves calls for a while: see {@link Drain}).
  */
 final class HealthServlet extends HttpServlet {
     private static final long serialVersionUID = 1L;
@@ -26,7 +27,8 @@ final class HealthServlet extends HttpServlet {
             BooleanSupplier redis,
             Supplier<Map<Long, Integer>> openCircuits,
             LongSupplier rateLimitFallbacks,
-            IntSupplier spooled) {}
+            IntSupplier spooled,
+            BooleanSupplier draining) {}
 
     private final transient Probe probe;
 
@@ -39,7 +41,8 @@ final class HealthServlet extends HttpServlet {
         boolean mysql = probe.mysql().getAsBoolean();
         boolean redis = probe.redis().getAsBoolean();
         ObjectNode body = JSON.createObjectNode();
-        body.put("status", !mysql ? "down" : redis ? "ok" : "degraded");
+        boolean draining = probe.draining().getAsBoolean();
+        body.put("status", draining ? "draining" : !mysql ? "down" : redis ? "ok" : "degraded");
         body.put("mysql", mysql ? "up" : "down");
         body.put("redis", redis ? "up" : "down");
         // ledger writes waiting on this instance's disk for MySQL (see SqlLedger); 0 when all is well
@@ -49,7 +52,8 @@ final class HealthServlet extends HttpServlet {
         probe.openCircuits().get().forEach((id, failures) -> circuits.put(Long.toString(id), failures));
         // calls this instance rate-limited on its own share because Redis could not answer, since start
         body.put("rate_limit_fallbacks", probe.rateLimitFallbacks().getAsLong());
-        response.setStatus(mysql ? 200 : 503);
+        // A load balancer takes a draining instance out of rotation on this 503.
+        response.setStatus(mysql && !draining ? 200 : 503);
         response.setContentType("application/json");
         response.setHeader("Cache-Control", "no-store");
         response.getOutputStream().write(JSON.writeValueAsBytes(body));

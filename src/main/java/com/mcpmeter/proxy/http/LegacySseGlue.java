@@ -7,6 +7,7 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.Objects;
 
 /**
  * Where a legacy HTTP+SSE listing meets the proxy's hooks. Its GET stream announces, in an
@@ -58,20 +59,20 @@ final class LegacySseGlue {
 
     /** The bytes to send the client for this piece of a rewritten stream. */
     byte[] rewrite(Exchange exchange, byte[] buffer, int offset, int length) {
-        SseEndpointRewriter rewriter = exchange.rewriter;
+        SseEndpointRewriter rewriter = Objects.requireNonNull(exchange.rewriter, "only rewritten streams come here");
         byte[] rewritten = rewriter.accept(buffer, offset, length);
         // Before the client can read the endpoint: it may POST there at once.
         if (exchange.legacySession == null && rewriter.sessionQuery().isPresent()) {
-            follow(exchange, rewriter.sessionQuery().get());
+            follow(exchange, rewriter, rewriter.sessionQuery().get());
         }
         return rewritten;
     }
 
     /** From now on, answers on this stream settle the calls POSTed to its session. */
-    private void follow(Exchange exchange, String session) {
+    private void follow(Exchange exchange, SseEndpointRewriter rewriter, String session) {
         long listingId = exchange.call.listing().id();
         exchange.legacySession = session;
-        exchange.legacyEndpoint = exchange.rewriter.announced().orElse(null);
+        exchange.legacyEndpoint = rewriter.announced().orElse(null);
         if (exchange.legacyEndpoint != null) {
             endpoints.opened(listingId, exchange.legacyEndpoint);
         }

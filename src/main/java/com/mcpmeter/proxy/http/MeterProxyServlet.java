@@ -31,6 +31,7 @@ import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The HTTP edge of the pipeline: translates client→proxy requests into {@link CallRequest}s, runs
@@ -224,7 +225,7 @@ final class MeterProxyServlet extends ProxyServlet {
     }
 
     @Override
-    protected HttpField filterServerResponseHeader(
+    protected @Nullable HttpField filterServerResponseHeader(
             HttpServletRequest request, Response serverResponse, HttpField field) {
         return HeaderPolicy.toClient(field, exchange(request).call.listing()) ? field : null;
     }

@@ -16,16 +16,20 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.RequestLog;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The proxy's Jetty server: request handling on virtual threads, the metering proxy at {@code /*},
- * {@code /health} and the RFC 9728 document beside it. {@link #close()} drains: it stops accepting,
- * lets in-flight calls finish (up to the grace period) and waits for every settlement.
+ * {@code /health} and the RFC 9728 document beside it. {@link #close()} drains (see {@link Drain}):
+ * out of rotation for DRAIN_DELAY while still serving, then no new connections and up to
+ * DRAIN_GRACE for the calls in flight, then every settlement written.
  */
 public final class ProxyServer implements AutoCloseable {
-    private static final Duration GRACE = Duration.ofSeconds(30);
+    private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+    /** Jetty's own stop comes after the drain, so only a call that outlived the grace is left to cut. */
+    private static final Duration CUT_AFTER_GRACE = Duration.ofSeconds(1);
     /** Selector and non-blocking work of the upstream client; anything that blocks goes virtual. */
     private static final int CLIENT_PLATFORM_THREADS = 16;
 
@@ -34,10 +38,14 @@ public final class ProxyServer implements AutoCloseable {
     private final ExecutorService settler;
     private final ClientDepartures departures;
     private final ClientDeadlines deadlines;
+    private final Drain drain;
+    private final Config.Drain drainTimes;
 
     private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures,
-            ClientDeadlines deadlines) {
+            ClientDeadlines deadlines, Drain drain, Config.Drain drainTimes) {
         this.server = server;
+        this.drain = drain;
+        this.drainTimes = drainTimes;
         this.connector = connector;
         this.settler = settler;
         this.departures = departures;
@@ -106,15 +114,14 @@ public final class ProxyServer implements AutoCloseable {
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "-"); // not used: see MeterProxyServlet.newHttpClient
         context.addServlet(proxy, "/*");
-        var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled);
+        Drain drain = new Drain(context);
+        var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled,
+                drain::draining);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
-        // Graceful stop: refuse new requests, let in-flight ones (and their streams) finish.
-        GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(context);
-        server.setHandler(graceful);
-        server.setStopTimeout(GRACE.toMillis());
+        server.setHandler(drain);
+        server.setStopTimeout(CUT_AFTER_GRACE.toMillis());
         server.setStopAtShutdown(false);
         try {
             server.start();
@@ -128,7 +135,7 @@ public final class ProxyServer implements AutoCloseable {
             throw new IllegalStateException("the upstream client must run on virtual threads, got "
                     + meter.upstreamExecutor());
         }
-        return new ProxyServer(server, connector, settler, departures, deadlines);
+        return new ProxyServer(server, connector, settler, departures, deadlines, drain, config.drain());
     }
 
     /** The Jetty server, for the admin port's meters of its threads and connections. */
@@ -144,9 +151,11 @@ public final class ProxyServer implements AutoCloseable {
         server.join();
     }
 
+    /** SIGTERM: drain as {@link Drain} describes, stop Jetty, then wait for every settlement to be written. */
     @Override
     public void close() {
         try {
+            drain();
             server.stop();
         } catch (Exception e) {
             throw new IllegalStateException("could not stop the proxy cleanly", e);
@@ -154,6 +163,26 @@ public final class ProxyServer implements AutoCloseable {
             deadlines.close();
             departures.close();
             settler.close(); // waits for every settlement to be written
+        }
+    }
+
+    private void drain() throws Exception {
+        drain.beginDraining();
+        log.info("draining: /health answers 503 for {} s while calls are still served", drainTimes.delay().toSeconds());
+        // A pause on purpose, not a wait for a condition: health checkers need this long to notice.
+        Thread.sleep(drainTimes.delay());
+        connector.close(); // no new connections; open ones are still served, each answer closing its own
+        log.info("stopped accepting; waiting up to {} s for {} request(s) in flight", drainTimes.grace().toSeconds(),
+                drain.inFlight());
+        boolean idle;
+        try {
+            idle = drain.awaitIdle(drainTimes.grace());
+        } finally {
+            drain.refuseNew();
+        }
+        if (!idle) {
+            log.warn("drain grace of {} s is over with {} request(s) in flight: cutting them",
+                    drainTimes.grace().toSeconds(), drain.inFlight());
         }
     }
 }

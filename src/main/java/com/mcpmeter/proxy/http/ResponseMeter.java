@@ -4,6 +4,8 @@ import com.mcpmeter.proxy.meter.JsonRpcId;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import java.util.Objects;
 
 /**
  * Watches an upstream→proxy answer as it passes, chunk by chunk, and notes which JSON-RPC ids were
@@ -39,7 +41,7 @@ final class ResponseMeter {
     private boolean malformed;
     private long bytes;
 
-    private AnswerScanner json;
+    private @Nullable AnswerScanner json; // set while a JSON body or an SSE data line is read
 
     // SSE line state: how much of "data:" the current line has matched, or -1 once it cannot match.
     private int prefixMatched;
@@ -58,7 +60,7 @@ final class ResponseMeter {
     }
 
     /** Picks the reading mode from the upstream's Content-Type; anything else is only counted. */
-    static ResponseMeter forContentType(String contentType) {
+    static ResponseMeter forContentType(@Nullable String contentType) {
         return forAnswer(contentType, null);
     }
 
@@ -66,7 +68,7 @@ final class ResponseMeter {
      * As {@link #forContentType}; an answer with a {@code Content-Encoding} other than identity is
      * only counted, and {@link #unreadable()}.
      */
-    static ResponseMeter forAnswer(String contentType, String contentEncoding) {
+    static ResponseMeter forAnswer(@Nullable String contentType, @Nullable String contentEncoding) {
         String ct = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
         boolean sse = ct.startsWith("text/event-stream");
         boolean json = ct.startsWith("application/json") || ct.contains("+json");
@@ -85,7 +87,7 @@ final class ResponseMeter {
             return;
         }
         if (!sse) {
-            json.feed(buffer, offset, length);
+            scanner().feed(buffer, offset, length);
             return;
         }
         int i = offset;
@@ -112,7 +114,7 @@ final class ResponseMeter {
                 }
                 skipSpace = false;
                 if (stop > from) {
-                    json.feed(buffer, from, stop - from);
+                    scanner().feed(buffer, from, stop - from);
                 }
                 i = stop;
                 continue;
@@ -134,9 +136,14 @@ final class ResponseMeter {
         }
     }
 
+    /** A JSON body has its scanner from the start, and an SSE data line from its "data:" prefix. */
+    private AnswerScanner scanner() {
+        return Objects.requireNonNull(json, "no scanner while reading JSON");
+    }
+
     private void endLine() {
         if (inData) {
-            json.feed(NEWLINE, 0, 1);
+            scanner().feed(NEWLINE, 0, 1);
         } else if (!lineHadContent && json != null) {
             json.finish(); // blank line: the event is complete
             json = null;

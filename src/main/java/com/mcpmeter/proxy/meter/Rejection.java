@@ -48,6 +48,8 @@ public enum Rejection {
     PROJECT_CAP_REACHED(402, -32002, "project_cap_reached", "The project's monthly spending cap is reached"),
     UPSTREAM_UNAVAILABLE(503, -32009, "upstream_unavailable",
             "The publisher's server keeps failing; calls are paused for a moment and nothing was charged"),
+    DRAINING(503, -32015, "draining",
+            "This proxy instance is shutting down; retry the call, nothing was charged"),
     STORE_UNAVAILABLE(503, -32006, "store_unavailable", "The proxy cannot reach its ledger; nothing was charged"),
     UPSTREAM_FAILED(502, -32007, "upstream_failed", "The publisher's server failed; the call was refunded"),
     UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded"),

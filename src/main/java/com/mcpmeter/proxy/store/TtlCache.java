@@ -1,52 +1,81 @@
 package com.mcpmeter.proxy.store;
 
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /**
- * A small in-process cache of lookups that may find nothing: found values live {@code ttl}, misses
- * {@code negativeTtl} (so unknown names cannot be used to hammer the database). Bounded by
- * clearing when full, which only costs a few extra lookups.
+ * An in-process cache (Caffeine) of lookups that may find nothing: found values live {@code ttl},
+ * misses {@code negativeTtl} (so unknown names cannot be used to hammer the database), at most
+ * {@link #MAX_ENTRIES} of them, the least useful evicted first.
+ *
+ * <p>Threading: any thread may call {@link #get}. Concurrent lookups of one key share one load
+ * (one database round trip however many calls arrive together), and the load runs on a virtual
+ * thread of its own, never inside a lock of the map: a slow database holds up only the callers
+ * that want that very key. A load that throws is not remembered; every caller waiting on it gets
+ * the exception. (The exception travels as a value: a failed future would make Caffeine log a stack
+ * trace per lookup for as long as MySQL is away.)
  */
 final class TtlCache<K, V> {
-    private static final int MAX_ENTRIES = 50_000;
+    static final int MAX_ENTRIES = 50_000;
+    /** Loads block on MySQL or Redis: each on its own virtual thread. */
+    private static final Executor LOADS = Executors.newVirtualThreadPerTaskExecutor();
 
-    private record Entry<V>(Optional<V> value, long expiresAtNanos) {}
+    /** What one load found, or how it failed. */
+    private sealed interface Loaded<V> {}
 
-    private final ConcurrentHashMap<K, Entry<V>> entries = new ConcurrentHashMap<>();
-    private final long ttlNanos;
-    private final long negativeTtlNanos;
-    private final LongSupplier nanoTime;
+    private record Found<V>(Optional<V> value) implements Loaded<V> {}
+
+    private record Failed<V>(RuntimeException error) implements Loaded<V> {}
+
+    private final AsyncCache<K, Loaded<V>> entries;
 
     TtlCache(Duration ttl, Duration negativeTtl, LongSupplier nanoTime) {
-        this.ttlNanos = ttl.toNanos();
-        this.negativeTtlNanos = negativeTtl.toNanos();
-        this.nanoTime = nanoTime;
+        long ttlNanos = ttl.toNanos();
+        long negativeTtlNanos = negativeTtl.toNanos();
+        this.entries = Caffeine.newBuilder()
+                .maximumSize(MAX_ENTRIES)
+                .expireAfter(Expiry.<K, Loaded<V>>creating((key, loaded) -> Duration.ofNanos(switch (loaded) {
+                    case Found<V>(Optional<V> value) -> value.isPresent() ? ttlNanos : negativeTtlNanos;
+                    case Failed<V> failed -> 0;
+                })))
+                .ticker(nanoTime::getAsLong)
+                // Caffeine's own upkeep (eviction, expiry) is a few microseconds: done by the caller
+                // rather than a thread started for it. Loads go to LOADS below.
+                .executor(Runnable::run)
+                .buildAsync();
     }
 
     Optional<V> get(K key, Function<K, Optional<V>> load) {
-        long now = nanoTime.getAsLong();
-        Entry<V> entry = entries.get(key);
-        if (entry != null && now - entry.expiresAtNanos() < 0) {
-            return entry.value();
-        }
-        Optional<V> loaded = load.apply(key);
-        if (entries.size() >= MAX_ENTRIES) {
-            entries.clear();
-        }
-        entries.put(key, new Entry<>(loaded, now + (loaded.isPresent() ? ttlNanos : negativeTtlNanos)));
-        return loaded;
+        CompletableFuture<Loaded<V>> entry = entries.get(key, (k, upkeep) -> CompletableFuture.supplyAsync(() -> {
+            try {
+                return new Found<>(load.apply(k));
+            } catch (RuntimeException e) {
+                return new Failed<>(e);
+            }
+        }, LOADS));
+        return switch (entry.join()) {
+            case Found<V>(Optional<V> value) -> value;
+            case Failed<V>(RuntimeException error) -> {
+                entries.asMap().remove(key, entry); // already expired; this frees its slot now
+                throw error; // the load's own exception (StoreUnavailableException…), as if the caller had loaded
+            }
+        };
     }
 
     /** Forgets one entry: its next lookup loads it again. */
     void invalidate(K key) {
-        entries.remove(key);
+        entries.synchronous().invalidate(key);
     }
 
     void invalidateAll() {
-        entries.clear();
+        entries.synchronous().invalidateAll();
     }
 }
