@@ -1,12 +1,15 @@
 package com.mcpmeter.proxy;
 
 import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.demo.DemoUpstream;
 import com.mcpmeter.proxy.demo.Schema;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
+import java.io.IOException;
 import java.sql.PreparedStatement;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -21,11 +24,11 @@ final class Demo {
                     "UPSTREAM_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128");
     /** A fixed test-mode key, so a second run prints the same working line. Local demo only. */
     static final String DEMO_KEY = "mcpm_test_demo_0000000000000000";
-    private static final String CONSUMER = "demo@mcpmeter.local";
+    static final String CONSUMER = "demo@mcpmeter.local";
     private static final long DEMO_CREDIT = 1_000_000; // $1.00
-    private static final long DEMO_PRICE = 2_000; // $0.002 per call
-    private static final long ADD_PRICE = 5_000;
-    private static final int DEMO_FREE_CALLS = 3;
+    static final long DEMO_PRICE = 2_000; // $0.002 per call
+    static final long ADD_PRICE = 5_000;
+    static final int DEMO_FREE_CALLS = 3;
     private static final int BENCH_CONSUMERS = 64;
 
     private Demo() {}
@@ -34,37 +37,56 @@ final class Demo {
         Main.setLogLevel(config.server().logLevel());
         com.mcpmeter.proxy.log.LogFormat.apply(config.telemetry().logFormat());
         Schema.ensure(config.database());
-        int upstreamPort = Integer.parseInt(Optional.ofNullable(System.getenv("DEMO_UPSTREAM_PORT")).orElse("3011"));
-        DemoUpstream upstream = DemoUpstream.start("127.0.0.1", upstreamPort);
+        DemoUpstream upstream = startUpstream(Optional.ofNullable(System.getenv("DEMO_UPSTREAM_PORT")));
         try (Database db = new Database(config.database())) {
             seedDemo(new Seeder(db.dataSource()), db, upstream.mcpUri().toString());
         }
-        App app = App.start(config, Clock.systemUTC());
+        App app;
+        try {
+            app = App.start(config, Clock.systemUTC());
+        } catch (IOException e) {
+            upstream.close();
+            throw busy(e, "PORT", config.server().port(), "the proxy");
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             app.close();
             upstream.close();
         }, "mcpmeter-demo-shutdown"));
-        String url = config.server().publicBaseUrl() + "/demo";
-        System.out.printf("""
-
-                mcpmeter-proxy demo is running.
-                  proxy     %s   (database %s, demo upstream %s)
-                  consumer  %s, key %s
-                  listing   'demo': %d free calls a month, then %d µ¢ per call (tool 'add': %d µ¢, 'time': free)
-                  metrics   http://%s:%d/metrics
-
-                Try a paid tool call (the first %d are free, then watch X-Mcpmeter-Balance fall):
-
-                curl -si %s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}'
-
-                MCP client config (Claude Code, Cursor, ...):
-
-                {"mcpServers": {"demo": {"url": "%s", "headers": {"Authorization": "Bearer %s"}}}}
-
-                Ctrl-C stops it.
-                """, url, config.database().name(), upstream.mcpUri(), CONSUMER, DEMO_KEY, DEMO_FREE_CALLS,
-                DEMO_PRICE, ADD_PRICE, config.telemetry().adminHost(), app.adminPort(), DEMO_FREE_CALLS, url, DEMO_KEY, url, DEMO_KEY);
+        System.out.print(DemoBanner.render(config, app.port(), app.adminPort(), upstream.mcpUri().toString(), DEMO_KEY));
+        System.out.flush();
         app.join();
+    }
+
+    /**
+     * On a free port unless {@code DEMO_UPSTREAM_PORT} names one: the demo listing is pointed at
+     * wherever it listens on each run, so no fixed port is needed, and none can be taken already.
+     */
+    private static DemoUpstream startUpstream(Optional<String> port) throws Exception {
+        int wanted;
+        try {
+            wanted = Integer.parseInt(port.orElse("0").strip());
+        } catch (NumberFormatException e) {
+            throw new ConfigException(List.of("DEMO_UPSTREAM_PORT must be a port number, got '" + port.orElseThrow() + "'"));
+        }
+        try {
+            return DemoUpstream.start("127.0.0.1", wanted);
+        } catch (IOException e) {
+            throw busy(e, "DEMO_UPSTREAM_PORT", wanted, "the demo upstream");
+        }
+    }
+
+    /** A port another program holds is a setting to change, said in one line, not a stack trace. */
+    private static ConfigException busy(IOException e, String setting, int port, String what) {
+        Throwable cause = e;
+        while (cause != null && !(cause instanceof java.net.BindException)) {
+            cause = cause.getCause();
+        }
+        if (cause == null) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return new ConfigException(List.of(what + " cannot listen on 127.0.0.1:" + port + " (" + cause.getMessage()
+                + "): another program holds it; set " + setting + " to a free port"
+                + (setting.equals("DEMO_UPSTREAM_PORT") ? " or leave it unset for any free one" : "")));
     }
 
     private static void seedDemo(Seeder seeder, Database db, String upstreamUrl) throws Exception {

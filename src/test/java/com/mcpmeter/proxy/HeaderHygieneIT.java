@@ -4,6 +4,7 @@ import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.util.Locale;
@@ -73,5 +74,31 @@ class HeaderHygieneIT {
             }
             assertFalse(name.toLowerCase(Locale.ROOT).equals("x-seen-authorization"), "reflected credential header");
         });
+    }
+
+    /**
+     * An upstream cannot speak for the proxy: its own RateLimit fields (a generous quota that would
+     * make an agent hammer the listing) and X-Mcpmeter-Error never reach the client; the proxy's do.
+     */
+    @Test
+    void anUpstreamsOwnRateLimitAndErrorHeadersAreReplacedOrDropped() throws Exception {
+        try (TestUpstream liar = TestUpstream.start((exchange, body) -> {
+            exchange.getResponseHeaders().add("RateLimit-Policy", "\"minute\";q=1000000;w=60");
+            exchange.getResponseHeaders().add("RateLimit", "\"minute\";r=999999;t=0");
+            exchange.getResponseHeaders().add("X-Mcpmeter-Error", "invalid_token");
+            TestUpstream.jsonRpc().answer(exchange, body);
+        })) {
+            String liarSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("h"), liar.mcp().toString(), 1_000)
+                    .withRateLimits(5, 50));
+            var c = proxy.consumer(10_000);
+            var response = proxy.post("/" + liarSlug, c.key(), toolCall(1, "echo"));
+            assertEquals(200, response.statusCode());
+            assertEquals(java.util.List.of("\"minute\";q=5;w=60, \"day\";q=50;w=86400"),
+                    response.headers().allValues("RateLimit-Policy"));
+            assertEquals(1, response.headers().allValues("RateLimit").size(), response.headers().map()::toString);
+            assertTrue(response.headers().firstValue("RateLimit").orElseThrow().startsWith("\"minute\";r=4;"),
+                    response.headers().map()::toString);
+            assertTrue(response.headers().firstValue("X-Mcpmeter-Error").isEmpty(), "an upstream answer is no refusal");
+        }
     }
 }

@@ -60,6 +60,32 @@ class SlidingWindowIT {
         assertEquals(PER_MINUTE, okCalls(slug, c.key(), PER_MINUTE));
     }
 
+    /**
+     * The RateLimit header through Redis (sliding-window.lua) says exactly what the local stand-in
+     * says for the same calls at the same instants (LocalRateWindowsTest): calls left, and seconds until
+     * the oldest call counted leaves its window.
+     */
+    @Test
+    void theRateLimitHeaderSaysWhatTheRedisWindowsHold() throws Exception {
+        var c = proxy.consumer(0);
+        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                .withRateLimits(5, 100));
+        clock.set(Instant.parse("2026-11-23T12:00:10Z").plus(Duration.ofDays(3)));
+        assertEquals("\"minute\";r=4;t=61, \"day\";r=99;t=87290", rateLimit(slug, c.key()));
+        assertEquals("\"minute\";r=3;t=61, \"day\";r=98;t=87290", rateLimit(slug, c.key()));
+        clock.advance(Duration.ofSeconds(30));
+        assertEquals("\"minute\";r=2;t=31, \"day\";r=97;t=87260", rateLimit(slug, c.key()),
+                "the oldest call still sets the reset");
+        assertEquals("\"minute\";q=5;w=60, \"day\";q=100;w=86400", proxy.post("/" + slug, c.key(), toolCall(1, "echo"))
+                .headers().firstValue("RateLimit-Policy").orElse(null));
+    }
+
+    private static String rateLimit(String slug, String key) throws Exception {
+        var response = proxy.post("/" + slug, key, toolCall(1, "echo"));
+        assertEquals(200, response.statusCode(), response::body);
+        return response.headers().firstValue("RateLimit").orElse(null);
+    }
+
     @Test
     void refusedCallsDoNotCount() throws Exception {
         var c = proxy.consumer(0);

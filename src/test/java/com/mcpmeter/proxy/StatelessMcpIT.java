@@ -184,6 +184,50 @@ class StatelessMcpIT {
         proxy.assertLedgerConsistent(c.userId());
     }
 
+    /**
+     * The 2.x client on the stateless revision: a request the proxy refuses for its params is that
+     * request's ProtocolError (-32602), as the server itself would answer it, and nothing is charged.
+     * An unknown method is the server's to answer: the proxy forwards it, and the SDK sees exactly
+     * what it sees talking to the server directly (checked first, as a control).
+     */
+    @Test
+    void theSdkClientSeesRefusalsForContentAsProtocolErrors() throws Exception {
+        Child.Result direct = Child.run(List.of("node", "refusals.mjs", upstream()), java.util.Map.of("MCPMETER_KEY", "unused"),
+                Duration.ofSeconds(45));
+        JsonNode control = clientLine(direct).path("refusals");
+        var c = proxy.consumer(CREDIT);
+        String slug = listing();
+
+        Child.Result run = Child.run(List.of("node", "refusals.mjs", proxy.url("/" + slug).toString()),
+                java.util.Map.of("MCPMETER_KEY", c.key()), Duration.ofSeconds(45));
+        JsonNode out = clientLine(run);
+        assertTrue(out.path("ok").asBoolean(), () -> "the session broke: " + run);
+        assertEquals("modern", out.path("era").asText());
+
+        JsonNode withoutName = out.path("refusals").path("withoutName");
+        assertTrue(withoutName.path("protocolError").asBoolean(), "a ProtocolError, not an HTTP error: " + withoutName);
+        assertEquals(-32602, withoutName.path("code").asInt(), withoutName::toString);
+        assertEquals(200, withoutName.path("status").asInt(), withoutName::toString);
+        assertEquals("invalid_params", withoutName.path("error").asText(), "X-Mcpmeter-Error: " + withoutName);
+        assertEquals(control.path("withoutName").path("code").asInt(), withoutName.path("code").asInt(),
+                "the code the server itself gives: " + control);
+
+        JsonNode unknown = out.path("refusals").path("unknownMethod");
+        JsonNode unknownDirect = control.path("unknownMethod");
+        for (String field : List.of("protocolError", "code", "name", "status", "message")) {
+            assertEquals(unknownDirect.path(field), unknown.path(field), field + " as direct: " + unknownDirect + " vs " + unknown);
+        }
+        assertTrue(unknown.path("message").asText().contains("-32601"), "the server's -32601: " + unknown);
+        assertTrue(unknown.path("error").isNull(), "forwarded, not refused by the proxy: " + unknown);
+        assertEquals("echo: after", out.path("after").asText(), "the client went on");
+
+        proxy.awaitSettled(c.userId());
+        assertEquals(CREDIT - PRICE, proxy.balance(c.userId()), "only the echo after the refusals is charged");
+        assertEquals(PRICE, proxy.count(
+                "SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?", c.projectId()));
+        proxy.assertLedgerConsistent(c.userId());
+    }
+
     // ---- hand-made requests in the stateless shape ----
 
     private static String statelessToolCall(String id, String tool, String arguments) {

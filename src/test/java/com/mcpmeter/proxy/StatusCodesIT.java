@@ -458,8 +458,12 @@ class StatusCodesIT {
         var c = proxy.consumer(10_000);
         String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r"), upstream.mcp().toString(), 0)
                 .withRateLimits(2, 100));
-        assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(1, "echo")).statusCode());
-        assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(2, "echo")).statusCode());
+        var first = proxy.post("/" + slug, c.key(), toolCall(1, "echo"));
+        assertEquals(200, first.statusCode());
+        assertRateLimit(first, 1, 99);
+        var second = proxy.post("/" + slug, c.key(), toolCall(2, "echo"));
+        assertEquals(200, second.statusCode());
+        assertRateLimit(second, 0, 98);
         var limited = proxy.post("/" + slug, c.key(), toolCall(3, "echo"));
         assertEquals(429, limited.statusCode());
         long retryAfter = Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow());
@@ -467,7 +471,92 @@ class StatusCodesIT {
         JsonNode data = errorData(limited);
         assertEquals("rate_limited", data.path("error").asText());
         assertEquals(retryAfter, data.path("retry_after_seconds").asLong());
+        assertEquals("rate_limited", limited.headers().firstValue("X-Mcpmeter-Error").orElse(null));
         assertMeterHeaders(limited, "0", 10_000L);
+        // The refused call was not counted; the minute frees a call when the oldest one leaves it,
+        // which is when Retry-After says to come back.
+        long reset = assertRateLimit(limited, 0, 98);
+        assertEquals(retryAfter, reset, "t of the minute = Retry-After");
+    }
+
+    /**
+     * RateLimit-Policy names both windows with the listing's limits (2/min, 100/day here); RateLimit
+     * says what is left of each. Returns the minute's t (seconds until its oldest call leaves).
+     */
+    private static long assertRateLimit(HttpResponse<String> response, long minuteLeft, long dayLeft) {
+        assertEquals("\"minute\";q=2;w=60, \"day\";q=100;w=86400",
+                response.headers().firstValue("RateLimit-Policy").orElse(null), () -> response.headers().map().toString());
+        String state = response.headers().firstValue("RateLimit").orElseThrow();
+        var matcher = Pattern.compile("\"minute\";r=(\\d+);t=(\\d+), \"day\";r=(\\d+);t=(\\d+)").matcher(state);
+        assertTrue(matcher.matches(), "RateLimit: " + state);
+        assertEquals(minuteLeft, Long.parseLong(matcher.group(1)), "minute left: " + state);
+        assertEquals(dayLeft, Long.parseLong(matcher.group(3)), "day left: " + state);
+        long minuteReset = Long.parseLong(matcher.group(2));
+        assertTrue(minuteReset >= 1 && minuteReset <= 61, "minute t: " + state);
+        long dayReset = Long.parseLong(matcher.group(4));
+        assertTrue(dayReset > 86_400 - 60 && dayReset <= 86_400 + 900, "day t (15-minute buckets): " + state);
+        return minuteReset;
+    }
+
+    @Test
+    void everyProxiedAnswerCarriesTheRateLimitHeadersWithTheOperatorDefaults() throws Exception {
+        var c = proxy.consumer(10_000);
+        String slug = liveListing(); // no limits of its own: the operator's defaults (60/min, 10000/day)
+        var response = proxy.post("/" + slug, c.key(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+        assertEquals(200, response.statusCode());
+        assertEquals("\"minute\";q=60;w=60, \"day\";q=10000;w=86400",
+                response.headers().firstValue("RateLimit-Policy").orElse(null));
+        assertTrue(response.headers().firstValue("RateLimit").orElse("").matches(
+                "\"minute\";r=59;t=\\d+, \"day\";r=9999;t=\\d+"), response.headers().map()::toString);
+        var poor = proxy.consumer(1);
+        var refused = proxy.post("/" + slug, poor.key(), toolCall(2, "echo"));
+        assertEquals(402, refused.statusCode());
+        assertTrue(refused.headers().firstValue("RateLimit").orElse("").startsWith("\"minute\";r=59;"),
+                "a refusal after the call was counted says so too: " + refused.headers().map());
+    }
+
+    /** The hostile case: a nameless call hidden in a batch of paid ones gets none of them run or charged. */
+    @Test
+    void aBatchWithANamelessToolsCallIsAnsweredWithAnErrorPerRequestAndNothingRuns() throws Exception {
+        var c = proxy.consumer(10_000);
+        int before = upstream.received.size();
+        var response = proxy.post("/" + liveListing(), c.key(), "[" + toolCall(1, "echo") + ","
+                + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":7}},"
+                + toolCall(3, "echo") + "]");
+        assertEquals(200, response.statusCode(), response::body);
+        JsonNode body = JSON.readTree(response.body());
+        assertEquals(3, body.size(), body::toString);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(i + 1, body.get(i).path("id").asInt());
+            assertEquals(-32602, body.get(i).path("error").path("code").asInt(), body::toString);
+        }
+        assertMeterHeaders(response, "0", 10_000L);
+        assertEquals(before, upstream.received.size(), "nothing of the batch reached the upstream");
+        assertEquals(10_000, proxy.balance(c.userId()));
+    }
+
+    /**
+     * A well-formed request whose params its method cannot run with is answered the way an MCP
+     * server answers it: a JSON-RPC error (-32602) carrying the request's id, in an HTTP 200, so that
+     * SDK clients raise it as that request's error. The code word is in X-Mcpmeter-Error and
+     * error.data; nothing is forwarded or charged.
+     */
+    @Test
+    void aToolsCallWithoutANameIsAJsonRpcInvalidParamsAnswerAndNothingIsForwarded() throws Exception {
+        var c = proxy.consumer(10_000);
+        int before = upstream.received.size();
+        var response = proxy.post("/" + liveListing(), c.key(),
+                "{\"jsonrpc\":\"2.0\",\"id\":\"n-1\",\"method\":\"tools/call\",\"params\":{\"arguments\":{}}}");
+        assertEquals(200, response.statusCode(), response::body);
+        JsonNode body = JSON.readTree(response.body());
+        assertEquals("n-1", body.path("id").asText());
+        assertEquals(-32602, body.path("error").path("code").asInt());
+        assertEquals("invalid_params", errorData(response).path("error").asText());
+        assertEquals("invalid_params", response.headers().firstValue("X-Mcpmeter-Error").orElse(null));
+        assertMeterHeaders(response, "0", 10_000L);
+        assertEquals(before, upstream.received.size());
+        assertEquals(10_000, proxy.balance(c.userId()));
+        assertEquals(0, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()));
     }
 
     @Test

@@ -110,7 +110,7 @@ public final class DemoUpstream implements AutoCloseable {
 
     public static void main(String[] args) throws Exception {
         String host = "127.0.0.1";
-        int port = 3011;
+        int port = 0; // any free port; the line printed below says which
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             String value;
@@ -144,7 +144,14 @@ public final class DemoUpstream implements AutoCloseable {
         if (LoggerFactory.getLogger("org.eclipse.jetty") instanceof ch.qos.logback.classic.Logger jetty) {
             jetty.setLevel(ch.qos.logback.classic.Level.WARN);
         }
-        DemoUpstream upstream = start(host, port);
+        DemoUpstream upstream;
+        try {
+            upstream = start(host, port);
+        } catch (java.io.IOException e) { // a port another program holds: say so in one line
+            System.err.println("demo upstream cannot listen on " + host + ":" + port + ": " + e.getMessage());
+            System.exit(1);
+            return;
+        }
         upstream.server.setStopAtShutdown(true);
         System.out.println("demo upstream listening on " + upstream.mcpUri());
         System.out.flush();
@@ -153,7 +160,7 @@ public final class DemoUpstream implements AutoCloseable {
 
     private static void usage(String problem) {
         System.err.println(problem);
-        System.err.println("usage: DemoUpstream [--host 127.0.0.1] [--port 3011]");
+        System.err.println("usage: DemoUpstream [--host 127.0.0.1] [--port 0 (any free port)]");
         System.exit(2);
     }
 

@@ -26,9 +26,16 @@ final class ErrorResponder {
     void send(HttpServletResponse response, String requestId, Rejection rejection, Map<String, Object> details,
             JsonRpcMessage message, boolean jsonRpc, OptionalLong balance, long startedNanos, Optional<String> path)
             throws IOException {
+        write(response, requestId, rejection, details, message, jsonRpc, balance, startedNanos, path, false);
+    }
+
+    private void write(HttpServletResponse response, String requestId, Rejection rejection,
+            Map<String, Object> details, JsonRpcMessage message, boolean jsonRpc, OptionalLong balance,
+            long startedNanos, Optional<String> path, boolean inBand) throws IOException {
         byte[] body = ErrorBodies.render(rejection, details, message, jsonRpc);
-        response.setStatus(rejection.httpStatus());
+        response.setStatus(status(rejection, message, jsonRpc && inBand));
         response.setContentType("application/json");
+        response.setHeader(MeterHeaders.ERROR, rejection.codeWord());
         HeaderPolicy.identify(response::setHeader, requestId, HeaderPolicy.millisSince(startedNanos));
         BilledHeaders.nothingBilled(balance).writeTo(response::setHeader);
         switch (rejection) {
@@ -63,8 +70,22 @@ final class ErrorResponder {
         if (!body.whole()) {
             response.setHeader("Connection", "close");
         }
-        send(response, call.requestId(), refused.rejection(), refused.details(), message,
-                isJsonRpc(call), refused.balance(), started, Optional.of(call.path()));
+        // Once the call was counted, the RateLimit headers say so; a refusal for bad params is a
+        // JSON-RPC answer where the listing's transport reads answers from the POST.
+        refused.rate().ifPresent(rate -> RateLimitHeaders.set(response, rate));
+        write(response, call.requestId(), refused.rejection(), refused.details(), message, isJsonRpc(call),
+                refused.balance(), started, Optional.of(call.path()), refused.inBand());
+    }
+
+    /**
+     * 200 for a refusal answered in JSON-RPC when the body has request ids to answer (MCP clients
+     * read a JSON-RPC error only from a successful HTTP answer: the 1.x SDK turns any other status
+     * into a transport error); the rejection's own status otherwise.
+     *
+     * @param inBand the request is JSON-RPC and its transport reads answers from the POST's response
+     */
+    static int status(Rejection rejection, JsonRpcMessage message, boolean inBand) {
+        return rejection.answeredInBand() && inBand && !message.requestIds().isEmpty() ? 200 : rejection.httpStatus();
     }
 
     /** A JSON POST is answered with JSON-RPC errors; anything else with a plain JSON error. */

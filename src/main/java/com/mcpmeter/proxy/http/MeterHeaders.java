@@ -6,6 +6,8 @@ final class MeterHeaders {
     static final String BILLED = "X-Mcpmeter-Billed";
     static final String DURATION_MS = "X-Mcpmeter-Duration-Ms";
     static final String BALANCE = "X-Mcpmeter-Balance";
+    /** The code word of a refusal the proxy made itself, also when it answers with HTTP 200. */
+    static final String ERROR = "X-Mcpmeter-Error";
     static final String PROJECT = "X-Mcpmeter-Project";
     /** On an answer given again to a retry under the same Idempotency-Key. */
     static final String IDEMPOTENT_REPLAY = "X-Mcpmeter-Idempotent-Replay";

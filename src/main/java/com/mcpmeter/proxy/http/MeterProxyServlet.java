@@ -210,6 +210,7 @@ final class MeterProxyServlet extends ProxyServlet {
         HeaderPolicy.identify(response::setHeader, exchange.call.requestId(), exchange.durationMillis());
         // Before any of the body, only the status can make a refund certain (a 5xx).
         BilledHeaders.soFar(exchange.call, exchange.soFar(false)).writeTo(response::setHeader);
+        RateLimitHeaders.set(response, exchange.call.rate());
         if (HeaderPolicy.isEventStream(contentType)) {
             response.setHeader(HeaderPolicy.ACCEL_BUFFERING, "no");
             legacy.streamBegan(exchange);

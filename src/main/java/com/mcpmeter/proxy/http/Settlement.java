@@ -115,6 +115,7 @@ final class Settlement {
 
     private void answerError(HttpServletResponse response, Exchange exchange, Rejection rejection) throws IOException {
         response.reset();
+        RateLimitHeaders.set(response, exchange.call.rate());
         errors.send(response, exchange.call.requestId(), rejection, Map.of(), exchange.call.message(),
                 ErrorResponder.isJsonRpc(exchange.call.request()), currentBalance(exchange.call),
                 exchange.startedNanos, Optional.empty());

@@ -11,6 +11,7 @@ import java.util.Optional;
  * @param body the exact request bytes to forward
  * @param timeout how long the upstream may take to begin its answer
  * @param idempotency the Idempotency-Key this call holds, to complete or release when it ends
+ * @param rate the rate windows as this call left them, for the RateLimit headers
  */
 public record Call(
         CallRequest request,
@@ -23,7 +24,8 @@ public record Call(
         Ledger.UsageRow usage,
         YearMonth period,
         Duration timeout,
-        Optional<IdempotencyStore.Key> idempotency) {
+        Optional<IdempotencyStore.Key> idempotency,
+        RateWindows.Decision rate) {
 
     public String requestId() {
         return request.requestId();

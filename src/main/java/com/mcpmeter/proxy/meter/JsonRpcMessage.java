@@ -105,7 +105,8 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
      * the upstream will run); more than {@code maxBatchCalls} envelopes ({@code batch_too_large},
      * refused before the rest is read); an envelope that is not JSON-RPC, including a {@code
      * tools/call} without an id ({@code invalid_request}: a notification gets no answer, so it could
-     * never be refunded and must not be sent for free either); two requests of a batch with one id
+     * never be refunded and must not be sent for free either); a {@code tools/call} without a tool name
+     * ({@code invalid_params}: it cannot be priced); two requests of a batch with one id
      * ({@code duplicate_id}, compared as {@link JsonRpcId}s: answers are matched to requests by id).
      */
     public static Verdict<JsonRpcMessage> parse(byte[] body, int maxBatchCalls) {
@@ -237,7 +238,8 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
         if (TOOLS_CALL.equals(name)) {
             JsonNode toolName = node.path("params").get("name");
             if (toolName == null || !toolName.isTextual() || toolName.asText().isEmpty()) {
-                return invalid("a tools/call without params.name");
+                // A well-formed request the tool cannot be named from: the method's params are wrong.
+                return Verdict.fail(Rejection.INVALID_PARAMS, Map.of("reason", "a tools/call needs params.name as a non-empty string"));
             }
             tool = Optional.of(toolName.asText());
         }

@@ -25,6 +25,15 @@ public record Listing(
         Map<String, Long> toolPrices,
         int platformFeeBps) {
 
+    /**
+     * Whether this listing's clients read an answer from the POST's own response. A legacy SSE client
+     * reads answers only from its stream, which the proxy does not write into: an error in a 200 POST
+     * would never reach it, so refusals there keep their HTTP status.
+     */
+    public boolean answersOnThePost() {
+        return !"sse".equals(transport);
+    }
+
     public enum Status {
         DRAFT,
         REVIEW,

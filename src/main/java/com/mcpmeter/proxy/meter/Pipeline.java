@@ -126,7 +126,8 @@ public final class Pipeline {
             }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
-                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE);
+                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE, Optional.empty(),
+                        listing.answersOnThePost());
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
@@ -165,9 +166,10 @@ public final class Pipeline {
         Listing listing = route.listing();
         JsonRpcMessage message = inspected.message();
         // 3. Rate limit
-        Verdict<RateWindows.Decision> allowed = rateLimit.apply(listing, consumer, message, now);
-        if (allowed instanceof Verdict.Fail<RateWindows.Decision>) {
-            return refused(allowed, balanceOf(consumer), message);
+        RateWindows.Decision rate = rateLimit.apply(listing, consumer, message, now);
+        if (!rate.allowed()) {
+            return new Admission.Refused(Rejection.RATE_LIMITED, RateLimit.refusal(rate, message), balanceOf(consumer),
+                    message, true, Optional.of(rate), false);
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
@@ -184,11 +186,11 @@ public final class Pipeline {
         }
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
-            return refused(paid, balanceOf(consumer), message);
+            return refused(paid, balanceOf(consumer), message, Optional.of(rate), false);
         }
         return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
                 inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
-                timeoutOf(listing), claimed));
+                timeoutOf(listing), claimed, rate));
     }
 
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
@@ -285,7 +287,12 @@ public final class Pipeline {
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
+        return refused(verdict, balance, message, Optional.empty(), false);
+    }
+
+    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message,
+            Optional<RateWindows.Decision> rate, boolean inBand) {
         var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(fail.rejection(), fail.details(), balance, message);
+        return new Admission.Refused(fail.rejection(), fail.details(), balance, message, true, rate, inBand);
     }
 }

@@ -19,23 +19,25 @@ final class RateLimit {
         this.defaults = defaults;
     }
 
-    Verdict<RateWindows.Decision> apply(Listing listing, Consumer consumer, JsonRpcMessage message, Instant now) {
+    /** Counts the call in both windows, or refuses it; either way says what the windows hold. */
+    RateWindows.Decision apply(Listing listing, Consumer consumer, JsonRpcMessage message, Instant now) {
         int perMinute = listing.ratePerMinute().orElse(defaults.perMinute());
         int perDay = listing.ratePerDay().orElse(defaults.perDay());
         String subject = listing.id() + ":" + consumer.userId();
-        int calls = calls(message);
-        RateWindows.Decision decision = windows.acquire(subject, perMinute, perDay, calls, now);
-        if (decision.allowed()) {
-            return Verdict.pass(decision);
-        }
+        return windows.acquire(subject, perMinute, perDay, calls(message), now);
+    }
+
+    /** The body's figures for a refused decision. */
+    static Map<String, Object> refusal(RateWindows.Decision decision, JsonRpcMessage message) {
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("retry_after_seconds", decision.retryAfterSeconds());
         details.put("window", decision.window());
         details.put("limit", decision.limit());
+        int calls = calls(message);
         if (calls > 1) { // a batch: say how many calls it asked for, which may be more than the limit
             details.put("calls", calls);
         }
-        return Verdict.fail(Rejection.RATE_LIMITED, details);
+        return details;
     }
 
     static int calls(JsonRpcMessage message) {

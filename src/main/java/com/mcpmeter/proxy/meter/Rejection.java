@@ -18,6 +18,11 @@ public enum Rejection {
     BODY_TOO_LARGE(413, -32600, "body_too_large", "The request body is over the limit"),
     PARSE_ERROR(400, -32700, "parse_error", "The request body is not valid JSON"),
     INVALID_REQUEST(400, -32600, "invalid_request", "The request is not a valid JSON-RPC 2.0 message"),
+    /**
+     * A well-formed request its method cannot run with. Answered in JSON-RPC (see {@link
+     * #answeredInBand}); 400 only when the body carries no request id to answer.
+     */
+    INVALID_PARAMS(400, -32602, "invalid_params", "The request's params are not what its method needs"),
     DUPLICATE_KEY(400, -32600, "duplicate_key", "The request body repeats a key within one JSON object"),
     DUPLICATE_ID(400, -32600, "duplicate_id", "Two requests of the batch share an id (1, 1.0 and 1e0 are one id)"),
     BATCH_TOO_LARGE(400, -32600, "batch_too_large", "The batch holds more envelopes than the limit"),
@@ -80,5 +85,17 @@ public enum Rejection {
 
     public String message() {
         return message;
+    }
+
+    /**
+     * Whether the refusal is a JSON-RPC answer to a request the proxy did accept as JSON-RPC, sent
+     * the way an MCP server sends one (HTTP 200, the error carrying the request's id) so that clients
+     * surface it as a protocol error of that request (an SDK's {@code McpError}), not as a failed
+     * transport. Everything else keeps its HTTP status: input that is not acceptable JSON-RPC is an
+     * HTTP 4xx under the streamable HTTP transport, and money, auth, limits and upstream failures
+     * are statuses that clients, gateways and retry logic act on.
+     */
+    public boolean answeredInBand() {
+        return this == INVALID_PARAMS;
     }
 }

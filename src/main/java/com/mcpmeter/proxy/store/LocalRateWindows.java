@@ -3,6 +3,7 @@ package com.mcpmeter.proxy.store;
 import com.mcpmeter.proxy.meter.RateWindows;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -98,17 +99,27 @@ final class LocalRateWindows implements RateWindows {
 
         Decision acquire(long nowMillis, int minuteLimit, int dayLimit, int calls) {
             long inMinute = minute.dropBefore(MINUTE.oldestBucket(nowMillis));
+            long inDay = day.dropBefore(DAY.oldestBucket(nowMillis));
             if (inMinute + calls > minuteLimit) {
                 return Decision.refuse(minute.waitMillis(inMinute, minuteLimit, calls, MINUTE, nowMillis),
-                        MINUTE.name(), minuteLimit);
+                        MINUTE.name(), minuteLimit, windows(nowMillis, minuteLimit, inMinute, dayLimit, inDay));
             }
-            long inDay = day.dropBefore(DAY.oldestBucket(nowMillis));
             if (inDay + calls > dayLimit) {
-                return Decision.refuse(day.waitMillis(inDay, dayLimit, calls, DAY, nowMillis), DAY.name(), dayLimit);
+                return Decision.refuse(day.waitMillis(inDay, dayLimit, calls, DAY, nowMillis), DAY.name(), dayLimit,
+                        windows(nowMillis, minuteLimit, inMinute, dayLimit, inDay));
             }
             minute.count(MINUTE.bucketOf(nowMillis), calls);
             day.count(DAY.bucketOf(nowMillis), calls);
-            return Decision.allow();
+            return Decision.allow(windows(nowMillis, minuteLimit, inMinute + calls, dayLimit, inDay + calls));
+        }
+
+        private List<RateWindows.Window> windows(long nowMillis, int minuteLimit, long inMinute, int dayLimit,
+                long inDay) {
+            return List.of(
+                    RateWindows.Window.of(MINUTE.name(), minuteLimit, MINUTE.lengthMillis(), inMinute,
+                            minute.resetMillis(MINUTE, nowMillis)),
+                    RateWindows.Window.of(DAY.name(), dayLimit, DAY.lengthMillis(), inDay,
+                            day.resetMillis(DAY, nowMillis)));
         }
 
         /** Forgets what has left the windows; true when nothing is left. */
@@ -183,6 +194,13 @@ final class LocalRateWindows implements RateWindows {
                 }
             }
             return window.bucketMillis();
+        }
+
+        /** Until the oldest bucket held leaves the window; 0 when none is held. */
+        long resetMillis(Window window, long nowMillis) {
+            return size == 0
+                    ? 0
+                    : (index[0] + window.lengthMillis() / window.bucketMillis() + 1) * window.bucketMillis() - nowMillis;
         }
 
         boolean isEmpty() {

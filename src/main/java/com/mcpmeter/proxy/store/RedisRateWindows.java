@@ -62,11 +62,17 @@ public final class RedisRateWindows implements RateWindows {
             log.info("rate_limits=redis fallback_decisions={}", fallbacks.get());
         }
         local.expireIdle(now); // so the outage's local windows do not outlive it
+        // sliding-window.lua: {allowed, retry ms, refusing window, minute counted, minute reset ms, day …}
+        List<Window> windows = List.of(
+                Window.of(LocalRateWindows.MINUTE.name(), perMinute, LocalRateWindows.MINUTE.lengthMillis(),
+                        answer.get(3), answer.get(4)),
+                Window.of(LocalRateWindows.DAY.name(), perDay, LocalRateWindows.DAY.lengthMillis(),
+                        answer.get(5), answer.get(6)));
         if (answer.get(0) == 1L) {
-            return Decision.allow();
+            return Decision.allow(windows);
         }
         boolean minute = answer.get(2) == 1L;
-        return Decision.refuse(answer.get(1), minute ? "minute" : "day", minute ? perMinute : perDay);
+        return Decision.refuse(answer.get(1), minute ? "minute" : "day", minute ? perMinute : perDay, windows);
     }
 
     /** Calls decided without Redis since start (the "fail-open" count); shown on {@code /health}. */

@@ -5,7 +5,9 @@
 -- KEYS[1] minute hash, KEYS[2] day hash
 -- ARGV[1] now (ms), ARGV[2] per-minute limit, ARGV[3] per-day limit, ARGV[4] calls (a batch's
 -- tools/call envelopes, at least 1): they pass together or not at all.
--- Returns {allowed (1|0), retry-after ms, window (1 minute | 2 day)}; refused calls are not counted.
+-- Returns {allowed (1|0), retry-after ms, refusing window (1 minute | 2 day | 0 none), then for the
+-- minute and the day: calls counted (this one included when allowed), ms until the oldest of them
+-- leaves the window}; refused calls are not counted.
 
 local now = tonumber(ARGV[1])
 local calls = tonumber(ARGV[4])
@@ -48,17 +50,45 @@ local windows = {
   {KEYS[2], 900000, 86400000, tonumber(ARGV[3])},
 }
 
-local currents = {}
+-- Both windows are read before either decides, so that an answer can say what is left in each.
+local states = {}
 for w, spec in ipairs(windows) do
   local total, buckets, current = tally(spec[1], spec[2], spec[3])
-  if total + calls > spec[4] then
-    return {0, wait_ms(total, spec[4], buckets, spec[2], spec[3]), w}
-  end
-  currents[w] = current
+  states[w] = {total = total, buckets = buckets, current = current}
 end
 
-for w, spec in ipairs(windows) do
-  redis.call('HINCRBY', spec[1], tostring(currents[w]), calls)
-  redis.call('PEXPIRE', spec[1], spec[3] + spec[2])
+-- When the oldest call still counted leaves the window (ms from now; 0 when none is counted).
+local function reset_ms(buckets, bucket_ms, window_ms, counted_now)
+  local oldest = nil
+  for _, bucket in ipairs(buckets) do
+    if oldest == nil or bucket[1] < oldest then oldest = bucket[1] end
+  end
+  if oldest == nil then
+    if not counted_now then return 0 end
+    oldest = math.floor(now / bucket_ms)
+  end
+  return (oldest + math.floor(window_ms / bucket_ms) + 1) * bucket_ms - now
 end
-return {1, 0, 0}
+
+local refused = 0
+local retry = 0
+for w, spec in ipairs(windows) do
+  local state = states[w]
+  if refused == 0 and state.total + calls > spec[4] then
+    refused = w
+    retry = wait_ms(state.total, spec[4], state.buckets, spec[2], spec[3])
+  end
+end
+
+local answer = {refused == 0 and 1 or 0, retry, refused}
+for w, spec in ipairs(windows) do
+  local state = states[w]
+  if refused == 0 then
+    redis.call('HINCRBY', spec[1], tostring(state.current), calls)
+    redis.call('PEXPIRE', spec[1], spec[3] + spec[2])
+    state.total = state.total + calls
+  end
+  answer[#answer + 1] = state.total
+  answer[#answer + 1] = reset_ms(state.buckets, spec[2], spec[3], refused == 0)
+end
+return answer

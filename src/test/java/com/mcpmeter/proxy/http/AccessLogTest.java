@@ -126,7 +126,7 @@ class AccessLogTest {
                 Instant.EPOCH, 500, 2000);
         return new Call(request, CONSUMER, LISTING, URI.create("http://127.0.0.1:1/mcp"), JsonRpcMessage.NONE,
                 new byte[0], new Charge(List.of(), 500, OptionalLong.of(99), 1_000), usage, YearMonth.of(2026, 12),
-                Duration.ofSeconds(5), Optional.empty());
+                Duration.ofSeconds(5), Optional.empty(), TestCalls.RATE);
     }
 
     private void admit(Call call) {

@@ -11,6 +11,7 @@ import com.mcpmeter.proxy.meter.Listing;
 import com.mcpmeter.proxy.meter.PricedCall;
 import com.mcpmeter.proxy.meter.Principal;
 import com.mcpmeter.proxy.meter.Project;
+import com.mcpmeter.proxy.meter.RateWindows;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,6 +30,10 @@ final class TestCalls {
             new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, false),
             new PricedCall(JsonRpcId.ofNumber("2"), "b", 2_500, false)), 3_500, OptionalLong.of(7), 6_500);
 
+    /** A call counted as the first of 60 a minute and 10,000 a day. */
+    static final RateWindows.Decision RATE = RateWindows.Decision.allow(List.of(
+            new RateWindows.Window("minute", 60, 60, 59, 60), new RateWindows.Window("day", 10_000, 86_400, 9_999, 86_400)));
+
     private TestCalls() {}
 
     static Listing listing(String transport, Map<String, String> publisherHeaders) {
@@ -45,6 +50,6 @@ final class TestCalls {
         Ledger.UsageRow usage = new Ledger.UsageRow("req-1", 10, 3, listing.id(), OptionalLong.of(4), "a", "test",
                 "test/1", Instant.parse("2026-12-01T00:00:00Z"), charge.billedMicroCents(), 0);
         return new Call(request, consumer, listing, target, JsonRpcMessage.NONE, new byte[0], charge, usage,
-                YearMonth.of(2026, 12), Duration.ofSeconds(30), Optional.empty());
+                YearMonth.of(2026, 12), Duration.ofSeconds(30), Optional.empty(), RATE);
     }
 }

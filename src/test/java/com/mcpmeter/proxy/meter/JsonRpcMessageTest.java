@@ -145,20 +145,20 @@ class JsonRpcMessageTest {
 
     @Test
     void rejectsToolCallWithoutParamsName() {
-        assertEquals(Rejection.INVALID_REQUEST, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}"));
-        assertEquals(Rejection.INVALID_REQUEST,
+        assertEquals(Rejection.INVALID_PARAMS, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}"));
+        assertEquals(Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}"));
-        assertEquals(Rejection.INVALID_REQUEST,
+        assertEquals(Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"\"}}"));
-        assertEquals(Rejection.INVALID_REQUEST,
+        assertEquals(Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}"));
-        assertEquals(Rejection.INVALID_REQUEST,
+        assertEquals(Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":[\"weather\"]}"));
     }
 
     @Test
     void rejectsWholeBatchWhenOneToolCallLacksName() {
-        assertEquals(Rejection.INVALID_REQUEST, rejection("["
+        assertEquals(Rejection.INVALID_PARAMS, rejection("["
                 + "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}},"
                 + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}]"));
     }

@@ -2,11 +2,14 @@ package com.mcpmeter.proxy.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.MutableClock;
 import com.mcpmeter.proxy.meter.RateWindows.Decision;
+import com.mcpmeter.proxy.meter.RateWindows.Window;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -28,6 +31,40 @@ class LocalRateWindowsTest {
             admitted += windows.acquire(subject, perMinute, perDay, 1, now).allowed() ? 1 : 0;
         }
         return admitted;
+    }
+
+    private static void assertRefused(long retryAfterSeconds, String window, int limit, Decision decision) {
+        assertEquals(List.of(false, retryAfterSeconds, window, limit),
+                List.of(decision.allowed(), decision.retryAfterSeconds(), decision.window(), decision.limit()));
+    }
+
+    private static void assertAllowed(Decision decision, String... why) {
+        assertTrue(decision.allowed(), String.join(" ", why) + " " + decision);
+    }
+
+    @Test
+    void eachDecisionSaysWhatBothWindowsHoldLeftAndWhenTheOldestCallLeaves() {
+        var windows = new LocalRateWindows(1);
+        Decision first = windows.acquire(SUBJECT, 5, 100, 2, clock.instant()); // 12:00:10
+        // Two calls in the 12:00:10 bucket: it leaves the minute at 12:01:11, the day's 12:00–12:15 bucket
+        // leaves the day at 12:15 the next day (24 h 15 min after its start, 24 h 14 min 50 s from now).
+        assertEquals(List.of(new Window("minute", 5, 60, 3, 61), new Window("day", 100, 86_400, 98, 87_290)),
+                first.windows());
+        clock.advance(Duration.ofSeconds(30)); // 12:00:40
+        Decision second = windows.acquire(SUBJECT, 5, 100, 3, clock.instant());
+        assertEquals(List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
+                second.windows(), "the oldest call still sets the reset");
+        Decision refused = windows.acquire(SUBJECT, 5, 100, 1, clock.instant());
+        assertEquals(List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
+                refused.windows(), "a refusal counts nothing and says what is held");
+    }
+
+    @Test
+    void aSubjectWithNothingCountedResetsAtOnce() {
+        var windows = new LocalRateWindows(1);
+        Decision refused = windows.acquire(SUBJECT, 0, 100, 1, clock.instant());
+        assertEquals(List.of(new Window("minute", 0, 60, 0, 0), new Window("day", 100, 86_400, 100, 0)),
+                refused.windows());
     }
 
     @Test
@@ -52,7 +89,7 @@ class LocalRateWindowsTest {
         assertEquals(3, admitted(windows, SUBJECT, 6, LARGE, clock.instant(), 10));
         Decision refused = windows.acquire(SUBJECT, 6, LARGE, 1, clock.instant());
         // The burst's bucket (12:00:10) overlaps every window up to 12:01:10.999, so it leaves at 12:01:11.
-        assertEquals(new Decision(false, 61, "minute", 3), refused);
+        assertRefused(61, "minute", 3, refused);
     }
 
     @Test
@@ -98,7 +135,7 @@ class LocalRateWindowsTest {
         assertEquals(5, admitted(windows, SUBJECT, 1_000, 10, lateEvening, 5));
         Decision refused = windows.acquire(SUBJECT, 1_000, 10, 1, lateEvening.plus(Duration.ofMinutes(20)));
         // Bucket 23:45–00:00 overlaps every day window up to 23:59:59.999 the next day.
-        assertEquals(new Decision(false, Duration.ofHours(24).minusMinutes(10).toSeconds(), "day", 5), refused);
+        assertRefused(Duration.ofHours(24).minusMinutes(10).toSeconds(), "day", 5, refused);
         var nextDay = Instant.parse("2026-11-25T23:59:59.999Z");
         assertEquals(0, admitted(windows, SUBJECT, 1_000, 10, nextDay, 1));
         assertEquals(5, admitted(windows, SUBJECT, 1_000, 10, nextDay.plusMillis(1), 6));
@@ -116,22 +153,22 @@ class LocalRateWindowsTest {
     @Test
     void aBatchCountsEachOfItsCallsAndPassesWholeOrNotAtAll() {
         var windows = new LocalRateWindows(1);
-        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        assertAllowed(windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
         clock.advance(Duration.ofSeconds(10)); // 12:00:20
         // 3 + 3 > 5: refused whole, and the wait is until the first batch's bucket leaves (12:01:11).
-        assertEquals(new Decision(false, 51, "minute", 5), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
-        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 2, clock.instant()), "the refusal counted nothing");
+        assertRefused(51, "minute", 5, windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        assertAllowed(windows.acquire(SUBJECT, 5, LARGE, 2, clock.instant()), "the refusal counted nothing");
         assertEquals(0, admitted(windows, SUBJECT, 5, LARGE, clock.instant(), 1));
         clock.advance(Duration.ofSeconds(51)); // 12:01:11: the 3 left, the 2 stay
-        assertEquals(Decision.allow(), windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
+        assertAllowed(windows.acquire(SUBJECT, 5, LARGE, 3, clock.instant()));
         assertEquals(0, admitted(windows, SUBJECT, 5, LARGE, clock.instant(), 1));
     }
 
     @Test
     void aBatchLargerThanTheLimitNeverPassesAndCountsNothing() {
         var windows = new LocalRateWindows(1);
-        assertEquals(new Decision(false, 1, "minute", 4), windows.acquire(SUBJECT, 4, LARGE, 5, clock.instant()));
-        assertEquals(new Decision(false, 900, "day", 4), windows.acquire(SUBJECT, LARGE, 4, 5, clock.instant()));
+        assertRefused(1, "minute", 4, windows.acquire(SUBJECT, 4, LARGE, 5, clock.instant()));
+        assertRefused(900, "day", 4, windows.acquire(SUBJECT, LARGE, 4, 5, clock.instant()));
         assertEquals(0, windows.subjectCount());
         assertEquals(4, admitted(windows, SUBJECT, 4, 4, clock.instant(), 4));
         assertThrows(IllegalArgumentException.class, () -> windows.acquire(SUBJECT, 4, 4, 0, clock.instant()));
@@ -140,8 +177,8 @@ class LocalRateWindowsTest {
     @Test
     void aLimitOfZeroRefusesEveryCallForOneBucketAtATime() {
         var windows = new LocalRateWindows(2);
-        assertEquals(new Decision(false, 1, "minute", 0), windows.acquire(SUBJECT, 0, LARGE, 1, clock.instant()));
-        assertEquals(new Decision(false, 900, "day", 0), windows.acquire(SUBJECT, 10, 0, 1, clock.instant()));
+        assertRefused(1, "minute", 0, windows.acquire(SUBJECT, 0, LARGE, 1, clock.instant()));
+        assertRefused(900, "day", 0, windows.acquire(SUBJECT, 10, 0, 1, clock.instant()));
         assertEquals(0, windows.subjectCount(), "refused calls leave nothing behind");
     }
 
