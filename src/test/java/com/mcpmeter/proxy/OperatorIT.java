@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A new operator, following only the README's "Operating" section, runs the business: an empty
  * database migrated, a publisher's listing with two prices, a consumer's key, a top-up, a call at
- * each price through a running proxy, those calls in the CSV export and in the publisher's revenue. Only the jar's commands and HTTP are
+ * each price through a running proxy, those calls in the CSV export, the publisher's revenue and /metrics. Only the jar's commands and HTTP are
  * used; SQL only for the last look at the ledger. Each step is a method, so more can be added
  * (metrics, revenue) without touching the others.
  */
@@ -41,11 +41,14 @@ class OperatorIT {
     private static JarCli cli;
     private static TestUpstream upstream;
     private static ProxyProcess proxy;
+    private static int adminPort;
 
     @BeforeAll
     static void start() throws Exception {
         database = TestStores.newEmptyDatabase(); // the operator's migrate makes it
-        env = TestStores.env(database, TestStores.newRedis());
+        env = new java.util.HashMap<>(TestStores.env(database, TestStores.newRedis()));
+        adminPort = freePort();
+        env.put("ADMIN_PORT", Integer.toString(adminPort)); // where the operator scrapes /metrics
         Path dir = Path.of("target", "operator-it");
         cli = new JarCli(env, dir);
         upstream = TestUpstream.start(TestUpstream.jsonRpc());
@@ -86,12 +89,38 @@ class OperatorIT {
                         r.get(9))).toList(),
                 "request id, consumer, listing, tool, status, billed, payout (80 %), fee (20 %)");
         revenueOfThePublisher();
+        metricsShowTheCalls(slug);
         ledgerShowsTheTopUpAndTheDebits();
         assertEquals(0, cli.run("reconcile").ok().exit());
     }
 
     private static String requestId(HttpResponse<String> response) {
         return response.headers().firstValue("X-Mcpmeter-Request-Id").orElseThrow();
+    }
+
+    /** The README's Metrics section: the admin port's /metrics counts both calls and their µ¢. */
+    private static void metricsShowTheCalls(String slug) throws Exception {
+        HttpResponse<String> scrape = HTTP.send(HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + adminPort + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, scrape.statusCode(), scrape.body());
+        assertEquals(2.0, sum(scrape.body(), "mcpmeter_calls_total", slug), scrape.body());
+        assertEquals((double) (FORECAST_PRICE + DEFAULT_PRICE),
+                sum(scrape.body(), "mcpmeter_billed_micro_cents_total", slug));
+    }
+
+    /** The sum of a metric's series for one listing, in Prometheus's text format. */
+    private static double sum(String exposition, String metric, String slug) {
+        return exposition.lines()
+                .filter(line -> line.startsWith(metric + "{") && line.contains("listing=\"" + slug + "\""))
+                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+                .sum();
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (var probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return probe.getLocalPort();
+        }
     }
 
     private static void migrate() throws Exception {
