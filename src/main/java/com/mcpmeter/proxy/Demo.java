@@ -7,7 +7,6 @@ import com.mcpmeter.proxy.demo.Schema;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
 import java.io.IOException;
-import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -39,7 +38,7 @@ final class Demo {
         Schema.ensure(config.database());
         DemoUpstream upstream = startUpstream(Optional.ofNullable(System.getenv("DEMO_UPSTREAM_PORT")));
         try (Database db = new Database(config.database())) {
-            seedDemo(new Seeder(db.dataSource()), db, upstream.mcpUri().toString());
+            seedDemo(new Seeder(db.dataSource()), upstream.mcpUri().toString());
         }
         App app;
         try {
@@ -89,15 +88,10 @@ final class Demo {
                 + (setting.equals("DEMO_UPSTREAM_PORT") ? " or leave it unset for any free one" : "")));
     }
 
-    private static void seedDemo(Seeder seeder, Database db, String upstreamUrl) throws Exception {
+    private static void seedDemo(Seeder seeder, String upstreamUrl) throws Exception {
         if (seeder.userByEmail(CONSUMER).isPresent()) {
             // A later run: the upstream may listen elsewhere now.
-            db.call("point the demo listing at the upstream", c -> {
-                try (PreparedStatement ps = c.prepareStatement("UPDATE mcps SET upstream_url = ? WHERE slug = 'demo'")) {
-                    ps.setString(1, upstreamUrl);
-                    return ps.executeUpdate();
-                }
-            });
+            seeder.pointListingAt("demo", upstreamUrl);
             return;
         }
         long publisher = seeder.user("publisher@mcpmeter.local", "active", 0);

@@ -1,9 +1,7 @@
 package com.mcpmeter.proxy.config;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,7 +66,7 @@ public final class ConfigLoader {
 
     /** The process environment over {@code .env} in the working directory, if there is one. */
     public static Config fromEnvironment() {
-        Map<String, String> merged = new HashMap<>(readDotEnv(Path.of(".env")));
+        Map<String, String> merged = new HashMap<>(DotEnvFile.read(Path.of(".env")));
         merged.putAll(System.getenv());
         return load(merged);
     }
@@ -271,36 +269,5 @@ public final class ConfigLoader {
             problems.add(name + " is not a valid URL: '" + value + "'");
             return URI.create("http://invalid");
         }
-    }
-
-    /** KEY=value lines; blank lines and # comments ignored; optional single or double quotes. */
-    static Map<String, String> readDotEnv(Path file) {
-        Map<String, String> values = new HashMap<>();
-        if (!Files.isRegularFile(file)) {
-            return values;
-        }
-        try {
-            for (String line : Files.readAllLines(file)) {
-                String trimmed = line.strip();
-                int eq = trimmed.indexOf('=');
-                if (trimmed.isEmpty() || trimmed.startsWith("#") || eq <= 0) {
-                    continue;
-                }
-                String key = trimmed.substring(0, eq).strip();
-                if (key.startsWith("export ")) {
-                    key = key.substring("export ".length()).strip();
-                }
-                String value = trimmed.substring(eq + 1).strip();
-                if (value.length() >= 2
-                        && (value.startsWith("\"") && value.endsWith("\"")
-                                || value.startsWith("'") && value.endsWith("'"))) {
-                    value = value.substring(1, value.length() - 1);
-                }
-                values.put(key, value);
-            }
-        } catch (IOException e) {
-            throw new ConfigException(List.of("cannot read " + file.toAbsolutePath() + ": " + e.getMessage()));
-        }
-        return values;
     }
 }

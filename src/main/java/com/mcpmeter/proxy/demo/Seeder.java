@@ -224,6 +224,16 @@ public final class Seeder {
         }
     }
 
+    /** Points an existing listing at a new upstream URL (a demo upstream moves port between runs); returns rows changed. */
+    public int pointListingAt(String slug, String upstreamUrl) throws SQLException {
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement("UPDATE mcps SET upstream_url = ? WHERE slug = ?")) {
+            ps.setString(1, upstreamUrl);
+            ps.setString(2, slug);
+            return ps.executeUpdate();
+        }
+    }
+
     public void publisherFee(long publisherId, int feeBps) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("""

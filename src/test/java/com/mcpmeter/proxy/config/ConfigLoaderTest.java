@@ -228,7 +228,7 @@ class ConfigLoaderTest {
                 "=no key",
                 "INNER=a # not a comment",
                 ""), StandardCharsets.UTF_8);
-        Map<String, String> values = ConfigLoader.readDotEnv(file);
+        Map<String, String> values = DotEnvFile.read(file);
         assertEquals("8080", values.get("PORT"));
         assertEquals("0.0.0.0", values.get("HOST"));
         assertEquals("s3cret with spaces", values.get("DB_PASSWORD"));
@@ -247,15 +247,15 @@ class ConfigLoaderTest {
 
     @Test
     void readsNothingFromAMissingDotEnv(@TempDir Path dir) {
-        assertEquals(Map.of(), ConfigLoader.readDotEnv(dir.resolve("absent.env")));
-        assertEquals(Map.of(), ConfigLoader.readDotEnv(dir), "a directory is not a .env file");
+        assertEquals(Map.of(), DotEnvFile.read(dir.resolve("absent.env")));
+        assertEquals(Map.of(), DotEnvFile.read(dir), "a directory is not a .env file");
     }
 
     @Test
     void loadsWhatItReadsFromDotEnv(@TempDir Path dir) throws IOException {
         Path file = dir.resolve(".env");
         Files.writeString(file, "export DB_USER=\"root\"\nPORT='4000'\n# REDIS_DB=9\n", StandardCharsets.UTF_8);
-        Config c = ConfigLoader.load(ConfigLoader.readDotEnv(file));
+        Config c = ConfigLoader.load(DotEnvFile.read(file));
         assertEquals("root", c.database().user());
         assertEquals(4000, c.server().port());
         assertEquals(2, c.redis().database());
