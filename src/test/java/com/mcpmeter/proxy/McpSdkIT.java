@@ -8,13 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -25,11 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,7 +36,6 @@ import org.junit.jupiter.api.Test;
  */
 class McpSdkIT {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Path NODE_DIR = Path.of("src/test/node").toAbsolutePath();
     private static final Path LOGS = Path.of("target/mcp-sdk-it").toAbsolutePath();
     private static final long PRICE = 1_000;
     private static final long CREDIT = 1_000_000;
@@ -56,19 +45,20 @@ class McpSdkIT {
     private static final int LONG_SECONDS = 2;
 
     private static ProxyFixture proxy;
-    private static final List<Process> children = new CopyOnWriteArrayList<>();
-    private static final AtomicInteger STARTS = new AtomicInteger();
+    private static NodeChildren node;
 
     @BeforeAll
     static void start() throws Exception {
-        Files.createDirectories(LOGS);
-        ensureNodeModules();
+        node = new NodeChildren(Path.of("src/test/node"), LOGS);
+        node.install("@modelcontextprotocol/sdk", "@modelcontextprotocol/server-everything");
         proxy = ProxyFixture.start();
     }
 
     @AfterAll
     static void stop() {
-        children.forEach(McpSdkIT::kill);
+        if (node != null) {
+            node.close();
+        }
         if (proxy != null) {
             proxy.close();
         }
@@ -76,9 +66,9 @@ class McpSdkIT {
 
     @Test
     void streamableHttpThroughTheProxy() throws Exception {
-        Everything server = startEverything("streamableHttp");
+        NodeChildren.Server server = node.everything("streamableHttp");
         try {
-            int upstreamPort = awaitPort(server);
+            int upstreamPort = node.awaitPort(server);
             String slug = listing("http://127.0.0.1:" + upstreamPort + "/mcp", "streamable");
             var consumer = proxy.consumer(CREDIT);
             JsonNode report = runClient("streamable", "http://127.0.0.1:" + proxy.port() + "/" + slug, consumer.key());
@@ -89,15 +79,15 @@ class McpSdkIT {
             assertTrue(report.path("sdkQuirks").isEmpty(), "the streamable client saw every progress: " + report);
             assertEquals(LONG_STEPS, report.path("progressCallbacks").size(), "every progress reached onprogress");
         } finally {
-            kill(server.process());
+            node.kill(server.process());
         }
     }
 
     @Test
     void legacySseThroughTheProxy() throws Exception {
-        Everything server = startEverything("sse");
+        NodeChildren.Server server = node.everything("sse");
         try {
-            int upstreamPort = awaitPort(server);
+            int upstreamPort = node.awaitPort(server);
             String slug = listing("http://127.0.0.1:" + upstreamPort + "/sse", "sse");
             var consumer = proxy.consumer(CREDIT);
             JsonNode report = runClient("sse", "http://127.0.0.1:" + proxy.port() + "/" + slug + "/sse", consumer.key());
@@ -113,7 +103,7 @@ class McpSdkIT {
                 assertTrue(quirk.asText().contains("\"progress\":" + LONG_STEPS + ","), "only the last progress: " + quirk);
             }
         } finally {
-            kill(server.process());
+            node.kill(server.process());
         }
     }
 
@@ -125,9 +115,9 @@ class McpSdkIT {
      */
     @Test
     void streamableGetStreamOpensBeforeItsFirstEvent() throws Exception {
-        Everything server = startEverything("streamableHttp");
+        NodeChildren.Server server = node.everything("streamableHttp");
         try {
-            int upstreamPort = awaitPort(server);
+            int upstreamPort = node.awaitPort(server);
             String slug = listing("http://127.0.0.1:" + upstreamPort + "/mcp", "streamable");
             var consumer = proxy.consumer(CREDIT);
             var init = proxy.post("/" + slug, consumer.key(), """
@@ -157,7 +147,7 @@ class McpSdkIT {
                 stream.cancel(true);
             }
         } finally {
-            kill(server.process());
+            node.kill(server.process());
         }
     }
 
@@ -291,129 +281,29 @@ class McpSdkIT {
                 consumer.projectId(), PRICE), "one priced usage row per paid call");
     }
 
-    // ---- node processes ----
-
-    private static void ensureNodeModules() throws Exception {
-        if (Files.isDirectory(NODE_DIR.resolve("node_modules/@modelcontextprotocol/sdk"))
-                && Files.isDirectory(NODE_DIR.resolve("node_modules/@modelcontextprotocol/server-everything"))) {
-            return;
-        }
-        Path log = LOGS.resolve("npm-ci.log");
-        Process npm;
-        try {
-            npm = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund").directory(NODE_DIR.toFile())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        } catch (IOException e) {
-            throw new IllegalStateException("McpSdkIT needs Node.js ≥ 20 and npm on the PATH to install "
-                    + NODE_DIR.resolve("package.json") + ": " + e.getMessage(), e);
-        }
-        children.add(npm);
-        if (!npm.waitFor(5, TimeUnit.MINUTES)) {
-            kill(npm);
-            fail("npm ci in " + NODE_DIR + " took more than 5 minutes; see " + log);
-        }
-        if (npm.exitValue() != 0) {
-            fail("npm ci in " + NODE_DIR + " failed with " + npm.exitValue() + ":\n" + tail(log));
-        }
-    }
-
-    private static Process node(String logName, Map<String, String> env, String... args) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add("node");
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command).directory(NODE_DIR.toFile());
-        builder.environment().putAll(env);
-        builder.redirectOutput(LOGS.resolve(logName + ".out").toFile());
-        builder.redirectError(LOGS.resolve(logName + ".err").toFile());
-        Process process;
-        try {
-            process = builder.start();
-        } catch (IOException e) {
-            throw new IllegalStateException("McpSdkIT needs Node.js ≥ 20 on the PATH: " + e.getMessage(), e);
-        }
-        children.add(process);
-        return process;
-    }
-
-    /** A running server-everything: its process, and where its port and log are written. */
-    private record Everything(Process process, String mode, Path portFile, Path log) {}
-
-    private static Everything startEverything(String mode) throws IOException {
-        String name = "everything-" + mode + "-" + STARTS.incrementAndGet();
-        Path portFile = LOGS.resolve(name + ".port");
-        Files.deleteIfExists(portFile);
-        Process process = node(name, Map.of("PORT", "0", "MCPMETER_PORT_FILE", portFile.toString()),
-                "everything-server.mjs", mode);
-        return new Everything(process, mode, portFile, LOGS.resolve(name + ".err"));
-    }
-
-    /** Waits (bounded) for the launcher to report its port, then for the port to accept connections. */
-    private static int awaitPort(Everything server) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!Files.exists(server.portFile())) {
-            if (!server.process().isAlive()) {
-                fail("server-everything (" + server.mode() + ") exited with " + server.process().exitValue() + ":\n"
-                        + tail(server.log()));
-            }
-            if (System.nanoTime() > deadline) {
-                fail("server-everything (" + server.mode() + ") did not listen within 20 s:\n" + tail(server.log()));
-            }
-            server.process().waitFor(20, TimeUnit.MILLISECONDS); // returns early only if it exits
-        }
-        int port = Integer.parseInt(Files.readString(server.portFile()).trim());
-        try (Socket probe = new Socket()) {
-            probe.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
-        }
-        return port;
-    }
+    // ---- node processes (NodeChildren starts, logs and kills them) ----
 
     /** Runs client.mjs to the end (bounded) and returns the one JSON line it printed. */
     private static JsonNode runClient(String transport, String url, String key) throws Exception {
         String logName = "client-" + transport;
-        Process client = node(logName, Map.of("MCPMETER_KEY", key,
+        Process client = node.start(logName, Map.of("MCPMETER_KEY", key,
                 "MCPMETER_ECHO_CALLS", Integer.toString(ECHO_CALLS),
                 "MCPMETER_LONG_STEPS", Integer.toString(LONG_STEPS),
                 "MCPMETER_LONG_SECONDS", Integer.toString(LONG_SECONDS),
                 "MCPMETER_CLIENT_DEADLINE_MS", "20000"), "client.mjs", transport, url);
         try {
             if (!client.waitFor(25, TimeUnit.SECONDS)) {
-                fail("the SDK client (" + transport + ") did not finish within 25 s:\n" + tail(LOGS.resolve(logName + ".err")));
+                fail("the SDK client (" + transport + ") did not finish within 25 s:\n" + node.stderrOf(logName));
             }
             String stdout = Files.readString(LOGS.resolve(logName + ".out"), StandardCharsets.UTF_8);
             String last = stdout.lines().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse("");
             if (client.exitValue() != 0 || last.isEmpty()) {
                 fail("the SDK client (" + transport + ") exited with " + client.exitValue() + ".\nstdout: " + last
-                        + "\nstderr:\n" + tail(LOGS.resolve(logName + ".err")));
+                        + "\nstderr:\n" + node.stderrOf(logName));
             }
             return JSON.readTree(last);
         } finally {
-            kill(client);
-        }
-    }
-
-    private static void kill(Process process) {
-        if (!process.isAlive()) {
-            children.remove(process);
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-        children.remove(process);
-    }
-
-    private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
-        } catch (IOException e) {
-            return "(no log at " + log + ")";
+            node.kill(client);
         }
     }
 }

@@ -122,7 +122,8 @@ final class NodeChildren implements AutoCloseable {
         return tail(logs.resolve(logName + ".err"));
     }
 
-    private Process start(String logName, Map<String, String> env, String... args) throws IOException {
+    /** Starts {@code node args…} with its stdout and stderr in {@code logName}.out / .err. */
+    Process start(String logName, Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>();
         command.add("node");
         command.addAll(List.of(args));

@@ -4,9 +4,7 @@ import com.mcpmeter.proxy.store.CreditAdmin;
 import com.mcpmeter.proxy.store.CreditAdmin.Booking;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import org.jspecify.annotations.Nullable;
@@ -50,9 +48,7 @@ final class CreditCommand extends Group {
     }
 
     @Command(name = "add", description = "Add credit the consumer paid for (ledger type topup, or promo).")
-    static final class Add implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Add extends AdminCall {
         @Parameters(index = "0", paramLabel = "EMAIL")
         String consumer;
 
@@ -65,13 +61,10 @@ final class CreditCommand extends Group {
         @Option(names = "--note", paramLabel = "TEXT", description = "Ledger description, e.g. an invoice number.")
         @Nullable String note;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Add(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override
@@ -87,9 +80,7 @@ final class CreditCommand extends Group {
     }
 
     @Command(name = "adjust", description = "Correct a balance either way (ledger type adjustment); never below 0.")
-    static final class Adjust implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Adjust extends AdminCall {
         @Parameters(index = "0", paramLabel = "EMAIL")
         String consumer;
 
@@ -100,13 +91,10 @@ final class CreditCommand extends Group {
         @Option(names = "--reason", required = true, paramLabel = "TEXT", description = "Why, for the ledger.")
         String reason;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Adjust(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override

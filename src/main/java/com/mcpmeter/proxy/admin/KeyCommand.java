@@ -7,10 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import org.jspecify.annotations.Nullable;
@@ -28,9 +26,7 @@ final class KeyCommand extends Group {
 
     @Command(name = "create", description = "Create a key for a consumer's project (both made if new); prints the"
             + " token once.")
-    static final class Create implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Create extends AdminCall {
         @Option(names = "--consumer", required = true, paramLabel = "EMAIL", description = "The consumer's e-mail.")
         String consumer;
 
@@ -44,13 +40,10 @@ final class KeyCommand extends Group {
         @Option(names = "--test", description = "A mcpm_test_ key instead of mcpm_live_.")
         boolean test;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Create(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override
@@ -77,20 +70,15 @@ final class KeyCommand extends Group {
     }
 
     @Command(name = "revoke", description = "Revoke a key, on every running instance within a second.")
-    static final class Revoke implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Revoke extends AdminCall {
         @Parameters(paramLabel = "KEY", description = "The key's id (see 'key list'), its whole token, or a prefix only"
                 + " it has.")
         String key;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Revoke(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override
@@ -149,22 +137,17 @@ final class KeyCommand extends Group {
     }
 
     @Command(name = "list", description = "List keys (prefix only; tokens are never stored).")
-    static final class ListKeys implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class ListKeys extends AdminCall {
         @Option(names = "--consumer", paramLabel = "EMAIL", description = "Only this consumer's keys.")
         @Nullable String consumer;
 
         @Option(names = "--all", description = "Revoked keys too.")
         boolean all;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         ListKeys(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override

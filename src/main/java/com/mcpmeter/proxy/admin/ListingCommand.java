@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,9 +29,7 @@ final class ListingCommand extends Group {
     }
 
     @Command(name = "create", description = "Create a listing (and its publisher user, if new), live unless --draft.")
-    static final class Create implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Create extends AdminCall {
         @Parameters(paramLabel = "SLUG", description = "Where consumers call it: https://<proxy>/<slug>.")
         String slug;
 
@@ -52,13 +49,10 @@ final class ListingCommand extends Group {
         @Mixin
         ListingOptions options;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Create(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override
@@ -103,22 +97,17 @@ final class ListingCommand extends Group {
     }
 
     @Command(name = "update", description = "Change a listing's settings; options not given stay as they are.")
-    static final class Update implements Callable<Integer> {
-        private final AdminContext context;
-
+    static final class Update extends AdminCall {
         @Parameters(paramLabel = "SLUG")
         String slug;
 
         @Mixin
         ListingOptions options;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         Update(AdminContext context) {
-            this.context = context;
+            super(context);
         }
 
         @Override
@@ -142,21 +131,17 @@ final class ListingCommand extends Group {
     }
 
     /** pause, resume and archive: one status change each, from the statuses it makes sense from. */
-    abstract static class StatusCommand implements Callable<Integer> {
-        private final AdminContext context;
+    abstract static class StatusCommand extends AdminCall {
         private final String to;
         private final Set<String> from;
 
         @Parameters(paramLabel = "SLUG")
         String slug;
 
-        @Mixin
-        JsonOption output;
-
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
         StatusCommand(AdminContext context, String to, Set<String> from) {
-            this.context = context;
+            super(context);
             this.to = to;
             this.from = from;
         }

@@ -9,18 +9,14 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import org.jspecify.annotations.Nullable;
 
 /** {@code listing price SLUG [--default AMOUNT] [--tool TOOL=AMOUNT]… [--remove-tool TOOL]…}, in one transaction. */
 @Command(name = "price", description = "Set a listing's default price and per-tool prices (0: free).")
-final class ListingPriceCommand implements Callable<Integer> {
-    private final AdminContext context;
-
+final class ListingPriceCommand extends AdminCall {
     @Parameters(paramLabel = "SLUG")
     String slug;
 
@@ -34,13 +30,10 @@ final class ListingPriceCommand implements Callable<Integer> {
             description = "Drop a tool's own price: it costs the default again (repeatable).")
     List<String> removed = new ArrayList<>();
 
-    @Mixin
-    JsonOption output;
-
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ListingPriceCommand(AdminContext context) {
-        this.context = context;
+        super(context);
     }
 
     @Override

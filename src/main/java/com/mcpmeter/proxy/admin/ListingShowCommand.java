@@ -5,27 +5,20 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import org.jspecify.annotations.Nullable;
 
 /** {@code listing show SLUG}: what the proxy will do with it. Publisher header values are never shown. */
 @Command(name = "show", description = "Show a listing's settings and prices (header names only).")
-final class ListingShowCommand implements Callable<Integer> {
-    private final AdminContext context;
-
+final class ListingShowCommand extends AdminCall {
     @Parameters(paramLabel = "SLUG")
     String slug;
-
-    @Mixin
-    JsonOption output;
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ListingShowCommand(AdminContext context) {
-        this.context = context;
+        super(context);
     }
 
     @Override

@@ -4,9 +4,7 @@ import com.mcpmeter.proxy.store.SchemaMigration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalInt;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import org.jspecify.annotations.Nullable;
 
@@ -15,19 +13,14 @@ import org.jspecify.annotations.Nullable;
  * schema.sql; running it again changes nothing. {@code --check} only tells (exit 1 when outdated).
  */
 @Command(name = "migrate", description = "Create or upgrade the database schema (idempotent).")
-final class MigrateCommand implements Callable<Integer> {
-    private final AdminContext context;
-
+final class MigrateCommand extends AdminCall {
     @Option(names = "--check", description = "Change nothing; exit 1 if the schema is older than this build needs.")
     boolean check;
-
-    @Mixin
-    JsonOption output;
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     MigrateCommand(AdminContext context) {
-        this.context = context;
+        super(context);
     }
 
     @Override

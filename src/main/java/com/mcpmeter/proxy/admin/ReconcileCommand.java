@@ -9,9 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import org.jspecify.annotations.Nullable;
 
@@ -24,10 +22,8 @@ import org.jspecify.annotations.Nullable;
  * --stale-minutes} is only a minimum age on top of that.
  */
 @Command(name = "reconcile", description = "Check every money invariant; exit 1 on drift.")
-final class ReconcileCommand implements Callable<Integer> {
+final class ReconcileCommand extends AdminCall {
     static final Duration DEFAULT_STALE = Duration.ofMinutes(5);
-
-    private final AdminContext context;
 
     @Option(names = "--from", paramLabel = "DATE|INSTANT", description = "Inclusive; default: the beginning.")
     @Nullable String from;
@@ -52,13 +48,10 @@ final class ReconcileCommand implements Callable<Integer> {
     @Option(names = "--abandon-unowned", description = "With --repair: give up on debits from before leases.")
     boolean abandonUnowned;
 
-    @Mixin
-    JsonOption output;
-
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     ReconcileCommand(AdminContext context) {
-        this.context = context;
+        super(context);
     }
 
     @Override

@@ -6,17 +6,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import org.jspecify.annotations.Nullable;
 
 /** {@code revenue --by listing|publisher --period day|month}: billed, payout and fee per group. */
 @Command(name = "revenue", description = "What calls billed, per listing or publisher and per UTC day or month.")
-final class RevenueCommand implements Callable<Integer> {
-    private final AdminContext context;
-
+final class RevenueCommand extends AdminCall {
     @Option(names = "--by", paramLabel = "listing|publisher", defaultValue = "listing", description = "Default: listing.")
     String by;
 
@@ -29,13 +25,10 @@ final class RevenueCommand implements Callable<Integer> {
     @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Inclusive day or exclusive instant; default: now.")
     @Nullable String to;
 
-    @Mixin
-    JsonOption output;
-
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
 
     RevenueCommand(AdminContext context) {
-        this.context = context;
+        super(context);
     }
 
     @Override

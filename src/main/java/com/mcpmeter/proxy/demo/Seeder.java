@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.demo;
 
 import com.mcpmeter.proxy.meter.TokenHash;
+import com.mcpmeter.proxy.store.ListingPrices;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -246,15 +247,7 @@ public final class Seeder {
     }
 
     private static void price(Connection c, long mcpId, @Nullable String tool, long price) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("""
-                INSERT INTO pricing_rules (mcp_id, tool_name, model, price_micro_cents, created_at, updated_at)
-                VALUES (?, ?, ?, ?, NOW(), NOW())""")) {
-            ps.setLong(1, mcpId);
-            ps.setString(2, tool);
-            ps.setString(3, price == 0 ? "free" : "per_call");
-            ps.setLong(4, price);
-            ps.executeUpdate();
-        }
+        ListingPrices.insert(c, mcpId, tool, price);
     }
 
     private static long generatedId(PreparedStatement ps) throws SQLException {

@@ -116,7 +116,11 @@ public final class ListingPrices {
         }
     }
 
-    private static void insert(Connection c, long mcpId, @Nullable String tool, long price) throws SQLException {
+    /**
+     * A new pricing row (no tool: the listing's default), priced {@code free} at 0 and {@code per_call}
+     * otherwise; public so that the demo and test seeding write rows exactly as the admin CLI does.
+     */
+    public static void insert(Connection c, long mcpId, @Nullable String tool, long price) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO pricing_rules (mcp_id, tool_name, model, price_micro_cents, created_at, updated_at)
                 VALUES (?, ?, ?, ?, NOW(), NOW())""")) {
