@@ -33,4 +33,13 @@ if [ ! -x /usr/sbin/nginx ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
     [ -n "$created_policy" ] && rm -f "$policy"
 fi
 
+# The MCP SDK tests' node packages (pinned by package-lock.json), installed once here: the
+# integration tests run in two JVMs at once, and two `npm ci` in one folder would trip over
+# each other. A test still installs them itself when run some other way.
+for dir in src/test/node src/test/node-stateless; do
+    if [ ! -d "$dir/node_modules" ] && command -v npm >/dev/null 2>&1; then
+        (cd "$dir" && npm ci --no-audit --no-fund >/dev/null 2>&1) || echo "npm ci in $dir failed; the SDK tests will say why" >&2
+    fi
+done
+
 exec ./mvnw -B verify "$@"

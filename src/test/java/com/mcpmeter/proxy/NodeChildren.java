@@ -42,13 +42,30 @@ final class NodeChildren implements AutoCloseable {
 
     /** {@code npm ci} (bounded) unless every one of {@code packages} is under node_modules. */
     void install(String... packages) throws Exception {
+        if (installed(packages)) {
+            return;
+        }
+        // Test classes run in two JVMs at once, and two `npm ci` in one folder break each other.
+        Path lockFile = Files.createDirectories(Path.of("target")).resolve("npm-" + dir.getFileName() + ".lock");
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(lockFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.channels.FileLock held = channel.lock(); // released when the channel closes
+            if (!installed(packages)) {
+                npmCi();
+            }
+            held.release();
+        }
+    }
+
+    private boolean installed(String... packages) {
         boolean all = true;
         for (String p : packages) {
             all &= Files.isDirectory(dir.resolve("node_modules").resolve(p));
         }
-        if (all) {
-            return;
-        }
+        return all;
+    }
+
+    private void npmCi() throws Exception {
         Path log = logs.resolve("npm-ci.log");
         Process npm;
         try {
