@@ -34,8 +34,16 @@ public final class App implements AutoCloseable {
     private final InstanceMetrics instanceMetrics;
     private final AdminServer admin;
 
-    private App(Database database, Redis redis, SqlLedger ledger, Revocations revocations, InstanceLease lease,
-            ProxyServer server, PrometheusMeterRegistry registry, InstanceMetrics instanceMetrics, AdminServer admin) {
+    private App(
+            Database database,
+            Redis redis,
+            SqlLedger ledger,
+            Revocations revocations,
+            InstanceLease lease,
+            ProxyServer server,
+            PrometheusMeterRegistry registry,
+            InstanceMetrics instanceMetrics,
+            AdminServer admin) {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
@@ -68,7 +76,8 @@ public final class App implements AutoCloseable {
             ledger.track(tracker);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);
-            RedisRateWindows windows = new RedisRateWindows(redis, config.limits().instances());
+            RedisRateWindows windows =
+                    new RedisRateWindows(redis, config.limits().instances());
             revocations = Revocations.start(database, redis, keys, directory, config.caches());
             Pipeline pipeline = new Pipeline(
                     keys,
@@ -80,10 +89,16 @@ public final class App implements AutoCloseable {
                     config,
                     clock,
                     tracker);
-            server = ProxyServer.start(config, pipeline, database::isReachable, redis::isReachable,
-                    windows::fallbackDecisions, ledger::spooled, access);
-            instanceMetrics = new InstanceMetrics(registry, () -> pipeline.openCircuits().size(), ledger::spooled,
-                    windows::fallbackDecisions);
+            server = ProxyServer.start(
+                    config,
+                    pipeline,
+                    database::isReachable,
+                    redis::isReachable,
+                    windows::fallbackDecisions,
+                    ledger::spooled,
+                    access);
+            instanceMetrics = new InstanceMetrics(
+                    registry, () -> pipeline.openCircuits().size(), ledger::spooled, windows::fallbackDecisions);
             AdminServer admin = AdminServer.start(config.telemetry(), registry, server);
             return new App(database, redis, ledger, revocations, lease, server, registry, instanceMetrics, admin);
         } catch (Exception | Error e) {

@@ -17,12 +17,19 @@ import java.util.Optional;
  * run created). {@code bench-setup}: the benchmark's database, recreated each time.
  */
 final class Demo {
-    static final Map<String, String> DEFAULTS =
-            Map.of("DB_USER", "root", "DB_NAME", "mcpmeter_demo", "REDIS_KEY_PREFIX", "mcpmeter-demo:",
-                    // the demo upstream listens on loopback, which the upstream guard refuses by default
-                    "UPSTREAM_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128");
+    static final Map<String, String> DEFAULTS = Map.of(
+            "DB_USER",
+            "root",
+            "DB_NAME",
+            "mcpmeter_demo",
+            "REDIS_KEY_PREFIX",
+            "mcpmeter-demo:",
+            // the demo upstream listens on loopback, which the upstream guard refuses by default
+            "UPSTREAM_ALLOWED_NETWORKS",
+            "127.0.0.0/8,::1/128");
     /** A fixed test-mode key, so a second run prints the same working line. Local demo only. */
     static final String DEMO_KEY = "mcpm_test_demo_0000000000000000";
+
     static final String CONSUMER = "demo@mcpmeter.local";
     private static final long DEMO_CREDIT = 1_000_000; // $1.00
     static final long DEMO_PRICE = 2_000; // $0.002 per call
@@ -47,11 +54,15 @@ final class Demo {
             upstream.close();
             throw busy(e, "PORT", config.server().port(), "the proxy");
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            app.close();
-            upstream.close();
-        }, "mcpmeter-demo-shutdown"));
-        System.out.print(DemoBanner.render(config, app.port(), app.adminPort(), upstream.mcpUri().toString(), DEMO_KEY));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            app.close();
+                            upstream.close();
+                        },
+                        "mcpmeter-demo-shutdown"));
+        System.out.print(DemoBanner.render(
+                config, app.port(), app.adminPort(), upstream.mcpUri().toString(), DEMO_KEY));
         System.out.flush();
         app.join();
     }
@@ -65,7 +76,8 @@ final class Demo {
         try {
             wanted = Integer.parseInt(port.orElse("0").strip());
         } catch (NumberFormatException e) {
-            throw new ConfigException(List.of("DEMO_UPSTREAM_PORT must be a port number, got '" + port.orElseThrow() + "'"));
+            throw new ConfigException(
+                    List.of("DEMO_UPSTREAM_PORT must be a port number, got '" + port.orElseThrow() + "'"));
         }
         try {
             return DemoUpstream.start("127.0.0.1", wanted);
@@ -98,7 +110,8 @@ final class Demo {
         long consumer = seeder.user(CONSUMER, "active", DEMO_CREDIT);
         long project = seeder.project(consumer, "Demo project", null);
         seeder.apiKey(consumer, project, DEMO_KEY);
-        long mcp = seeder.listing(publisher,
+        long mcp = seeder.listing(
+                publisher,
                 Seeder.ListingSpec.live("demo", upstreamUrl, DEMO_PRICE).withFreeCalls(DEMO_FREE_CALLS));
         seeder.toolPrice(mcp, "add", ADD_PRICE);
         seeder.toolPrice(mcp, "time", 0);
@@ -107,10 +120,12 @@ final class Demo {
     static void benchSetup(Config config) throws Exception {
         String name = config.database().name();
         if (!name.endsWith("_bench")) {
-            throw new IllegalArgumentException("bench-setup recreates its database; DB_NAME must end in _bench, got " + name);
+            throw new IllegalArgumentException(
+                    "bench-setup recreates its database; DB_NAME must end in _bench, got " + name);
         }
         String upstream = Optional.ofNullable(System.getenv("UPSTREAM_URL"))
-                .orElseThrow(() -> new IllegalArgumentException("UPSTREAM_URL (the demo upstream's /mcp URL) is required"));
+                .orElseThrow(
+                        () -> new IllegalArgumentException("UPSTREAM_URL (the demo upstream's /mcp URL) is required"));
         Schema.drop(config.database());
         Schema.ensure(config.database());
         try (Database db = new Database(config.database())) {
@@ -122,8 +137,9 @@ final class Demo {
                 long consumer = seeder.user("consumer" + i + "@bench.local", "active", 1_000_000_000_000_000L);
                 keys.add(seeder.apiKey(consumer, seeder.project(consumer, "Bench", null)));
             }
-            seeder.listing(publisher, Seeder.ListingSpec.live("bench", upstream, 100)
-                    .withRateLimits(2_000_000_000, 2_000_000_000));
+            seeder.listing(
+                    publisher,
+                    Seeder.ListingSpec.live("bench", upstream, 100).withRateLimits(2_000_000_000, 2_000_000_000));
             System.out.println("MCPMETER_KEYS=" + String.join(",", keys));
             String key = keys.getFirst();
             System.out.println("MCPMETER_KEY=" + key);

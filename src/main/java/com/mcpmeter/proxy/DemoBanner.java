@@ -39,11 +39,31 @@ final class DemoBanner {
                 %s
 
                 Ctrl-C stops it.
-                """.formatted(url, config.server().host(), proxyPort, db.name(), db.host(), db.port(), db.user(),
-                redis.host(), redis.port(), redis.database(), redis.keyPrefix(), upstreamUrl, Demo.CONSUMER, key,
-                Demo.DEMO_FREE_CALLS, Demo.DEMO_PRICE, Demo.ADD_PRICE, config.telemetry().adminHost(), adminPort,
-                Demo.DEMO_FREE_CALLS, url, key,
-                clientConfig(url, key), claudeCommand(url, key));
+                """.formatted(
+                        url,
+                        config.server().host(),
+                        proxyPort,
+                        db.name(),
+                        db.host(),
+                        db.port(),
+                        db.user(),
+                        redis.host(),
+                        redis.port(),
+                        redis.database(),
+                        redis.keyPrefix(),
+                        upstreamUrl,
+                        Demo.CONSUMER,
+                        key,
+                        Demo.DEMO_FREE_CALLS,
+                        Demo.DEMO_PRICE,
+                        Demo.ADD_PRICE,
+                        config.telemetry().adminHost(),
+                        adminPort,
+                        Demo.DEMO_FREE_CALLS,
+                        url,
+                        key,
+                        clientConfig(url, key),
+                        claudeCommand(url, key));
     }
 
     /** One server entry, streamable HTTP, the key as a header. */

@@ -2,10 +2,10 @@ package com.mcpmeter.proxy;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
+import com.mcpmeter.proxy.admin.AdminCli;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.config.ConfigLoader;
-import com.mcpmeter.proxy.admin.AdminCli;
 import com.mcpmeter.proxy.log.LogFormat;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import com.mcpmeter.proxy.store.SchemaMigration;
@@ -64,10 +64,16 @@ public final class Main {
         App app = App.start(config, Clock.systemUTC());
         // SIGTERM: stop accepting, finish in-flight calls, write their ledger rows, then exit.
         Runtime.getRuntime().addShutdownHook(new Thread(app::close, "mcpmeter-shutdown"));
-        LoggerFactory.getLogger(Main.class).info(
-                "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{}), metrics on http://{}:{}/metrics",
-                config.server().host(), app.port(), config.database().name(), config.redis().host(),
-                config.redis().port(), config.telemetry().adminHost(), app.adminPort());
+        LoggerFactory.getLogger(Main.class)
+                .info(
+                        "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{}), metrics on http://{}:{}/metrics",
+                        config.server().host(),
+                        app.port(),
+                        config.database().name(),
+                        config.redis().host(),
+                        config.redis().port(),
+                        config.telemetry().adminHost(),
+                        app.adminPort());
         app.join();
     }
 
@@ -81,8 +87,8 @@ public final class Main {
         try {
             outdated = SchemaMigration.outdated(database);
         } catch (StoreUnavailableException e) {
-            LoggerFactory.getLogger(Main.class).warn("schema version not checked, database unreachable: {}",
-                    e.getMessage());
+            LoggerFactory.getLogger(Main.class)
+                    .warn("schema version not checked, database unreachable: {}", e.getMessage());
             return;
         }
         if (outdated.isPresent()) {

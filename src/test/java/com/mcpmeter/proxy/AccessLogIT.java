@@ -16,10 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -36,9 +34,12 @@ class AccessLogIT {
     private static final String BODY_SENTINEL = "body-sentinel-" + System.nanoTime();
     private static final String UNKNOWN_TOKEN = "mcpm_live_" + "z".repeat(32);
     /** A consumer's tool name that tries to start a forged log line. */
-    private static final String FORGED = "x\\n2026-12-01T00:00:00.000Z ERROR SqlLedger forged\\u2028{\\\"level\\\":\\\"ERROR\\\"}";
+    private static final String FORGED =
+            "x\\n2026-12-01T00:00:00.000Z ERROR SqlLedger forged\\u2028{\\\"level\\\":\\\"ERROR\\\"}";
+
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private static ProxyFixture fixture;
     private static TestUpstream upstream;
@@ -52,17 +53,19 @@ class AccessLogIT {
     static void seed() throws Exception {
         fixture = ProxyFixture.start();
         upstream = TestUpstream.start(TestUpstream.tools());
-        slug = fixture.listing(ListingSpec.live(ProxyFixture.slug("log"), upstream.mcp().toString(), 1_000)
-                .withUpstreamHeaders("{\"X-Api-Key\":\"" + PUBLISHER_SECRET + "\"}"));
-        limitedSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("limited"), upstream.mcp().toString(), 0)
-                .withRateLimits(1, null));
+        slug = fixture.listing(
+                ListingSpec.live(ProxyFixture.slug("log"), upstream.mcp().toString(), 1_000)
+                        .withUpstreamHeaders("{\"X-Api-Key\":\"" + PUBLISHER_SECRET + "\"}"));
+        limitedSlug = fixture.listing(
+                ListingSpec.live(ProxyFixture.slug("limited"), upstream.mcp().toString(), 0)
+                        .withRateLimits(1, null));
         int closedPort;
         try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             closedPort = socket.getLocalPort();
         }
         // Refunded before its 502 is written: the settlement's half of the line comes first.
-        deadSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("dead"), "http://127.0.0.1:" + closedPort + "/mcp",
-                1_000));
+        deadSlug = fixture.listing(
+                ListingSpec.live(ProxyFixture.slug("dead"), "http://127.0.0.1:" + closedPort + "/mcp", 1_000));
         rich = fixture.consumer(1_000_000);
         poor = fixture.consumer(10);
     }
@@ -80,7 +83,8 @@ class AccessLogIT {
             assertFalse(line.startsWith("2026-12-01T00:00:00.000Z"), "a forged line: " + line);
         }
         Map<String, Map<String, String>> lines = new HashMap<>();
-        for (String line : run.log.lines().filter(l -> l.contains(" access request ")).toList()) {
+        for (String line :
+                run.log.lines().filter(l -> l.contains(" access request ")).toList()) {
             Map<String, String> fields = textFields(line);
             lines.merge(fields.getOrDefault("request_id", "-"), fields, (a, b) -> Map.of("duplicate", line));
         }
@@ -101,14 +105,17 @@ class AccessLogIT {
             }
             Map<String, String> fields = new LinkedHashMap<>();
             for (JsonNode pair : event.path("kvpList")) {
-                pair.properties().forEach(f -> fields.put(f.getKey(), f.getValue().asText()));
+                pair.properties()
+                        .forEach(f -> fields.put(f.getKey(), f.getValue().asText()));
             }
             lines.merge(fields.getOrDefault("request_id", "-"), fields, (a, b) -> Map.of("duplicate", line));
         }
         assertTrue(run.log.contains("\\u2028"), "U+2028 in a tool name is written as an escape");
         run.assertLines(lines);
-        assertEquals("x\n2026-12-01T00:00:00.000Z ERROR SqlLedger forged\u2028{\"level\":\"ERROR\"}",
-                lines.get(run.ids.get("forged")).get("tools"), "a JSON reader gets the name back as it was sent");
+        assertEquals(
+                "x\n2026-12-01T00:00:00.000Z ERROR SqlLedger forged\u2028{\"level\":\"ERROR\"}",
+                lines.get(run.ids.get("forged")).get("tools"),
+                "a JSON reader gets the name back as it was sent");
     }
 
     /** What one proxy process logged for the same mix of requests. */
@@ -121,7 +128,8 @@ class AccessLogIT {
                     () -> assertFalse(log.contains(BODY_SENTINEL), "a request or answer body"));
             for (var expected : ids.entrySet()) {
                 Map<String, String> line = lines.get(expected.getValue());
-                assertTrue(line != null && !line.containsKey("duplicate"),
+                assertTrue(
+                        line != null && !line.containsKey("duplicate"),
                         "exactly one line for " + expected.getKey() + ": " + line);
             }
             Map<String, String> paid = lines.get(ids.get("paid"));
@@ -134,7 +142,8 @@ class AccessLogIT {
                     () -> assertEquals(Long.toString(rich.userId()), paid.get("user_id")),
                     () -> assertEquals(Long.toString(rich.projectId()), paid.get("project_id")),
                     () -> assertTrue(paid.containsKey("key_id")),
-                    () -> assertTrue(paid.containsKey("duration_ms") && paid.containsKey("upstream_ms")
+                    () -> assertTrue(paid.containsKey("duration_ms")
+                            && paid.containsKey("upstream_ms")
                             && paid.containsKey("admission_us")),
                     () -> assertEquals("203.0.113.7", paid.get("client"), "the trusted proxy's X-Forwarded-For"));
             assertRefused(lines.get(ids.get("missing")), "401", "missing_token");
@@ -144,7 +153,8 @@ class AccessLogIT {
             assertEquals("127.0.0.1", lines.get(ids.get("unknown")).get("client"), "no header: the socket's peer");
             assertEquals("1000", lines.get(ids.get("forged")).get("billed_micro_cents"), "the default price");
             Map<String, String> dead = lines.get(ids.get("dead"));
-            assertAll(() -> assertEquals("502", dead.get("status")),
+            assertAll(
+                    () -> assertEquals("502", dead.get("status")),
                     () -> assertEquals("upstream_failed", dead.get("code")),
                     () -> assertEquals("connect_failed", dead.get("outcome")),
                     () -> assertEquals("0", dead.get("billed_micro_cents")),
@@ -152,7 +162,8 @@ class AccessLogIT {
         }
 
         private static void assertRefused(Map<String, String> line, String status, String code) {
-            assertAll(() -> assertEquals(status, line.get("status"), line.toString()),
+            assertAll(
+                    () -> assertEquals(status, line.get("status"), line.toString()),
                     () -> assertEquals(code, line.get("code")),
                     () -> assertEquals("refused", line.get("outcome")),
                     () -> assertEquals("0", line.get("billed_micro_cents")));

@@ -34,6 +34,7 @@ class ArchitectureDocTest {
     private static final Pattern BACKTICKED = Pattern.compile("`([^`\\n]+)`");
     /** A type name (with a lower-case letter, so not a constant or an acronym), then members. */
     private static final Pattern NAME = Pattern.compile("([A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*)((?:\\.[A-Za-z_]\\w*)*)");
+
     private static final Pattern CAMEL = Pattern.compile("\\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+\\b");
     private static final Pattern TYPE_DECLARATION = Pattern.compile("\\b(?:class|record|enum|interface)\\s+(\\w+)");
 
@@ -97,8 +98,12 @@ class ArchitectureDocTest {
     private static boolean declares(String source, String member) {
         String m = Pattern.quote(member);
         return Pattern.compile("[\\w>\\]]\\s+" + m + "\\s*\\(").matcher(source).find() // a method
-                || Pattern.compile("\\b(?:class|record|enum|interface)\\s+" + m + "\\b").matcher(source).find()
-                || Pattern.compile("(?m)^\\s*" + m + "\\s*(?:[(,;]|$)").matcher(source).find() // an enum constant
+                || Pattern.compile("\\b(?:class|record|enum|interface)\\s+" + m + "\\b")
+                        .matcher(source)
+                        .find()
+                || Pattern.compile("(?m)^\\s*" + m + "\\s*(?:[(,;]|$)")
+                        .matcher(source)
+                        .find() // an enum constant
                 || Pattern.compile("\\s" + m + "\\s*=[^=]").matcher(source).find(); // a field
     }
 

@@ -36,9 +36,10 @@ class AuthPressureIT {
         upstream.close();
     }
 
-    private static ProxyFixture behind(TcpRelay relay, com.mcpmeter.proxy.config.Config.Database database,
-            String... settings) throws Exception {
-        Map<String, String> env = new HashMap<>(Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(relay.port())));
+    private static ProxyFixture behind(
+            TcpRelay relay, com.mcpmeter.proxy.config.Config.Database database, String... settings) throws Exception {
+        Map<String, String> env =
+                new HashMap<>(Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(relay.port())));
         for (int i = 0; i < settings.length; i += 2) {
             env.put(settings[i], settings[i + 1]);
         }
@@ -46,7 +47,11 @@ class AuthPressureIT {
     }
 
     private static String errorOf(HttpResponse<String> response) throws Exception {
-        return JSON.readTree(response.body()).path("error").path("data").path("error").asText();
+        return JSON.readTree(response.body())
+                .path("error")
+                .path("data")
+                .path("error")
+                .asText();
     }
 
     private static String randomToken() {
@@ -58,9 +63,13 @@ class AuthPressureIT {
         var database = TestStores.newDatabase();
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
                 ProxyFixture proxy = behind(relay, database, "AUTH_FAILURES_PER_MINUTE", "1000")) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
             String unknown = randomToken();
-            assertEquals(401, proxy.post("/" + slug, unknown, ProxyFixture.toolCall(1, "echo")).statusCode());
+            assertEquals(
+                    401,
+                    proxy.post("/" + slug, unknown, ProxyFixture.toolCall(1, "echo"))
+                            .statusCode());
             int second = proxy.startAnotherInstance();
 
             relay.cut();
@@ -79,25 +88,35 @@ class AuthPressureIT {
         var database = TestStores.newDatabase();
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
                 ProxyFixture proxy = behind(relay, database, "AUTH_FAILURES_PER_MINUTE", Integer.toString(LIMIT))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
             for (int i = 0; i < LIMIT; i++) {
-                assertEquals(401, proxy.post("/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo")).statusCode());
+                assertEquals(
+                        401,
+                        proxy.post("/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo"))
+                                .statusCode());
             }
 
             relay.cut(); // from here on, any key lookup that reached MySQL would answer 503
             int throttled = 0;
             for (int i = 0; i < 200; i++) {
                 // Rotating X-Forwarded-For changes nothing: no proxy is trusted here.
-                var guess = proxy.post("/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo"),
-                        "X-Forwarded-For", "203.0.113." + (i % 250));
+                var guess = proxy.post(
+                        "/" + slug,
+                        randomToken(),
+                        ProxyFixture.toolCall(1, "echo"),
+                        "X-Forwarded-For",
+                        "203.0.113." + (i % 250));
                 assertEquals(429, guess.statusCode(), "guess " + i + ": " + guess.body());
                 assertEquals("too_many_failed_auths", errorOf(guess));
-                long retryAfter = Long.parseLong(guess.headers().firstValue("Retry-After").orElseThrow());
+                long retryAfter =
+                        Long.parseLong(guess.headers().firstValue("Retry-After").orElseThrow());
                 assertTrue(retryAfter >= 1 && retryAfter <= 60, "Retry-After " + retryAfter);
                 assertTrue(guess.headers().firstValue("X-Mcpmeter-Balance").isEmpty(), "no consumer, no balance");
                 throttled++;
             }
-            System.out.printf("auth pressure: %d lookups allowed, then %d random tokens refused with no query%n",
+            System.out.printf(
+                    "auth pressure: %d lookups allowed, then %d random tokens refused with no query%n",
                     LIMIT, throttled);
             relay.restore();
         }
@@ -107,23 +126,40 @@ class AuthPressureIT {
     void behindATrustedProxyEachForwardedClientHasItsOwnCount() throws Exception {
         var database = TestStores.newDatabase();
         try (TcpRelay relay = new TcpRelay(database.host(), database.port());
-                ProxyFixture proxy = behind(relay, database, "AUTH_FAILURES_PER_MINUTE", Integer.toString(LIMIT),
-                        "TRUSTED_PROXIES", "127.0.0.1,::1")) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
+                ProxyFixture proxy = behind(
+                        relay,
+                        database,
+                        "AUTH_FAILURES_PER_MINUTE",
+                        Integer.toString(LIMIT),
+                        "TRUSTED_PROXIES",
+                        "127.0.0.1,::1")) {
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("ap"), upstream.mcp().toString(), 0));
             var honest = proxy.consumer(0);
-            assertEquals(200, proxy.post("/" + slug, honest.key(), ProxyFixture.toolCall(1, "echo"),
-                    "X-Forwarded-For", "198.51.100.20").statusCode());
+            assertEquals(
+                    200,
+                    proxy.post(
+                                    "/" + slug,
+                                    honest.key(),
+                                    ProxyFixture.toolCall(1, "echo"),
+                                    "X-Forwarded-For",
+                                    "198.51.100.20")
+                            .statusCode());
             for (int i = 0; i <= LIMIT; i++) {
                 // What the attacker writes itself (left of nginx's entry) is not believed.
-                proxy.post("/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo"),
-                        "X-Forwarded-For", "10.9.9." + i + ", 198.51.100.66");
+                proxy.post(
+                        "/" + slug,
+                        randomToken(),
+                        ProxyFixture.toolCall(1, "echo"),
+                        "X-Forwarded-For",
+                        "10.9.9." + i + ", 198.51.100.66");
             }
-            var attacker = proxy.post("/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo"),
-                    "X-Forwarded-For", "198.51.100.66");
+            var attacker = proxy.post(
+                    "/" + slug, randomToken(), ProxyFixture.toolCall(1, "echo"), "X-Forwarded-For", "198.51.100.66");
             assertEquals(429, attacker.statusCode(), attacker.body());
 
-            var neighbour = proxy.post("/" + slug, honest.key(), ProxyFixture.toolCall(2, "echo"),
-                    "X-Forwarded-For", "198.51.100.20");
+            var neighbour = proxy.post(
+                    "/" + slug, honest.key(), ProxyFixture.toolCall(2, "echo"), "X-Forwarded-For", "198.51.100.20");
             assertEquals(200, neighbour.statusCode(), "another client behind the same nginx: " + neighbour.body());
         }
     }

@@ -106,7 +106,8 @@ class BoundariesTest {
             .that()
             .haveNameMatching(DEMO_UPSTREAM)
             .should()
-            .dependOnClassesThat(resideInAnyPackage(ROOT + "..").and(not(nameMatching(DEMO_UPSTREAM)))
+            .dependOnClassesThat(resideInAnyPackage(ROOT + "..")
+                    .and(not(nameMatching(DEMO_UPSTREAM)))
                     .or(resideInAnyPackage(STORAGE)))
             .because("it stands in for a publisher's server, which sees the proxy only over HTTP");
 

@@ -30,35 +30,55 @@ class CircuitBreakerIT {
                     }
                 })) {
             var c = proxy.consumer(10_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("cb"), up.mcp().toString(), 1_000)
-                    .withRateLimits(1000, 1000));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("cb"), up.mcp().toString(), 1_000)
+                            .withRateLimits(1000, 1000));
             long mcp = proxy.mcpId(slug);
             for (int i = 0; i < 5; i++) {
-                assertEquals(500, proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode());
+                assertEquals(
+                        500,
+                        proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode());
             }
-            ProxyFixture.await("failures recorded on the listing", () ->
-                    proxy.count("SELECT consecutive_failures FROM mcps WHERE id = ?", mcp) == 5);
+            ProxyFixture.await(
+                    "failures recorded on the listing",
+                    () -> proxy.count("SELECT consecutive_failures FROM mcps WHERE id = ?", mcp) == 5);
             assertEquals(500, proxy.count("SELECT last_status_code FROM mcps WHERE id = ?", mcp));
 
             int reached = up.received.size();
             var paused = proxy.post("/" + slug, c.key(), toolCall(9, "echo"));
             assertEquals(503, paused.statusCode());
-            assertEquals("upstream_unavailable",
-                    JSON.readTree(paused.body()).path("error").path("data").path("error").asText());
+            assertEquals(
+                    "upstream_unavailable",
+                    JSON.readTree(paused.body())
+                            .path("error")
+                            .path("data")
+                            .path("error")
+                            .asText());
             assertTrue(paused.headers().firstValue("Retry-After").isPresent());
             assertEquals(reached, up.received.size(), "an open circuit does not call the upstream");
-            var health = JSON.readTree(proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build()).body());
-            assertEquals(5, health.path("open_circuits").path(Long.toString(mcp)).asInt());
+            var health = JSON.readTree(
+                    proxy.send(HttpRequest.newBuilder(proxy.url("/health")).build())
+                            .body());
+            assertEquals(
+                    5, health.path("open_circuits").path(Long.toString(mcp)).asInt());
 
             status.set(200);
             clock.advance(Duration.ofSeconds(31));
-            assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(10, "echo")).statusCode(), "the probe");
+            assertEquals(
+                    200, proxy.post("/" + slug, c.key(), toolCall(10, "echo")).statusCode(), "the probe");
             // The probe's outcome is recorded when it settles, just after its answer.
-            ProxyFixture.await("circuit closed", () -> JSON.readTree(proxy.send(HttpRequest.newBuilder(
-                    proxy.url("/health")).build()).body()).path("open_circuits").isEmpty());
-            assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(11, "echo")).statusCode(), "closed again");
-            ProxyFixture.await("recovery recorded", () ->
-                    proxy.count("SELECT consecutive_failures FROM mcps WHERE id = ?", mcp) == 0);
+            ProxyFixture.await(
+                    "circuit closed",
+                    () -> JSON.readTree(proxy.send(HttpRequest.newBuilder(proxy.url("/health"))
+                                            .build())
+                                    .body())
+                            .path("open_circuits")
+                            .isEmpty());
+            assertEquals(
+                    200, proxy.post("/" + slug, c.key(), toolCall(11, "echo")).statusCode(), "closed again");
+            ProxyFixture.await(
+                    "recovery recorded",
+                    () -> proxy.count("SELECT consecutive_failures FROM mcps WHERE id = ?", mcp) == 0);
             proxy.awaitSettled(c.userId());
             assertEquals(10_000 - 2 * 1_000, proxy.balance(c.userId()), "failed and paused calls cost nothing");
             proxy.assertLedgerConsistent(c.userId());

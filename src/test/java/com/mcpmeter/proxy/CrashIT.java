@@ -29,13 +29,15 @@ class CrashIT {
     private static final long PRICE = 1_500;
     private static final int IN_FLIGHT = 3;
     /** A short lease, so that the test waits seconds, not the default half minute, for it to run out. */
-    private static final Map<String, String> LEASE = Map.of("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "4");
+    private static final Map<String, String> LEASE =
+            Map.of("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "4");
 
     @Test
     void aKilledProxyLosesNoMoneyAndRepairClosesWhatItLeftInFlight() throws Exception {
         CountDownLatch never = new CountDownLatch(1);
         Path logs = Files.createDirectories(Path.of("target", "crash-it"));
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpClient http =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (ProxyFixture fixture = ProxyFixture.start();
                 TestUpstream held = TestUpstream.start((exchange, body) -> {
                     try {
@@ -45,11 +47,13 @@ class CrashIT {
                     }
                 });
                 TestUpstream healthy = TestUpstream.start(TestUpstream.jsonRpc());
-                ProxyProcess proxy = new ProxyProcess("crash", withLease(TestStores.env(fixture.database, fixture.redis)),
-                        logs)) {
+                ProxyProcess proxy =
+                        new ProxyProcess("crash", withLease(TestStores.env(fixture.database, fixture.redis)), logs)) {
             var c = fixture.consumer(10_000);
-            String heldSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("held"), held.mcp().toString(), PRICE));
-            String okSlug = fixture.listing(ListingSpec.live(ProxyFixture.slug("ok"), healthy.mcp().toString(), PRICE));
+            String heldSlug = fixture.listing(
+                    ListingSpec.live(ProxyFixture.slug("held"), held.mcp().toString(), PRICE));
+            String okSlug = fixture.listing(
+                    ListingSpec.live(ProxyFixture.slug("ok"), healthy.mcp().toString(), PRICE));
             proxy.start();
             proxy.awaitReady();
 
@@ -63,22 +67,29 @@ class CrashIT {
             for (var call : calls) {
                 assertTrue(call.handle((r, e) -> e != null).get(10, TimeUnit.SECONDS), "no answer from a killed proxy");
             }
-            assertEquals(IN_FLIGHT, fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0",
-                    c.projectId()), "the debits stay in flight, nothing half-written");
+            assertEquals(
+                    IN_FLIGHT,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0", c.projectId()),
+                    "the debits stay in flight, nothing half-written");
             assertEquals(10_000 - IN_FLIGHT * PRICE, fixture.balance(c.userId()));
 
             // The killed run's closings may wait in its journal until it starts again: repair waits too.
             Map<String, String> env = TestStores.env(fixture.database, fixture.redis);
             ProxyProcess.Finished early = ProxyProcess.run(env, logs, "reconcile", "--repair", "--stale-minutes", "0");
             assertTrue(early.output().contains("refunded 0 debit(s)"), early.output());
-            assertEquals(IN_FLIGHT, fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0",
-                    c.projectId()));
+            assertEquals(
+                    IN_FLIGHT,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0", c.projectId()));
 
             proxy.start(); // same port, same spool
             proxy.awaitReady();
-            HttpResponse<String> after = http.send(post(proxy, okSlug, c.key(), 99), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> after =
+                    http.send(post(proxy, okSlug, c.key(), 99), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, after.statusCode());
-            ProxyFixture.await("the killed run's lease ran out and its restart replayed its spool", () -> fixture.count("""
+            ProxyFixture.await(
+                    "the killed run's lease ran out and its restart replayed its spool", () -> fixture.count("""
                     SELECT COUNT(*) FROM proxy_instances
                      WHERE stopped_at IS NULL AND lease_until < NOW(3) AND handed_over_at IS NOT NULL""") == 1);
 
@@ -92,8 +103,11 @@ class CrashIT {
 
             fixture.awaitSettled(c.userId());
             assertEquals(10_000 - PRICE, fixture.balance(c.userId()), "only the call after the restart is paid");
-            assertEquals(IN_FLIGHT, fixture.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                    c.userId()));
+            assertEquals(
+                    IN_FLIGHT,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                            c.userId()));
             fixture.assertLedgerConsistent(c.userId());
             assertEquals(143, proxy.stop(), "SIGTERM drains and exits cleanly");
         } finally {

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.mcpmeter.proxy.admin.AdminCli;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
-import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.demo.Seeder;
+import com.mcpmeter.proxy.store.Database;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +51,10 @@ class CreditIT {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> command = new ArrayList<>(List.of("credit"));
         command.addAll(List.of(args));
-        int exit = AdminCli.run(() -> config, command, new PrintStream(out, true, StandardCharsets.UTF_8),
+        int exit = AdminCli.run(
+                () -> config,
+                command,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -90,16 +93,20 @@ class CreditIT {
         Run exact = credit("adjust", "low@credit.example", "--amount=-1000", "--reason", "closing the account");
         assertEquals(0, exact.exit(), exact.err());
         assertEquals(0, balance(user));
-        assertEquals(0, single("SELECT balance_after_micro_cents FROM credit_transactions WHERE user_id = ?"
-                + " ORDER BY id DESC LIMIT 1", user));
+        assertEquals(
+                0,
+                single(
+                        "SELECT balance_after_micro_cents FROM credit_transactions WHERE user_id = ?"
+                                + " ORDER BY id DESC LIMIT 1",
+                        user));
     }
 
     @Test
     void aBalanceAtOddsWithItsLedgerIsNotBookedOnTop() throws Exception {
         long user = seeder.user("drift@credit.example", "active", 5_000);
         db.call("drift", c -> {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE users SET credit_micro_cents = credit_micro_cents + 7 WHERE id = ?")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("UPDATE users SET credit_micro_cents = credit_micro_cents + 7 WHERE id = ?")) {
                 ps.setLong(1, user);
                 return ps.executeUpdate();
             }
@@ -143,9 +150,9 @@ class CreditIT {
                 SELECT COUNT(*) FROM credit_transactions t
                   JOIN credit_transactions p ON p.user_id = t.user_id
                    AND p.id = (SELECT MAX(id) FROM credit_transactions q WHERE q.user_id = t.user_id AND q.id < t.id)
-                 WHERE t.user_id = ? AND t.balance_after_micro_cents <> p.balance_after_micro_cents + t.amount_micro_cents""",
-                user), "every row's balance_after is the previous one's plus its amount");
-        assertEquals(total, single("SELECT MAX(balance_after_micro_cents) FROM credit_transactions WHERE user_id = ?",
-                user));
+                 WHERE t.user_id = ? AND t.balance_after_micro_cents <> p.balance_after_micro_cents + t.amount_micro_cents""", user), "every row's balance_after is the previous one's plus its amount");
+        assertEquals(
+                total,
+                single("SELECT MAX(balance_after_micro_cents) FROM credit_transactions WHERE user_id = ?", user));
     }
 }

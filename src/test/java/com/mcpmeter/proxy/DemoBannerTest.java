@@ -18,15 +18,20 @@ class DemoBannerTest {
 
     @Test
     void theClientConfigIsJsonForAStreamableHttpServerWithTheKey() throws Exception {
-        JsonNode server = new ObjectMapper().readTree(DemoBanner.clientConfig(URL, KEY)).path("mcpServers").path("demo");
+        JsonNode server = new ObjectMapper()
+                .readTree(DemoBanner.clientConfig(URL, KEY))
+                .path("mcpServers")
+                .path("demo");
         assertEquals("http", server.path("type").asText(), "the transport is named: " + server);
         assertEquals(URL, server.path("url").asText());
-        assertEquals("Bearer " + KEY, server.path("headers").path("Authorization").asText());
+        assertEquals(
+                "Bearer " + KEY, server.path("headers").path("Authorization").asText());
     }
 
     @Test
     void theClaudeCommandNamesTheTransportAndSendsTheKeyAsOneArgument() {
-        assertEquals("claude mcp add --transport http demo " + URL + " --header 'Authorization: Bearer " + KEY + "'",
+        assertEquals(
+                "claude mcp add --transport http demo " + URL + " --header 'Authorization: Bearer " + KEY + "'",
                 DemoBanner.claudeCommand(URL, KEY));
     }
 

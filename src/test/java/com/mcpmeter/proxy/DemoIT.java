@@ -29,7 +29,8 @@ class DemoIT {
             env.put("DEMO_UPSTREAM_PORT", Integer.toString(taken.getLocalPort()));
             ProxyProcess.Finished run = ProxyProcess.run(env, LOGS, "demo");
             assertEquals(78, run.exitCode(), run.output());
-            assertTrue(run.output().contains("the demo upstream cannot listen on 127.0.0.1:" + taken.getLocalPort()),
+            assertTrue(
+                    run.output().contains("the demo upstream cannot listen on 127.0.0.1:" + taken.getLocalPort()),
                     run.output());
             assertTrue(run.output().contains("set DEMO_UPSTREAM_PORT to a free port or leave it unset"), run.output());
             assertFalse(run.output().contains("\tat "), "no stack trace: " + run.output());
@@ -43,7 +44,9 @@ class DemoIT {
             env.put("PORT", Integer.toString(taken.getLocalPort()));
             ProxyProcess.Finished run = ProxyProcess.run(env, LOGS, "demo");
             assertEquals(78, run.exitCode(), run.output());
-            assertTrue(run.output().contains("the proxy cannot listen on 127.0.0.1:" + taken.getLocalPort()), run.output());
+            assertTrue(
+                    run.output().contains("the proxy cannot listen on 127.0.0.1:" + taken.getLocalPort()),
+                    run.output());
             assertTrue(run.output().contains("set PORT to a free port"), run.output());
             assertFalse(run.output().contains("\tat "), "no stack trace: " + run.output());
         }

@@ -40,16 +40,20 @@ class DrainIT {
 
         RawClient.Answer post(String path, String key, String body) throws IOException {
             byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-            socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                    + key + "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-                    + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream()
+                    .write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                                    + key
+                                    + "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                                    + "Content-Length: " + bytes.length + "\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
             socket.getOutputStream().write(bytes);
             return read();
         }
 
         RawClient.Answer get(String path) throws IOException {
-            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                    .getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream()
+                    .write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
             return read();
         }
 
@@ -63,7 +67,8 @@ class DrainIT {
             var answer = new RawClient.Answer(Integer.parseInt(head.substring(9, 12)), headers.toString(), "");
             ByteArrayOutputStream body = new ByteArrayOutputStream();
             if ("chunked".equalsIgnoreCase(answer.header("Transfer-Encoding"))) {
-                for (int size = Integer.parseInt(line().split(";")[0].strip(), 16); size > 0;
+                for (int size = Integer.parseInt(line().split(";")[0].strip(), 16);
+                        size > 0;
                         size = Integer.parseInt(line().split(";")[0].strip(), 16)) {
                     body.write(in.readNBytes(size));
                     line();
@@ -126,7 +131,8 @@ class DrainIT {
                 TestUpstream up = TestUpstream.start(TestUpstream.jsonRpc());
                 ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             var c = proxy.consumer(100_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("drain"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("drain"), up.mcp().toString(), PRICE));
             int port = proxy.port();
             try (KeptAlive before = new KeptAlive(port)) {
                 RawClient.Answer serving = before.get("/health");
@@ -153,8 +159,10 @@ class DrainIT {
                 ProxyFixture.await("the listener closes after the delay", () -> !accepts(port));
                 stopping.get(30, TimeUnit.SECONDS);
             }
-            assertEquals(2, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200",
-                    c.projectId()));
+            assertEquals(
+                    2,
+                    proxy.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()));
             assertEquals(100_000 - 2 * PRICE, proxy.balance(c.userId()));
             proxy.assertLedgerConsistent(c.userId());
         }
@@ -163,24 +171,27 @@ class DrainIT {
     @Test
     void afterTheListenerClosesACallInFlightFinishesAndAnOpenConnectionIsStillServed() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
-        try (ProxyFixture proxy = ProxyFixture.start(Map.of("DRAIN_DELAY_SECONDS", "1", "DRAIN_GRACE_SECONDS", "30"),
-                        java.time.Clock.systemUTC());
+        try (ProxyFixture proxy = ProxyFixture.start(
+                        Map.of("DRAIN_DELAY_SECONDS", "1", "DRAIN_GRACE_SECONDS", "30"), java.time.Clock.systemUTC());
                 TestUpstream up = holdingCallsNamed("held", release);
                 ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             var c = proxy.consumer(100_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("grace"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("grace"), up.mcp().toString(), PRICE));
             int port = proxy.port();
             try (KeptAlive open = new KeptAlive(port)) {
                 assertEquals(200, open.get("/health").status());
-                Future<HttpAnswer> held = pool.submit(() -> HttpAnswer.of(
-                        proxy.post("/" + slug, c.key(), toolCall(1, "held"))));
+                Future<HttpAnswer> held =
+                        pool.submit(() -> HttpAnswer.of(proxy.post("/" + slug, c.key(), toolCall(1, "held"))));
                 ProxyFixture.await("the held call reached the upstream", () -> up.received.size() == 1);
 
                 Future<?> stopping = pool.submit(proxy::stopFirstInstance);
                 ProxyFixture.await("the listener closes", () -> !accepts(port));
                 RawClient.Answer late = open.post("/" + slug, c.key(), toolCall(2, "echo"));
-                assertEquals(200, late.status(), "a request on a connection opened before the stop is served: "
-                        + late.body());
+                assertEquals(
+                        200,
+                        late.status(),
+                        "a request on a connection opened before the stop is served: " + late.body());
                 assertEquals("close", late.header("Connection"));
                 assertTrue(!stopping.isDone(), "the stop waits for the held call");
 
@@ -190,8 +201,10 @@ class DrainIT {
                 assertEquals(Long.toString(PRICE), first.billed());
                 stopping.get(30, TimeUnit.SECONDS);
             }
-            assertEquals(2, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200",
-                    c.projectId()));
+            assertEquals(
+                    2,
+                    proxy.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()));
             assertEquals(100_000 - 2 * PRICE, proxy.balance(c.userId()));
             proxy.assertLedgerConsistent(c.userId());
         } finally {
@@ -202,8 +215,12 @@ class DrainIT {
     /** What the test keeps of an HttpClient answer. */
     private record HttpAnswer(int status, String billed, String body) {
         static HttpAnswer of(java.net.http.HttpResponse<String> response) {
-            return new HttpAnswer(response.statusCode(),
-                    response.headers().firstValue("X-Mcpmeter-Billed").orElse("").toLowerCase(Locale.ROOT),
+            return new HttpAnswer(
+                    response.statusCode(),
+                    response.headers()
+                            .firstValue("X-Mcpmeter-Billed")
+                            .orElse("")
+                            .toLowerCase(Locale.ROOT),
                     response.body());
         }
     }

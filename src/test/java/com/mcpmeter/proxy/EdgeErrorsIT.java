@@ -115,8 +115,8 @@ class EdgeErrorsIT {
     @Test
     void upstreamUrlsTheClientCannotUseAreRefusedBeforeTheDebit() throws Exception {
         var c = proxy.consumer(10_000);
-        for (String upstream : new String[] {"http://127.1:3012/x", "http://bad_host:3012/x",
-                "http://user:pw@127.0.0.1:3012/x"}) {
+        for (String upstream :
+                new String[] {"http://127.1:3012/x", "http://bad_host:3012/x", "http://user:pw@127.0.0.1:3012/x"}) {
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("u"), upstream, 1_000));
             HttpResponse<String> response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"));
             assertEquals(502, response.statusCode(), upstream + ": " + response.body());

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
-import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.store.Database;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,6 +53,7 @@ class FaultSuiteIT {
     private static final int MAX_CALLS = 3 * ANSWERED_TARGET;
     /** …or here (at least 3 minutes; a soak gets 10 ms a call on top). */
     private static final Duration LOAD_DEADLINE = Duration.ofMinutes(3).plusMillis(10L * ANSWERED_TARGET);
+
     private static final int CLIENTS = 32;
     private static final int WARM_UP_CALLS = 2_000;
 
@@ -69,12 +70,14 @@ class FaultSuiteIT {
     private static final int UNLIMITED_PER_DAY = 100_000_000;
     /** The hanging listing's timeout; its upstream hangs three times as long. */
     private static final int LISTING_TIMEOUT_SECONDS = 1;
+
     private static final Duration HANG = Duration.ofSeconds(3);
     /** How long the steady upstream takes while the kill is prepared, so debits sit in flight. */
     private static final Duration SLOW = Duration.ofMillis(200);
 
     /** How long each store or upstream fault is held. */
     private static final Duration FAULT = Duration.ofSeconds(3);
+
     private static final Duration MYSQL_LATENCY = Duration.ofMillis(5);
     /**
      * Longer than a write's longest wait for a connection (2 s for a permit, then 2 s for the
@@ -83,6 +86,7 @@ class FaultSuiteIT {
     private static final Duration MYSQL_OUTAGE = Duration.ofSeconds(6);
     /** How long the killed proxy stays down before it is started again. */
     private static final Duration DOWN = Duration.ofSeconds(2);
+
     private static final int KILLED = 1;
 
     /**
@@ -108,8 +112,13 @@ class FaultSuiteIT {
     private record UsageRow(long id, String requestId, long projectId, String client, int status, long billed) {}
 
     /** Where the test breaks things. */
-    private record FaultPoints(TcpRelay mysql, TcpRelay redis, TcpRelay severed, FaultUpstream steady,
-            FaultUpstream failing, FaultUpstream hanging) {}
+    private record FaultPoints(
+            TcpRelay mysql,
+            TcpRelay redis,
+            TcpRelay severed,
+            FaultUpstream steady,
+            FaultUpstream failing,
+            FaultUpstream hanging) {}
 
     /**
      * One proxy instance as the clients see it: whether it is up, and which life it is in ("proxy1a"
@@ -146,14 +155,30 @@ class FaultSuiteIT {
                 TcpRelay severedRelay = new TcpRelay("127.0.0.1", severed.mcp().getPort())) {
             Seeder seeder = new Seeder(db.dataSource());
             long publisher = seeder.user("pub" + Seeder.token(4) + "@test.local", "active", 0);
-            String steadySlug = listing(seeder, publisher, "steady", steady.mcp().toString(), STEADY_PRICE,
+            String steadySlug = listing(
+                    seeder,
+                    publisher,
+                    "steady",
+                    steady.mcp().toString(),
+                    STEADY_PRICE,
                     spec -> spec.withFreeCalls(STEADY_FREE_CALLS));
             seeder.toolPrice(queryLong(db, "SELECT id FROM mcps WHERE slug = ?", steadySlug), "search", SEARCH_PRICE);
-            String failingSlug = listing(seeder, publisher, "failing", failing.mcp().toString(), FLAKY_PRICE, s -> s);
-            String hangingSlug = listing(seeder, publisher, "hanging", hanging.mcp().toString(), FLAKY_PRICE,
+            String failingSlug =
+                    listing(seeder, publisher, "failing", failing.mcp().toString(), FLAKY_PRICE, s -> s);
+            String hangingSlug = listing(
+                    seeder,
+                    publisher,
+                    "hanging",
+                    hanging.mcp().toString(),
+                    FLAKY_PRICE,
                     spec -> spec.withTimeout(LISTING_TIMEOUT_SECONDS));
-            String severedSlug = listing(seeder, publisher, "severed",
-                    "http://127.0.0.1:" + severedRelay.port() + severed.mcp().getPath(), FLAKY_PRICE, s -> s);
+            String severedSlug = listing(
+                    seeder,
+                    publisher,
+                    "severed",
+                    "http://127.0.0.1:" + severedRelay.port() + severed.mcp().getPath(),
+                    FLAKY_PRICE,
+                    s -> s);
             List<Consumer> consumers = new ArrayList<>();
             for (int i = 0; i <= RICH_CONSUMERS; i++) {
                 long credit = i < RICH_CONSUMERS ? RICH_CREDIT : POOR_CREDIT;
@@ -164,9 +189,17 @@ class FaultSuiteIT {
 
             // Every proxy reaches MySQL and Redis only through the relays, so the test can break them.
             Map<String, String> env = new HashMap<>(TestStores.env(database, redis));
-            env.putAll(Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(mysqlRelay.port()),
-                    "REDIS_HOST", "127.0.0.1", "REDIS_PORT", Integer.toString(redisRelay.port()),
-                    "DB_POOL_SIZE", "8"));
+            env.putAll(Map.of(
+                    "DB_HOST",
+                    "127.0.0.1",
+                    "DB_PORT",
+                    Integer.toString(mysqlRelay.port()),
+                    "REDIS_HOST",
+                    "127.0.0.1",
+                    "REDIS_PORT",
+                    Integer.toString(redisRelay.port()),
+                    "DB_POOL_SIZE",
+                    "8"));
             // A short lease: the killed run's debits become repairable seconds after the kill.
             env.putAll(Map.of("INSTANCE_HEARTBEAT_SECONDS", "1", "INSTANCE_LEASE_SECONDS", "5"));
             for (int i = 0; i < 3; i++) {
@@ -183,8 +216,18 @@ class FaultSuiteIT {
 
             // Five calls in eight go to the steady listing: each flaky listing's circuit opens after
             // 5 failures, and their fast refusals should not be most of the run.
-            Load load = new Load(targets, consumers, List.of(steadySlug, steadySlug, steadySlug, steadySlug,
-                    steadySlug, failingSlug, hangingSlug, severedSlug));
+            Load load = new Load(
+                    targets,
+                    consumers,
+                    List.of(
+                            steadySlug,
+                            steadySlug,
+                            steadySlug,
+                            steadySlug,
+                            steadySlug,
+                            failingSlug,
+                            hangingSlug,
+                            severedSlug));
             List<Future<?>> clients = new ArrayList<>();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                 for (int i = 0; i < CLIENTS; i++) {
@@ -194,7 +237,10 @@ class FaultSuiteIT {
                     }));
                 }
                 try {
-                    faults(load, db, new FaultPoints(mysqlRelay, redisRelay, severedRelay, steady, failing, hanging),
+                    faults(
+                            load,
+                            db,
+                            new FaultPoints(mysqlRelay, redisRelay, severedRelay, steady, failing, hanging),
                             targets.get(KILLED));
                 } catch (Exception | Error e) {
                     load.aborted = true; // the clients stop at once; the failure is reported as it is
@@ -222,12 +268,18 @@ class FaultSuiteIT {
             // Every proxy stopped cleanly (their leases ended) and the killed run's restart replayed
             // its spool (handed over): once the killed run's lease has run out, what it left in
             // flight is over, whatever its age (no minimum age: --stale-minutes 0).
-            ProxyFixture.await("every lease ended", () -> queryLong(db,
-                    "SELECT COUNT(*) FROM proxy_instances WHERE lease_until >= NOW(3) OR handed_over_at IS NULL") == 0);
+            ProxyFixture.await(
+                    "every lease ended",
+                    () -> queryLong(
+                                    db,
+                                    "SELECT COUNT(*) FROM proxy_instances WHERE lease_until >= NOW(3) OR handed_over_at IS NULL")
+                            == 0);
             Map<String, String> direct = TestStores.env(database, redis);
             ProxyProcess.Finished repair =
                     ProxyProcess.run(direct, logs, "reconcile", "--repair", "--stale-minutes", "0");
-            assertEquals(orphans.size(), refundedCount(repair.output()),
+            assertEquals(
+                    orphans.size(),
+                    refundedCount(repair.output()),
                     "repair refunds exactly the debits left in flight: " + repair.output());
             // The same run checks every invariant after its repair (a JVM start saved): exit 0, no drift.
             assertEquals(0, repair.exitCode(), repair.output());
@@ -236,24 +288,31 @@ class FaultSuiteIT {
 
             Money money = assertMoneyMatchesWhatClientsWereTold(
                     load, consumers, usageRows(db), orphans, balances(db), killedLife);
-            assertEquals(0, queryLong(db, "SELECT COUNT(*) FROM users WHERE credit_micro_cents < 0"),
+            assertEquals(
+                    0,
+                    queryLong(db, "SELECT COUNT(*) FROM users WHERE credit_micro_cents < 0"),
                     "no balance below zero");
 
             String summary = summary(load, loadMillis, money, orphans.size(), db);
             System.out.println(summary);
             assertTrue(load.answers.size() >= ANSWERED_TARGET, summary);
-            assertTrue(EXPECTED_STATUSES.containsAll(load.answers.stream().map(Answer::status).toList()),
+            assertTrue(
+                    EXPECTED_STATUSES.containsAll(
+                            load.answers.stream().map(Answer::status).toList()),
                     "unexpected status in " + summary);
-            assertTrue(orphans.values().stream().anyMatch(r -> killedLife.equals(r.client())),
+            assertTrue(
+                    orphans.values().stream().anyMatch(r -> killedLife.equals(r.client())),
                     "the kill left debits in flight for repair to close: " + summary);
         } finally {
             targets.forEach(t -> t.proxy.close());
-            System.out.println("FaultSuiteIT timeline: " + String.join("; ", timeline) + " (proxy logs in " + logs + ")");
+            System.out.println(
+                    "FaultSuiteIT timeline: " + String.join("; ", timeline) + " (proxy logs in " + logs + ")");
         }
     }
 
-    private static String listing(Seeder seeder, long publisher, String stem, String upstream, long price,
-            UnaryOperator<ListingSpec> shape) throws SQLException {
+    private static String listing(
+            Seeder seeder, long publisher, String stem, String upstream, long price, UnaryOperator<ListingSpec> shape)
+            throws SQLException {
         ListingSpec spec = shape.apply(ListingSpec.live(ProxyFixture.slug(stem), upstream, price)
                 .withRateLimits(UNLIMITED_PER_MINUTE, UNLIMITED_PER_DAY));
         seeder.listing(publisher, spec);
@@ -320,7 +379,8 @@ class FaultSuiteIT {
         awaitDebitsInFlight(db, life, 3);
         // Debited calls that are at the upstream right now: the kill catches them mid-call, before
         // any closing begins (what had begun, the restart finishes from the journal and spool).
-        ProxyFixture.await("calls of " + life + " held at the upstream", () -> at.steady().holding(life) >= 3);
+        ProxyFixture.await(
+                "calls of " + life + " held at the upstream", () -> at.steady().holding(life) >= 3);
         killed.proxy.kill();
         killed.up = false;
         note("SIGKILL " + life);
@@ -335,8 +395,10 @@ class FaultSuiteIT {
 
     /** Waits until proxy lives matching {@code lives} (SQL LIKE) hold this many debits in flight. */
     private static void awaitDebitsInFlight(Database db, String lives, int count) throws Exception {
-        ProxyFixture.await(count + " debits in flight on " + lives, () -> queryLong(db,
-                "SELECT COUNT(*) FROM usage_events WHERE status = 0 AND client LIKE ?", lives) >= count);
+        ProxyFixture.await(
+                count + " debits in flight on " + lives,
+                () -> queryLong(db, "SELECT COUNT(*) FROM usage_events WHERE status = 0 AND client LIKE ?", lives)
+                        >= count);
     }
 
     /** The clients: bounded loops that spread calls over proxies, listings, tools and consumers. */
@@ -344,8 +406,10 @@ class FaultSuiteIT {
         final List<Target> targets;
         final List<Consumer> consumers;
         final List<String> slugs;
-        final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(2)).build();
+        final HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(2))
+                .build();
         final AtomicInteger sent = new AtomicInteger();
         final AtomicInteger answered = new AtomicInteger();
         final ConcurrentLinkedQueue<Answer> answers = new ConcurrentLinkedQueue<>();
@@ -363,8 +427,7 @@ class FaultSuiteIT {
 
         /** Calls until the target is reached and the faults are over, or a bound is hit. */
         void work() throws InterruptedException {
-            while ((answered.get() < ANSWERED_TARGET || !faultsOver) && !aborted
-                    && System.nanoTime() < deadlineNanos) {
+            while ((answered.get() < ANSWERED_TARGET || !faultsOver) && !aborted && System.nanoTime() < deadlineNanos) {
                 int n = sent.getAndIncrement();
                 if (n >= MAX_CALLS) {
                     return;
@@ -390,7 +453,10 @@ class FaultSuiteIT {
             try {
                 HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
                 Matcher code = CODE_WORD.matcher(response.statusCode() / 100 == 2 ? "" : response.body());
-                answers.add(new Answer(life, consumer.userId(), response.statusCode(),
+                answers.add(new Answer(
+                        life,
+                        consumer.userId(),
+                        response.statusCode(),
                         response.headers().firstValue("X-Mcpmeter-Billed").orElse(null),
                         response.headers().firstValue("X-Mcpmeter-Request-Id").orElse(null),
                         code.find() ? code.group(1) : ""));
@@ -424,8 +490,13 @@ class FaultSuiteIT {
         }
     }
 
-    private record Money(long told, long moved, long answeredThenRefunded, int answeredThenRefundedCalls,
-            long chargedUnanswered, int chargedUnansweredCalls) {}
+    private record Money(
+            long told,
+            long moved,
+            long answeredThenRefunded,
+            int answeredThenRefundedCalls,
+            long chargedUnanswered,
+            int chargedUnansweredCalls) {}
 
     /**
      * What "accounted for" means, exactly, in integer µ¢:
@@ -447,8 +518,13 @@ class FaultSuiteIT {
      * lost: the client got 503, and repair refunds it). The identity holds for every consumer on
      * its own, and so in total.
      */
-    private static Money assertMoneyMatchesWhatClientsWereTold(Load load, List<Consumer> consumers,
-            List<UsageRow> rows, Map<Long, UsageRow> orphans, Map<Long, Long> balances, String killedLife) {
+    private static Money assertMoneyMatchesWhatClientsWereTold(
+            Load load,
+            List<Consumer> consumers,
+            List<UsageRow> rows,
+            Map<Long, UsageRow> orphans,
+            Map<Long, Long> balances,
+            String killedLife) {
         Map<String, UsageRow> byRequest = new HashMap<>();
         for (UsageRow row : rows) {
             assertTrue(byRequest.put(row.requestId(), row) == null, "one usage row per request id: " + row);
@@ -521,19 +597,27 @@ class FaultSuiteIT {
             moved += m;
             movedByUser.put(c.userId(), m);
         }
-        assertEquals(told - answeredThenRefunded + chargedUnanswered, moved,
+        assertEquals(
+                told - answeredThenRefunded + chargedUnanswered,
+                moved,
                 "money moved = told − answered-then-refunded + charged-unanswered");
         assertEquals(accounted, movedByUser, "the same, consumer by consumer");
         assertEquals(moved, rows.stream().mapToLong(UsageRow::billed).sum(), "the usage rows bill what moved");
-        return new Money(told, moved, answeredThenRefunded, answeredThenRefundedCalls, chargedUnanswered,
+        return new Money(
+                told,
+                moved,
+                answeredThenRefunded,
+                answeredThenRefundedCalls,
+                chargedUnanswered,
                 chargedUnansweredCalls);
     }
 
     /** One line to quote: calls, outcomes, money and time. */
     private static String summary(Load load, long loadMillis, Money money, int repaired, Database db)
             throws SQLException {
-        Map<String, Long> outcomes = load.answers.stream().collect(Collectors.groupingBy(
-                a -> (a.status() + " " + a.code()).strip(), TreeMap::new, Collectors.counting()));
+        Map<String, Long> outcomes = load.answers.stream()
+                .collect(Collectors.groupingBy(
+                        a -> (a.status() + " " + a.code()).strip(), TreeMap::new, Collectors.counting()));
         Map<String, Long> unanswered = load.unanswered.stream()
                 .collect(Collectors.groupingBy(Unanswered::life, TreeMap::new, Collectors.counting()));
         return String.format(
@@ -541,11 +625,19 @@ class FaultSuiteIT {
                         + "%,d debits, %,d refunds; told %,d µ¢, moved %,d µ¢ = told − %,d (%d 2xx answers refunded "
                         + "by repair) + %,d (%d charged calls whose answer the kill lost); repair refunded %d "
                         + "in-flight debit(s); reconcile: no drift",
-                load.answers.size(), loadMillis / 1000.0, outcomes, unanswered,
+                load.answers.size(),
+                loadMillis / 1000.0,
+                outcomes,
+                unanswered,
                 queryLong(db, "SELECT COUNT(*) FROM credit_transactions WHERE type = 'usage'"),
                 queryLong(db, "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund'"),
-                money.told(), money.moved(), money.answeredThenRefunded(), money.answeredThenRefundedCalls(),
-                money.chargedUnanswered(), money.chargedUnansweredCalls(), repaired);
+                money.told(),
+                money.moved(),
+                money.answeredThenRefunded(),
+                money.answeredThenRefundedCalls(),
+                money.chargedUnanswered(),
+                money.chargedUnansweredCalls(),
+                repaired);
     }
 
     private static int refundedCount(String reconcileOutput) {
@@ -567,8 +659,8 @@ class FaultSuiteIT {
                 ResultSet rs = ps.executeQuery()) {
             List<UsageRow> rows = new ArrayList<>();
             while (rs.next()) {
-                rows.add(new UsageRow(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getString(4), rs.getInt(5),
-                        rs.getLong(6)));
+                rows.add(new UsageRow(
+                        rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getString(4), rs.getInt(5), rs.getLong(6)));
             }
             c.rollback();
             return rows;
@@ -589,7 +681,8 @@ class FaultSuiteIT {
     }
 
     private static long queryLong(Database db, String sql, Object... args) throws SQLException {
-        try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = db.dataSource().getConnection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }

@@ -20,8 +20,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.Flow;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,9 +45,11 @@ class FramingIT {
     static void start() throws Exception {
         proxy = ProxyFixture.start();
         upstream = new RawUpstream();
-        slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("frame"), upstream.mcp().toString(), PRICE)
-                .withRateLimits(100_000, 1_000_000).withTimeout(2)
-                .withUpstreamHeaders("{\"X-Api-Key\":\"publisher-key-0001\"}"));
+        slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("frame"), upstream.mcp().toString(), PRICE)
+                        .withRateLimits(100_000, 1_000_000)
+                        .withTimeout(2)
+                        .withUpstreamHeaders("{\"X-Api-Key\":\"publisher-key-0001\"}"));
     }
 
     @AfterAll
@@ -61,22 +63,27 @@ class FramingIT {
         var c = proxy.consumer(10_000);
         int before = upstream.received.size();
         String auth = "Authorization: Bearer " + c.key() + "\r\n";
-        var getWithLength = RawClient.send(proxy.port(),
-                "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 5\r\n", "abcde".getBytes());
-        var deleteChunked = RawClient.send(proxy.port(),
+        var getWithLength = RawClient.send(
+                proxy.port(),
+                "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 5\r\n",
+                "abcde".getBytes());
+        var deleteChunked = RawClient.send(
+                proxy.port(),
                 "DELETE /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n",
                 "3\r\nabc\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
         // The smuggling shape: a length that swallows the next request on the pooled connection.
         String smuggled = "PUT /admin/users/42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
-        var getSmuggling = RawClient.send(proxy.port(), "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth
-                + "Content-Length: " + smuggled.length() + "\r\n", smuggled.getBytes(StandardCharsets.ISO_8859_1));
+        var getSmuggling = RawClient.send(
+                proxy.port(),
+                "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: " + smuggled.length() + "\r\n",
+                smuggled.getBytes(StandardCharsets.ISO_8859_1));
         for (var refused : List.of(getWithLength, deleteChunked, getSmuggling)) {
             assertEquals(400, refused.status(), refused.toString());
             assertEquals("unexpected_body", refused.codeWord(), refused.body());
             assertEquals("0", refused.header("X-Mcpmeter-Billed"));
         }
-        var getEmpty = RawClient.send(proxy.port(), "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth
-                + "Content-Length: 0\r\n");
+        var getEmpty = RawClient.send(
+                proxy.port(), "GET /" + slug + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n");
         assertEquals(200, getEmpty.status(), "Content-Length: 0 is no body: " + getEmpty);
         assertEquals(before + 1, upstream.received.size(), "only the bodiless GET reached the upstream");
         Received last = upstream.received.getLast();
@@ -91,9 +98,12 @@ class FramingIT {
     void aPostExpectingContinueIsForwardedWithoutExpect() throws Exception {
         var c = proxy.consumer(10_000);
         byte[] body = toolCall(7, "echo").getBytes(StandardCharsets.UTF_8);
-        var answer = RawClient.send(proxy.port(), "POST /" + slug + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                + c.key() + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "
-                + body.length + "\r\n", body);
+        var answer = RawClient.send(
+                proxy.port(),
+                "POST /" + slug + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                        + c.key() + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "
+                        + body.length + "\r\n",
+                body);
         assertEquals(200, answer.status(), answer.toString());
         Received last = upstream.received.getLast();
         assertEquals(null, last.header("Expect"));
@@ -125,8 +135,12 @@ class FramingIT {
         try (ExecutorService pool = Executors.newFixedThreadPool(CONSUMERS * CLIENTS_PER_CONSUMER)) {
             Map<Long, HttpClient> clients = new HashMap<>();
             for (var c : consumers) {
-                clients.put(c.userId(), HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                        .connectTimeout(Duration.ofSeconds(5)).build());
+                clients.put(
+                        c.userId(),
+                        HttpClient.newBuilder()
+                                .version(HttpClient.Version.HTTP_1_1)
+                                .connectTimeout(Duration.ofSeconds(5))
+                                .build());
             }
             List<Future<Outcome>> futures = new ArrayList<>();
             for (int seq = 0; seq < CALLS; seq++) {
@@ -149,7 +163,8 @@ class FramingIT {
             if (seq == null) {
                 wrong.add("the upstream parsed a request that no consumer sent: " + r.method() + " " + r.target());
             } else {
-                bySeq.computeIfAbsent(Integer.parseInt(seq), k -> new ArrayList<>()).add(r);
+                bySeq.computeIfAbsent(Integer.parseInt(seq), k -> new ArrayList<>())
+                        .add(r);
             }
         }
         int forwarded = 0;
@@ -188,10 +203,20 @@ class FramingIT {
             }
         }
         int connections = upstream.connectionsAccepted() - connectionsBefore;
-        System.out.printf("FramingIT: %d calls from %d consumers: statuses %s; %d to forward, %d parsed upstream exactly"
-                + " as sent; %d GET/DELETE with a body; %d requests parsed upstream over %d connections;"
-                + " %d framing errors; %d mismatches%n", CALLS, CONSUMERS, statuses, forwarded, exact, refused,
-                arrived.size(), connections, upstream.framingErrors.size(), wrong.size());
+        System.out.printf(
+                "FramingIT: %d calls from %d consumers: statuses %s; %d to forward, %d parsed upstream exactly"
+                        + " as sent; %d GET/DELETE with a body; %d requests parsed upstream over %d connections;"
+                        + " %d framing errors; %d mismatches%n",
+                CALLS,
+                CONSUMERS,
+                statuses,
+                forwarded,
+                exact,
+                refused,
+                arrived.size(),
+                connections,
+                upstream.framingErrors.size(),
+                wrong.size());
         assertEquals(List.of(), upstream.framingErrors, "no request merged, split or garbled");
         assertEquals(List.of(), wrong.stream().limit(20).toList(), wrong.size() + " requests went wrong");
         assertEquals(forwarded, exact);
@@ -208,8 +233,10 @@ class FramingIT {
     private static Sent sent(int seq, long userId) {
         byte[] body = switch (seq % 6) {
             case 1, 3 -> ("{\"smuggle\":\"" + "x".repeat(seq % 97) + "\"}").getBytes(StandardCharsets.UTF_8);
-            case 4, 5 -> toolCall(seq, "echo").replace("\"hi\"", "\"" + "y".repeat(seq % 89) + "\"")
-                    .getBytes(StandardCharsets.UTF_8);
+            case 4, 5 ->
+                toolCall(seq, "echo")
+                        .replace("\"hi\"", "\"" + "y".repeat(seq % 89) + "\"")
+                        .getBytes(StandardCharsets.UTF_8);
             default -> new byte[0];
         };
         String method = switch (seq % 6) {
@@ -236,7 +263,10 @@ class FramingIT {
                 .method(s.method(), publisher)
                 .build();
         HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
-        return new Outcome(s, response.statusCode(), response.headers().firstValue("X-Mcpmeter-Billed").orElse(""));
+        return new Outcome(
+                s,
+                response.statusCode(),
+                response.headers().firstValue("X-Mcpmeter-Billed").orElse(""));
     }
 
     private static HttpRequest.BodyPublisher chunked(byte[] body) {

@@ -3,8 +3,8 @@ package com.mcpmeter.proxy;
 import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.mcpmeter.proxy.store.Reconciler;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.store.Reconciler;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,8 +42,10 @@ class FreeTierMonthIT {
             int portA = proxy.port();
             int portB = proxy.startAnotherInstance(b);
             var c = proxy.consumer(1_000_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("month"), upstream.mcp().toString(), PRICE)
-                    .withFreeCalls(ALLOWANCE).withRateLimits(10_000, 100_000));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("month"), upstream.mcp().toString(), PRICE)
+                            .withFreeCalls(ALLOWANCE)
+                            .withRateLimits(10_000, 100_000));
             Map<YearMonth, Integer> free = new TreeMap<>();
             Map<YearMonth, Integer> charged = new TreeMap<>();
             int id = 0;
@@ -53,17 +55,24 @@ class FreeTierMonthIT {
                     YearMonth month = YearMonth.from(clock.instant().atZone(ZoneOffset.UTC));
                     HttpResponse<String> r = proxy.post(port, "/" + slug, c.key(), toolCall(++id, "echo"));
                     assertEquals(200, r.statusCode(), r.body());
-                    boolean wasFree = "free".equals(r.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+                    boolean wasFree = "free"
+                            .equals(r.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
                     (wasFree ? free : charged).merge(month, 1, Integer::sum);
                 }
                 a.advance(Duration.ofMillis(500));
                 b.advance(Duration.ofMillis(500));
             }
-            assertEquals(Map.of(YearMonth.of(2026, 11), ALLOWANCE, YearMonth.of(2026, 12), ALLOWANCE), free,
+            assertEquals(
+                    Map.of(YearMonth.of(2026, 11), ALLOWANCE, YearMonth.of(2026, 12), ALLOWANCE),
+                    free,
                     "free calls per month (charged: " + charged + ")");
             proxy.awaitSettled(c.userId());
-            assertEquals("2026-12", proxy.rows("SELECT period_year_month FROM mcp_consumer_usage WHERE user_id = ?",
-                    c.userId()).getFirst().get("period_year_month"), "the counter never went back to November");
+            assertEquals(
+                    "2026-12",
+                    proxy.rows("SELECT period_year_month FROM mcp_consumer_usage WHERE user_id = ?", c.userId())
+                            .getFirst()
+                            .get("period_year_month"),
+                    "the counter never went back to November");
             List<Reconciler.Violation> drift = new Reconciler(proxy.db)
                     .check(Instant.EPOCH, Instant.now().plusSeconds(60), Duration.ofMinutes(60), Instant.now());
             assertEquals(List.of(), drift);
@@ -80,8 +89,9 @@ class FreeTierMonthIT {
         try (TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
                 ProxyFixture proxy = ProxyFixture.start(Map.of("LISTING_CACHE_TTL_SECONDS", "1"), Clock.systemUTC())) {
             var c = proxy.consumer(1_000_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("raise"), upstream.mcp().toString(), PRICE)
-                    .withFreeCalls(1));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("raise"), upstream.mcp().toString(), PRICE)
+                            .withFreeCalls(1));
             assertEquals("free", billed(proxy.post("/" + slug, c.key(), toolCall(1, "echo"))));
             assertEquals(Long.toString(PRICE), billed(proxy.post("/" + slug, c.key(), toolCall(2, "echo"))));
 

@@ -38,8 +38,9 @@ class GracefulShutdownIT {
                     TestUpstream.jsonRpc().answer(exchange, body);
                 })) {
             var c = proxy.consumer(100_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("g"), slow.mcp().toString(), 1_000)
-                    .withRateLimits(1000, 1000));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("g"), slow.mcp().toString(), 1_000)
+                            .withRateLimits(1000, 1000));
             List<Future<HttpResponse<String>>> calls = new ArrayList<>();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                 for (int i = 0; i < CALLS; i++) {
@@ -56,15 +57,21 @@ class GracefulShutdownIT {
             for (var call : calls) {
                 HttpResponse<String> response = call.get();
                 assertEquals(200, response.statusCode(), response.body());
-                assertEquals("1000", response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+                assertEquals(
+                        "1000",
+                        response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
             }
-            assertEquals(CALLS, proxy.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()),
+            assertEquals(
+                    CALLS,
+                    proxy.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()),
                     "every call closed before the instance stopped");
             assertEquals(100_000 - CALLS * 1_000, proxy.balance(c.userId()));
             proxy.assertLedgerConsistent(c.userId());
             try (var files = java.nio.file.Files.list(proxy.spoolOf(0))) {
-                assertEquals(List.of(), files.map(f -> f.getFileName().toString()).toList(),
+                assertEquals(
+                        List.of(),
+                        files.map(f -> f.getFileName().toString()).toList(),
                         "a clean stop leaves no journal and no spool behind");
             }
         }

@@ -24,8 +24,9 @@ class HeaderHygieneIT {
     static void start() throws Exception {
         proxy = ProxyFixture.start();
         upstream = TestUpstream.start(TestUpstream.reflect());
-        slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("h"), upstream.mcp().toString(), 1_000)
-                .withUpstreamHeaders("{\"Authorization\":\"" + SECRET + "\",\"X-Publisher-Tenant\":\"t-42\"}"));
+        slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("h"), upstream.mcp().toString(), 1_000)
+                        .withUpstreamHeaders("{\"Authorization\":\"" + SECRET + "\",\"X-Publisher-Tenant\":\"t-42\"}"));
     }
 
     @AfterAll
@@ -37,9 +38,16 @@ class HeaderHygieneIT {
     @Test
     void consumerCredentialsNeverReachTheUpstream() throws Exception {
         var c = proxy.consumer(10_000);
-        var response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"),
-                "Cookie", "session=consumer-cookie", "X-Forwarded-For", "203.0.113.9",
-                "X-Mcpmeter-Project", Long.toString(c.projectId()));
+        var response = proxy.post(
+                "/" + slug,
+                c.key(),
+                toolCall(1, "echo"),
+                "Cookie",
+                "session=consumer-cookie",
+                "X-Forwarded-For",
+                "203.0.113.9",
+                "X-Mcpmeter-Project",
+                Long.toString(c.projectId()));
         assertEquals(200, response.statusCode());
         var received = upstream.received.getLast();
         assertEquals(SECRET, received.header("Authorization"), "the publisher's own header replaces the consumer's");
@@ -53,8 +61,16 @@ class HeaderHygieneIT {
     @Test
     void forwardHeadersAreUnwrappedButPublisherHeadersWin() throws Exception {
         var c = proxy.consumer(10_000);
-        proxy.post("/" + slug, c.key(), toolCall(1, "echo"),
-                "X-Forward-X-Trace", "abc", "X-Forward-X-Publisher-Tenant", "spoofed", "X-Forward-Authorization", "Bearer evil");
+        proxy.post(
+                "/" + slug,
+                c.key(),
+                toolCall(1, "echo"),
+                "X-Forward-X-Trace",
+                "abc",
+                "X-Forward-X-Publisher-Tenant",
+                "spoofed",
+                "X-Forward-Authorization",
+                "Bearer evil");
         var received = upstream.received.getLast();
         assertEquals("abc", received.header("X-Trace"));
         assertEquals("t-42", received.header("X-Publisher-Tenant"));
@@ -88,15 +104,21 @@ class HeaderHygieneIT {
             exchange.getResponseHeaders().add("X-Mcpmeter-Error", "invalid_token");
             TestUpstream.jsonRpc().answer(exchange, body);
         })) {
-            String liarSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("h"), liar.mcp().toString(), 1_000)
-                    .withRateLimits(5, 50));
+            String liarSlug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("h"), liar.mcp().toString(), 1_000)
+                            .withRateLimits(5, 50));
             var c = proxy.consumer(10_000);
             var response = proxy.post("/" + liarSlug, c.key(), toolCall(1, "echo"));
             assertEquals(200, response.statusCode());
-            assertEquals(java.util.List.of("\"minute\";q=5;w=60, \"day\";q=50;w=86400"),
+            assertEquals(
+                    java.util.List.of("\"minute\";q=5;w=60, \"day\";q=50;w=86400"),
                     response.headers().allValues("RateLimit-Policy"));
-            assertEquals(1, response.headers().allValues("RateLimit").size(), response.headers().map()::toString);
-            assertTrue(response.headers().firstValue("RateLimit").orElseThrow().startsWith("\"minute\";r=4;"),
+            assertEquals(
+                    1,
+                    response.headers().allValues("RateLimit").size(),
+                    response.headers().map()::toString);
+            assertTrue(
+                    response.headers().firstValue("RateLimit").orElseThrow().startsWith("\"minute\";r=4;"),
                     response.headers().map()::toString);
             assertTrue(response.headers().firstValue("X-Mcpmeter-Error").isEmpty(), "an upstream answer is no refusal");
         }

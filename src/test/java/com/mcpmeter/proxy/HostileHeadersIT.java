@@ -48,15 +48,19 @@ class HostileHeadersIT {
             h.add("X-Request-Trace", "trace-77");
             TestUpstream.jsonRpc().answer(exchange, body);
         });
-        slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("hh"), upstream.mcp().toString(), CHEAP)
-                .withUpstreamHeaders("{\"Authorization\":\"Bearer publisher-secret-123\"}"));
+        slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("hh"), upstream.mcp().toString(), CHEAP)
+                        .withUpstreamHeaders("{\"Authorization\":\"Bearer publisher-secret-123\"}"));
         proxy.seeder.toolPrice(proxy.mcpId(slug), "dear", DEAR);
-        plainSlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("hp"), upstream.mcp().toString(), CHEAP)
-                .withUpstreamHeaders("{\"X-Tenant\":\"t-1\"}"));
+        plainSlug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("hp"), upstream.mcp().toString(), CHEAP)
+                        .withUpstreamHeaders("{\"X-Tenant\":\"t-1\"}"));
         // Short secrets ("1", "json") must not strip ordinary answer headers; a long one reflected
         // in any header must not reach the client.
-        leakySlug = proxy.listing(ListingSpec.live(ProxyFixture.slug("hl"), leaky.mcp().toString(), CHEAP)
-                .withUpstreamHeaders("{\"X-Api-Key\":\"" + LONG_SECRET + "\",\"X-Shard\":\"1\",\"X-Format\":\"json\"}"));
+        leakySlug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("hl"), leaky.mcp().toString(), CHEAP)
+                        .withUpstreamHeaders(
+                                "{\"X-Api-Key\":\"" + LONG_SECRET + "\",\"X-Shard\":\"1\",\"X-Format\":\"json\"}"));
     }
 
     @AfterAll
@@ -69,24 +73,49 @@ class HostileHeadersIT {
     @Test
     void forwardWrappedHeadersCannotReachTheDenyList() throws Exception {
         var c = proxy.consumer(10_000);
-        var response = proxy.post("/" + plainSlug, c.key(), toolCall(1, "echo"),
-                "X-Forward-Accept-Encoding", "gzip",
-                "X-Forward-Content-Encoding", "gzip",
-                "X-Forward-X-Forwarded-For", "10.0.0.1",
-                "X-Forward-X-Forwarded-Host", "admin.internal",
-                "X-Forward-Forwarded", "for=10.0.0.1",
-                "X-Forward-Via", "1.1 trusted-gateway",
-                "X-Forward-X-Real-IP", "10.0.0.1",
-                "X-Forward-X-Mcpmeter-Project", "1",
-                "X-Forward-Proxy-Authorization", "Basic Zm9vOmJhcg==",
-                "X-Forward-Mcp-Session-Id", "someone-elses-session",
-                "X-Forward-MCP-Protocol-Version", "1999-01-01",
-                "X-Forward-Cookie", "consumer_own=1",
-                "X-Forward-X-Trace", "ok-1");
+        var response = proxy.post(
+                "/" + plainSlug,
+                c.key(),
+                toolCall(1, "echo"),
+                "X-Forward-Accept-Encoding",
+                "gzip",
+                "X-Forward-Content-Encoding",
+                "gzip",
+                "X-Forward-X-Forwarded-For",
+                "10.0.0.1",
+                "X-Forward-X-Forwarded-Host",
+                "admin.internal",
+                "X-Forward-Forwarded",
+                "for=10.0.0.1",
+                "X-Forward-Via",
+                "1.1 trusted-gateway",
+                "X-Forward-X-Real-IP",
+                "10.0.0.1",
+                "X-Forward-X-Mcpmeter-Project",
+                "1",
+                "X-Forward-Proxy-Authorization",
+                "Basic Zm9vOmJhcg==",
+                "X-Forward-Mcp-Session-Id",
+                "someone-elses-session",
+                "X-Forward-MCP-Protocol-Version",
+                "1999-01-01",
+                "X-Forward-Cookie",
+                "consumer_own=1",
+                "X-Forward-X-Trace",
+                "ok-1");
         assertEquals(200, response.statusCode(), response.body());
         var received = upstream.received.getLast();
-        for (String denied : List.of("Accept-Encoding", "Content-Encoding", "X-Forwarded-For", "X-Forwarded-Host",
-                "Forwarded", "Via", "X-Real-IP", "X-Mcpmeter-Project", "Proxy-Authorization", "Mcp-Session-Id",
+        for (String denied : List.of(
+                "Accept-Encoding",
+                "Content-Encoding",
+                "X-Forwarded-For",
+                "X-Forwarded-Host",
+                "Forwarded",
+                "Via",
+                "X-Real-IP",
+                "X-Mcpmeter-Project",
+                "Proxy-Authorization",
+                "Mcp-Session-Id",
                 "MCP-Protocol-Version")) {
             assertNull(received.header(denied), denied + " reached the upstream: " + received.headers());
         }
@@ -102,16 +131,31 @@ class HostileHeadersIT {
         var c = proxy.consumer(10_000);
         // The body (priced) names the cheap tool and so do the checked headers; an upstream that
         // routes by Mcp-Name must not be told to run the dear one.
-        var response = proxy.post("/" + slug, c.key(), toolCall(1, "echo"),
-                "Mcp-Method", "tools/call", "Mcp-Name", "echo",
-                "X-Forward-Mcp-Name", "dear", "X-Forward-Mcp-Method", "tools/list");
+        var response = proxy.post(
+                "/" + slug,
+                c.key(),
+                toolCall(1, "echo"),
+                "Mcp-Method",
+                "tools/call",
+                "Mcp-Name",
+                "echo",
+                "X-Forward-Mcp-Name",
+                "dear",
+                "X-Forward-Mcp-Method",
+                "tools/list");
         assertEquals(200, response.statusCode(), response.body());
         var received = upstream.received.getLast();
         assertEquals("echo", received.header("Mcp-Name"));
         assertEquals("tools/call", received.header("Mcp-Method"));
-        assertEquals(1, received.headers().entrySet().stream()
-                .filter(e -> e.getKey().equalsIgnoreCase("Mcp-Name")).mapToInt(e -> e.getValue().size()).sum());
-        assertEquals(Long.toString(CHEAP), response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+        assertEquals(
+                1,
+                received.headers().entrySet().stream()
+                        .filter(e -> e.getKey().equalsIgnoreCase("Mcp-Name"))
+                        .mapToInt(e -> e.getValue().size())
+                        .sum());
+        assertEquals(
+                Long.toString(CHEAP),
+                response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
         assertEquals(10_000 - CHEAP, proxy.balance(c.userId()));
         proxy.assertLedgerConsistent(c.userId());
     }
@@ -119,10 +163,13 @@ class HostileHeadersIT {
     @Test
     void consumerCredentialForTheUpstreamPassesOnlyWhereThePublisherSetsNone() throws Exception {
         var c = proxy.consumer(10_000);
-        proxy.post("/" + plainSlug, c.key(), toolCall(1, "echo"), "X-Forward-Authorization", "Bearer consumer-own-token");
+        proxy.post(
+                "/" + plainSlug, c.key(), toolCall(1, "echo"), "X-Forward-Authorization", "Bearer consumer-own-token");
         assertEquals("Bearer consumer-own-token", upstream.received.getLast().header("Authorization"));
         proxy.post("/" + slug, c.key(), toolCall(2, "echo"), "X-Forward-Authorization", "Bearer consumer-own-token");
-        assertEquals("Bearer publisher-secret-123", upstream.received.getLast().header("Authorization"),
+        assertEquals(
+                "Bearer publisher-secret-123",
+                upstream.received.getLast().header("Authorization"),
                 "the publisher's header wins");
         assertEquals(10_000 - 2 * CHEAP, proxy.balance(c.userId()));
         proxy.assertLedgerConsistent(c.userId());
@@ -132,10 +179,13 @@ class HostileHeadersIT {
     void headersNamedInTheClientsConnectionHeaderAreHopByHop() throws Exception {
         var c = proxy.consumer(10_000);
         byte[] body = toolCall(1, "echo").getBytes(StandardCharsets.UTF_8);
-        var answer = RawClient.send(proxy.port(), "POST /" + plainSlug + " HTTP/1.1\r\nHost: x\r\n"
-                + "Authorization: Bearer " + c.key() + "\r\nContent-Type: application/json\r\n"
-                + "Content-Length: " + body.length + "\r\nConnection: X-Hop-Secret, X-Forward-X-Hop-Wrapped\r\n"
-                + "X-Hop-Secret: hop\r\nX-Forward-X-Hop-Wrapped: hop\r\nX-Kept: kept\r\n", body);
+        var answer = RawClient.send(
+                proxy.port(),
+                "POST /" + plainSlug + " HTTP/1.1\r\nHost: x\r\n"
+                        + "Authorization: Bearer " + c.key() + "\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length + "\r\nConnection: X-Hop-Secret, X-Forward-X-Hop-Wrapped\r\n"
+                        + "X-Hop-Secret: hop\r\nX-Forward-X-Hop-Wrapped: hop\r\nX-Kept: kept\r\n",
+                body);
         assertEquals(200, answer.status(), answer.toString());
         var received = upstream.received.getLast();
         assertNull(received.header("X-Hop-Secret"));
@@ -155,7 +205,8 @@ class HostileHeadersIT {
         for (String dropped : List.of("Set-Cookie", "Set-Cookie2", "Server", "X-Powered-By", "X-Debug-Token")) {
             assertTrue(headers.firstValue(dropped).isEmpty(), dropped + " reached the client: " + headers.map());
         }
-        assertEquals(Long.toString(CHEAP), headers.firstValue("X-Mcpmeter-Billed").orElseThrow());
+        assertEquals(
+                Long.toString(CHEAP), headers.firstValue("X-Mcpmeter-Billed").orElseThrow());
         assertEquals(10_000 - CHEAP, proxy.balance(c.userId()));
         proxy.assertLedgerConsistent(c.userId());
     }
@@ -166,9 +217,11 @@ class HostileHeadersIT {
         var response = proxy.post("/" + leakySlug, c.key(), toolCall(1, "echo"));
         assertEquals(200, response.statusCode(), response.body());
         var headers = response.headers();
-        assertTrue(headers.firstValue("Content-Type").orElse("").startsWith("application/json"),
+        assertTrue(
+                headers.firstValue("Content-Type").orElse("").startsWith("application/json"),
                 "a publisher header valued \"json\" must not strip Content-Type: " + headers.map());
-        assertTrue(headers.firstValue("Content-Length").isPresent(),
+        assertTrue(
+                headers.firstValue("Content-Length").isPresent(),
                 "a publisher header valued \"1\" must not strip Content-Length: " + headers.map());
         assertEquals("trace-77", headers.firstValue("X-Request-Trace").orElse(null));
         assertTrue(headers.firstValue("X-Echo-Key").isEmpty(), "a header equal to a secret is dropped");

@@ -51,9 +51,13 @@ class HostilePathsIT {
         var c = proxy.consumer(10_000);
         int before = upstream.received.size();
         var delete = proxy.send(HttpRequest.newBuilder(proxy.url("/" + slug + "/internal-admin/users/42"))
-                .header("Authorization", "Bearer " + c.key()).DELETE().build());
+                .header("Authorization", "Bearer " + c.key())
+                .DELETE()
+                .build());
         var get = proxy.send(HttpRequest.newBuilder(proxy.url("/" + slug + "/admin"))
-                .header("Authorization", "Bearer " + c.key()).GET().build());
+                .header("Authorization", "Bearer " + c.key())
+                .GET()
+                .build());
         var post = proxy.post("/" + slug + "/mcp-other", c.key(), toolCall(1, "echo"));
         for (var refused : List.of(delete, get, post)) {
             assertEquals(400, refused.statusCode(), refused.uri() + " " + refused.body());
@@ -70,12 +74,26 @@ class HostilePathsIT {
         var c = proxy.consumer(10_000);
         int before = upstream.received.size();
         byte[] body = toolCall(1, "echo").getBytes(StandardCharsets.UTF_8);
-        for (String trick : List.of("/" + slug + "/..;/admin", "/" + slug + ";jsessionid=1", "/" + slug + "/;x",
-                "/" + slug + "/%252e%252e/admin", "/" + slug + "/%c0%ae%c0%ae/admin", "/" + slug + "/%2e",
-                "/" + slug + "/%2E%2E/x", "/" + slug + "/a%2fb", "/" + slug + "/%5c", "/" + slug + "/a\\b",
-                "/" + slug + "/../admin", "/" + slug + "%2fadmin", "/" + slug + "/%25", "/" + slug + "/%e0%80%ae")) {
-            var answer = RawClient.send(proxy.port(), "POST " + trick + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                    + c.key() + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n", body);
+        for (String trick : List.of(
+                "/" + slug + "/..;/admin",
+                "/" + slug + ";jsessionid=1",
+                "/" + slug + "/;x",
+                "/" + slug + "/%252e%252e/admin",
+                "/" + slug + "/%c0%ae%c0%ae/admin",
+                "/" + slug + "/%2e",
+                "/" + slug + "/%2E%2E/x",
+                "/" + slug + "/a%2fb",
+                "/" + slug + "/%5c",
+                "/" + slug + "/a\\b",
+                "/" + slug + "/../admin",
+                "/" + slug + "%2fadmin",
+                "/" + slug + "/%25",
+                "/" + slug + "/%e0%80%ae")) {
+            var answer = RawClient.send(
+                    proxy.port(),
+                    "POST " + trick + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + c.key()
+                            + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n",
+                    body);
             assertEquals(400, answer.status(), trick + ": " + answer);
             assertEquals("invalid_path", answer.codeWord(), trick + ": " + answer.body());
         }
@@ -101,10 +119,15 @@ class HostilePathsIT {
     @Test
     void aLegacyListingAcceptsOnlyTheEndpointItsUpstreamAnnounced() throws Exception {
         var c = proxy.consumer(10_000);
-        String legacy = proxy.listing(ListingSpec.live(ProxyFixture.slug("lpath"), legacyUpstream.sse().toString(), PRICE)
+        String legacy = proxy.listing(ListingSpec.live(
+                        ProxyFixture.slug("lpath"), legacyUpstream.sse().toString(), PRICE)
                 .withTransport("sse"));
-        HttpResponse<InputStream> stream = proxy.http.send(HttpRequest.newBuilder(proxy.url("/" + legacy))
-                .header("Authorization", "Bearer " + c.key()).header("Accept", "text/event-stream").GET().build(),
+        HttpResponse<InputStream> stream = proxy.http.send(
+                HttpRequest.newBuilder(proxy.url("/" + legacy))
+                        .header("Authorization", "Bearer " + c.key())
+                        .header("Accept", "text/event-stream")
+                        .GET()
+                        .build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, stream.statusCode());
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
@@ -125,8 +148,11 @@ class HostilePathsIT {
             var paid = proxy.post(endpoint + "&tenant=evil", c.key(), toolCall(2, "echo"));
             assertEquals(202, paid.statusCode(), paid.body());
             assertEquals(posts + 1, legacyUpstream.posted.size());
-            assertEquals("/message?" + session, legacyUpstream.posted.getLast(), "only the session parameter is forwarded");
-            for (String line = reader.readLine(); line != null && !line.contains("\"id\":2"); line = reader.readLine()) {
+            assertEquals(
+                    "/message?" + session, legacyUpstream.posted.getLast(), "only the session parameter is forwarded");
+            for (String line = reader.readLine();
+                    line != null && !line.contains("\"id\":2");
+                    line = reader.readLine()) {
                 // skip to the answer of the paid call
             }
         }

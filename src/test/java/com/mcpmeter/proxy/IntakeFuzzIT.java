@@ -7,10 +7,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import com.mcpmeter.proxy.meter.IntakeFuzz;
 import com.mcpmeter.proxy.meter.IntakeOracle;
 import com.mcpmeter.proxy.meter.Rejection;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -48,8 +48,9 @@ class IntakeFuzzIT {
     private static final int CHECK_EVERY = 500;
     private static final int MAX_BATCH = 50;
     /** What each tool costs; "unknown" is priced by the listing's default. */
-    private static final Map<String, Long> PRICES = Map.of("expensive", 1_000L, "cheap", 10L, "free", 0L,
-            "fail", 500L, "boom", 700L);
+    private static final Map<String, Long> PRICES =
+            Map.of("expensive", 1_000L, "cheap", 10L, "free", 0L, "fail", 500L, "boom", 700L);
+
     private static final long DEFAULT_PRICE = 300;
     private static final Set<String> CODE_WORDS =
             Arrays.stream(Rejection.values()).map(Rejection::codeWord).collect(Collectors.toSet());
@@ -61,8 +62,8 @@ class IntakeFuzzIT {
     static void start() throws Exception {
         // Unknown tokens are part of the mix: the per-address throttle of failed authentications
         // (AuthPressureIT's subject) would otherwise refuse everything after the first 30.
-        proxy = ProxyFixture.start(Map.of("LOG_LEVEL", "error", "AUTH_FAILURES_PER_MINUTE", "1000000"),
-                java.time.Clock.systemUTC());
+        proxy = ProxyFixture.start(
+                Map.of("LOG_LEVEL", "error", "AUTH_FAILURES_PER_MINUTE", "1000000"), java.time.Clock.systemUTC());
         upstream = new FuzzUpstream();
     }
 
@@ -81,6 +82,7 @@ class IntakeFuzzIT {
         private final HttpServer server;
         /** Requests received; a counter, not a list: make fuzz sends 100,000. */
         final AtomicInteger received = new AtomicInteger();
+
         final AtomicLong delivered = new AtomicLong();
         final AtomicInteger lastStatus = new AtomicInteger();
         final List<String> violations = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -109,7 +111,8 @@ class IntakeFuzzIT {
             }
             IntakeOracle.Finding finding = IntakeOracle.check(body, MAX_BATCH);
             if (!finding.violations().isEmpty()) {
-                violations.add(finding.violations() + " in " + new String(body, java.nio.charset.StandardCharsets.UTF_8));
+                violations.add(
+                        finding.violations() + " in " + new String(body, java.nio.charset.StandardCharsets.UTF_8));
                 reply(exchange, 400, new byte[0]);
                 return;
             }
@@ -127,7 +130,11 @@ class IntakeFuzzIT {
                 if ("tools/call".equals(r.path("method").asText()) && tool.equals("fail")) {
                     out.putObject("error").put("code", -32000).put("message", "failed");
                 } else {
-                    out.putObject("result").putArray("content").addObject().put("type", "text").put("text", "ok");
+                    out.putObject("result")
+                            .putArray("content")
+                            .addObject()
+                            .put("type", "text")
+                            .put("text", "ok");
                     if ("tools/call".equals(r.path("method").asText())) {
                         earned += PRICES.getOrDefault(tool, DEFAULT_PRICE);
                         boom |= tool.equals("boom");
@@ -176,8 +183,8 @@ class IntakeFuzzIT {
         String url = upstream.url();
         String open = proxy.listing(ListingSpec.live(ProxyFixture.slug("fz"), url, DEFAULT_PRICE)
                 .withRateLimits(1_000_000_000, 1_000_000_000));
-        String tight = proxy.listing(ListingSpec.live(ProxyFixture.slug("ft"), url, DEFAULT_PRICE)
-                .withRateLimits(40, 1_000_000_000));
+        String tight = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("ft"), url, DEFAULT_PRICE).withRateLimits(40, 1_000_000_000));
         for (String slug : List.of(open, tight)) {
             long mcp = proxy.mcpId(slug);
             for (var price : PRICES.entrySet()) {
@@ -208,17 +215,22 @@ class IntakeFuzzIT {
             try {
                 response = send(input, "/" + (input.tightListing() ? tight : open), key);
             } catch (IOException e) {
-                throw new AssertionError("seed " + seed + " input " + i + " got no answer (" + e + "; reached the upstream: "
-                        + (upstream.received.get() > receivedBefore) + "): " + input.httpMethod() + " "
-                        + input.headers() + " key " + input.key() + " tight " + input.tightListing() + " body "
-                        + Arrays.toString(input.body()), e);
+                throw new AssertionError(
+                        "seed " + seed + " input " + i + " got no answer (" + e + "; reached the upstream: "
+                                + (upstream.received.get() > receivedBefore) + "): " + input.httpMethod() + " "
+                                + input.headers() + " key " + input.key() + " tight " + input.tightListing() + " body "
+                                + Arrays.toString(input.body()),
+                        e);
             }
             long tookNanos = System.nanoTime() - sent;
             boolean reached = upstream.received.get() > receivedBefore;
             String where = "seed " + seed + " input " + i + " (" + input.httpMethod() + " " + input.headers() + "): "
-                    + abbreviated(input.bodyText()) + " -> " + response.statusCode() + " " + abbreviated(response.body());
+                    + abbreviated(input.bodyText()) + " -> " + response.statusCode() + " "
+                    + abbreviated(response.body());
             String billed = response.headers().firstValue("X-Mcpmeter-Billed").orElse("");
-            boolean replay = response.headers().firstValue("X-Mcpmeter-Idempotent-Replay").isPresent();
+            boolean replay = response.headers()
+                    .firstValue("X-Mcpmeter-Idempotent-Replay")
+                    .isPresent();
             if (reached) {
                 forwarded++;
                 forwardedNanos += tookNanos;
@@ -248,9 +260,15 @@ class IntakeFuzzIT {
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
         assertEquals(List.of(), upstream.violations, "bodies that should have been refused reached the upstream");
-        System.out.printf("intake fuzz through the proxy: seed %d, %d inputs in %d ms (forwarded ones %.1f ms each), "
-                + "%d forwarded, %d µ¢ delivered and charged, drift 0, proxy 5xx 0; outcomes %s%n", seed, inputs, millis,
-                forwarded == 0 ? 0.0 : forwardedNanos / 1e6 / forwarded, forwarded, rich.delivered + poor.delivered,
+        System.out.printf(
+                "intake fuzz through the proxy: seed %d, %d inputs in %d ms (forwarded ones %.1f ms each), "
+                        + "%d forwarded, %d µ¢ delivered and charged, drift 0, proxy 5xx 0; outcomes %s%n",
+                seed,
+                inputs,
+                millis,
+                forwarded == 0 ? 0.0 : forwardedNanos / 1e6 / forwarded,
+                forwarded,
+                rich.delivered + poor.delivered,
                 outcomes);
         assertTrue(forwarded > inputs / 10, "too few inputs reached the upstream to judge money: " + forwarded);
     }
@@ -268,9 +286,11 @@ class IntakeFuzzIT {
             throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(proxy.url(path))
                 .timeout(java.time.Duration.ofSeconds(30))
-                .method(input.httpMethod(), "GET".equals(input.httpMethod()) || "DELETE".equals(input.httpMethod())
-                        ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(input.body()));
+                .method(
+                        input.httpMethod(),
+                        "GET".equals(input.httpMethod()) || "DELETE".equals(input.httpMethod())
+                                ? HttpRequest.BodyPublishers.noBody()
+                                : HttpRequest.BodyPublishers.ofByteArray(input.body()));
         input.headers().forEach(request::header);
         if (key != null) {
             request.header("Authorization", "Bearer " + key);

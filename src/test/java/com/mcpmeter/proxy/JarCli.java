@@ -39,7 +39,8 @@ final class JarCli {
 
         /** No Java stack trace or exception name on stderr, whatever went wrong. */
         Result withoutStackTrace() {
-            assertFalse(err.contains("\tat ") || err.contains("Exception") || err.contains("Caused by"),
+            assertFalse(
+                    err.contains("\tat ") || err.contains("Exception") || err.contains("Caused by"),
                     command + " printed a stack trace: " + err);
             return this;
         }
@@ -61,12 +62,18 @@ final class JarCli {
         String name = stem.substring(0, Math.min(60, stem.length())) + "-" + System.nanoTime();
         Path out = dir.resolve(name + ".out");
         Path err = dir.resolve(name + ".err");
-        Process p = ProxyProcess.command(jvmOptions, env, dir, args).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = ProxyProcess.command(jvmOptions, env, dir, args)
+                .redirectOutput(out.toFile())
+                .redirectError(err.toFile())
+                .start();
         if (!p.waitFor(WITHIN_SECONDS, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError(String.join(" ", args) + " did not finish within " + WITHIN_SECONDS + " s");
         }
-        return new Result(List.of(args), p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+        return new Result(
+                List.of(args),
+                p.exitValue(),
+                Files.readString(out, StandardCharsets.UTF_8),
                 Files.readString(err, StandardCharsets.UTF_8));
     }
 }

@@ -56,7 +56,8 @@ class LedgerContractIT {
         user = seeder.user("c" + Seeder.token(4) + "@test.local", "active", 1_000_000);
         project = seeder.project(user, "p", null);
         long publisher = seeder.user("pub" + Seeder.token(4) + "@test.local", "active", 0);
-        mcp = seeder.listing(publisher, Seeder.ListingSpec.live("contract-" + Seeder.token(3), "http://127.0.0.1:9/mcp", PRICE));
+        mcp = seeder.listing(
+                publisher, Seeder.ListingSpec.live("contract-" + Seeder.token(3), "http://127.0.0.1:9/mcp", PRICE));
     }
 
     @AfterAll
@@ -117,8 +118,8 @@ class LedgerContractIT {
     }
 
     private static UsageRow row(String requestId) {
-        return new UsageRow(requestId, user, project, mcp, OptionalLong.empty(), "echo", "", "", Instant.now(), PRICE,
-                2_000);
+        return new UsageRow(
+                requestId, user, project, mcp, OptionalLong.empty(), "echo", "", "", Instant.now(), PRICE, 2_000);
     }
 
     private static YearMonth month(UsageRow row) {

@@ -55,23 +55,36 @@ class LegacySseIT {
     @Test
     void endpointPointsBackAtTheProxyAndCallsAreMetered() throws Exception {
         var c = proxy.consumer(10_000);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("legacy"), upstream.sse().toString(), PRICE)
-                .withTransport("sse"));
-        HttpResponse<InputStream> stream = proxy.http.send(HttpRequest.newBuilder(proxy.url("/" + slug + "/sse"))
-                .header("Authorization", "Bearer " + c.key()).header("Accept", "text/event-stream").GET().build(),
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("legacy"), upstream.sse().toString(), PRICE)
+                        .withTransport("sse"));
+        HttpResponse<InputStream> stream = proxy.http.send(
+                HttpRequest.newBuilder(proxy.url("/" + slug + "/sse"))
+                        .header("Authorization", "Bearer " + c.key())
+                        .header("Accept", "text/event-stream")
+                        .GET()
+                        .build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, stream.statusCode());
         assertEquals("free", stream.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
             String endpointEvent = nextEvent(reader);
             assertTrue(endpointEvent.startsWith("event: endpoint\n"), endpointEvent);
-            String endpoint = endpointEvent.lines().filter(l -> l.startsWith("data: ")).findFirst().orElseThrow()
+            String endpoint = endpointEvent
+                    .lines()
+                    .filter(l -> l.startsWith("data: "))
+                    .findFirst()
+                    .orElseThrow()
                     .substring("data: ".length());
-            assertTrue(endpoint.startsWith("/" + slug + "/message?sessionId="), "same origin, under the slug: " + endpoint);
+            assertTrue(
+                    endpoint.startsWith("/" + slug + "/message?sessionId="),
+                    "same origin, under the slug: " + endpoint);
 
             var paid = proxy.post(endpoint, c.key(), toolCall(1, "echo"));
             assertEquals(202, paid.statusCode());
-            assertEquals(Long.toString(PRICE), paid.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(
+                    Long.toString(PRICE),
+                    paid.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
             String answer = nextEvent(reader);
             assertTrue(answer.contains("\"id\":1") && answer.contains("\"result\""), answer);
 
@@ -84,20 +97,30 @@ class LegacySseIT {
             ProxyFixture.await("refund of the failed call", () -> proxy.balance(c.userId()) == 10_000 - PRICE);
         }
         proxy.awaitSettled(c.userId());
-        assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                c.userId()));
+        assertEquals(
+                1,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
     /** Opens a legacy stream through the proxy and returns its reader, positioned after the endpoint event. */
     private static BufferedReader openStream(String slug, String key, String[] endpoint) throws Exception {
-        HttpResponse<InputStream> stream = proxy.http.send(HttpRequest.newBuilder(proxy.url("/" + slug + "/sse"))
-                .header("Authorization", "Bearer " + key).header("Accept", "text/event-stream").GET().build(),
+        HttpResponse<InputStream> stream = proxy.http.send(
+                HttpRequest.newBuilder(proxy.url("/" + slug + "/sse"))
+                        .header("Authorization", "Bearer " + key)
+                        .header("Accept", "text/event-stream")
+                        .GET()
+                        .build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, stream.statusCode());
         BufferedReader reader = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8));
         String endpointEvent = nextEvent(reader);
-        endpoint[0] = endpointEvent.lines().filter(l -> l.startsWith("data: ")).findFirst().orElseThrow()
+        endpoint[0] = endpointEvent
+                .lines()
+                .filter(l -> l.startsWith("data: "))
+                .findFirst()
+                .orElseThrow()
                 .substring("data: ".length());
         return reader;
     }
@@ -111,8 +134,10 @@ class LegacySseIT {
     void errorsOnTheStreamUnderLoadAreAllRefunded() throws Exception {
         int clients = 16;
         int callsEach = 63;
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("legacy-race"), upstream.sse().toString(), PRICE)
-                .withTransport("sse").withRateLimits(100_000, 1_000_000));
+        String slug = proxy.listing(ListingSpec.live(
+                        ProxyFixture.slug("legacy-race"), upstream.sse().toString(), PRICE)
+                .withTransport("sse")
+                .withRateLimits(100_000, 1_000_000));
         List<ProxyFixture.Consumer> consumers = new ArrayList<>();
         for (int i = 0; i < clients; i++) {
             consumers.add(proxy.consumer(callsEach * PRICE));
@@ -151,15 +176,18 @@ class LegacySseIT {
                 SELECT COUNT(*) FROM credit_transactions t
                  WHERE t.type = 'usage' AND t.user_id IN (%s)
                    AND NOT EXISTS (SELECT 1 FROM credit_transactions r
-                                    WHERE r.type = 'refund' AND r.reference_id = t.reference_id)"""
-                .formatted(String.join(",", consumers.stream().map(c -> Long.toString(c.userId())).toList()));
+                                    WHERE r.type = 'refund' AND r.reference_id = t.reference_id)""".formatted(String.join(
+                ",", consumers.stream().map(c -> Long.toString(c.userId())).toList()));
         try {
             ProxyFixture.await("every failed call refunded", () -> proxy.count(lost) == 0);
         } catch (AssertionError e) {
             // fall through to the measured figure
         }
-        assertEquals(0, proxy.count(lost), "refunds lost of " + clients * callsEach + " failed calls: "
-                + proxy.rows(lost.replace("SELECT COUNT(*)", """
+        assertEquals(
+                0,
+                proxy.count(lost),
+                "refunds lost of " + clients * callsEach + " failed calls: "
+                        + proxy.rows(lost.replace("SELECT COUNT(*)", """
                         SELECT t.reference_id, t.id AS debit, (SELECT CONCAT(e.request_id, ' status ', e.status, ' billed ',
                                e.billed_micro_cents) FROM usage_events e WHERE e.id = t.reference_id) AS usage_row""")));
         for (ProxyFixture.Consumer c : consumers) {

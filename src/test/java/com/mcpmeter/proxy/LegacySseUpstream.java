@@ -41,7 +41,8 @@ final class LegacySseUpstream implements AutoCloseable {
             exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
             exchange.sendResponseHeaders(200, 0);
             try (OutputStream out = exchange.getResponseBody()) {
-                out.write(("event: endpoint\ndata: /message?sessionId=" + session + "\n\n").getBytes(StandardCharsets.UTF_8));
+                out.write(("event: endpoint\ndata: /message?sessionId=" + session + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 while (true) {
                     String message = queue.poll(30, TimeUnit.SECONDS);
@@ -77,7 +78,11 @@ final class LegacySseUpstream implements AutoCloseable {
                 if ("fail".equals(request.path("params").path("name").asText())) {
                     answer.putObject("error").put("code", -32000).put("message", "failed");
                 } else {
-                    answer.putObject("result").putArray("content").addObject().put("type", "text").put("text", "ok");
+                    answer.putObject("result")
+                            .putArray("content")
+                            .addObject()
+                            .put("type", "text")
+                            .put("text", "ok");
                 }
                 queue.add(JSON.writeValueAsString(answer));
             }

@@ -38,6 +38,7 @@ class LongStreamRepairIT {
     private static final Duration STALE = Duration.ofSeconds(2);
     /** Five leases and seven minimum ages. */
     private static final Duration STREAM = Duration.ofSeconds(15);
+
     private static final Duration EVENT_EVERY = Duration.ofSeconds(1);
     private static final Duration REPAIR_EVERY = Duration.ofMillis(1_500);
     /** Repairs at least this many, most of them on a call past both the minimum age and a lease. */
@@ -45,8 +46,11 @@ class LongStreamRepairIT {
 
     @Test
     void repairDuringALongStreamNeverRefundsIt() throws Exception {
-        Map<String, String> shortLease = Map.of("INSTANCE_HEARTBEAT_SECONDS", Long.toString(HEARTBEAT.toSeconds()),
-                "INSTANCE_LEASE_SECONDS", Long.toString(LEASE.toSeconds()));
+        Map<String, String> shortLease = Map.of(
+                "INSTANCE_HEARTBEAT_SECONDS",
+                Long.toString(HEARTBEAT.toSeconds()),
+                "INSTANCE_LEASE_SECONDS",
+                Long.toString(LEASE.toSeconds()));
         try (ProxyFixture proxy = ProxyFixture.start(shortLease, Clock.systemUTC());
                 TestUpstream streaming = TestUpstream.start((exchange, body) -> {
                     exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
@@ -55,8 +59,10 @@ class LongStreamRepairIT {
                     long end = System.nanoTime() + STREAM.toNanos();
                     int n = 0;
                     while (System.nanoTime() < end) { // bounded: the stream's length
-                        event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
-                                + "{\"progressToken\":1,\"progress\":" + n++ + "}}");
+                        event(
+                                out,
+                                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                                        + "{\"progressToken\":1,\"progress\":" + n++ + "}}");
                         try {
                             Thread.sleep(EVENT_EVERY.toMillis()); // the upstream's pace, not a synchronisation
                         } catch (InterruptedException e) {
@@ -64,11 +70,14 @@ class LongStreamRepairIT {
                             return;
                         }
                     }
-                    event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}");
+                    event(
+                            out,
+                            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}");
                     out.close();
                 })) {
             var c = proxy.consumer(10_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("long"), streaming.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("long"), streaming.mcp().toString(), PRICE));
             HttpRequest request = HttpRequest.newBuilder(proxy.url("/" + slug))
                     .timeout(STREAM.plusMinutes(1))
                     .header("Authorization", "Bearer " + c.key())
@@ -79,8 +88,12 @@ class LongStreamRepairIT {
             CompletableFuture<HttpResponse<String>> call =
                     proxy.http.sendAsync(request, HttpResponse.BodyHandlers.ofString());
 
-            ProxyFixture.await("the call is debited", () -> proxy.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0", c.projectId()) == 1);
+            ProxyFixture.await(
+                    "the call is debited",
+                    () -> proxy.count(
+                                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 0",
+                                    c.projectId())
+                            == 1);
             assertEquals(1, proxy.count("""
                     SELECT COUNT(*) FROM usage_events e
                       JOIN proxy_inflight i ON i.usage_event_id = e.id
@@ -95,27 +108,40 @@ class LongStreamRepairIT {
                     String out = reconcile(proxy, 0, "--repair", "--stale-seconds", Long.toString(STALE.toSeconds()));
                     repairs++;
                     assertTrue(out.contains("refunded 0 debit(s)"), "repair #" + repairs + ": " + out);
-                    assertEquals(0, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                            c.userId()), "repair #" + repairs + " refunded the live stream");
+                    assertEquals(
+                            0,
+                            proxy.count(
+                                    "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                                    c.userId()),
+                            "repair #" + repairs + " refunded the live stream");
                 }
             }
             assertTrue(repairs >= MIN_REPAIRS, "repair ran " + repairs + " times during the stream");
             // The stream outlived the run's first lease several times: only renewals kept the call live
             // (this fixture's database holds this one run).
-            assertTrue(proxy.count("SELECT TIMESTAMPDIFF(SECOND, started_at, heartbeat_at) FROM proxy_instances")
-                    >= 3 * LEASE.toSeconds(), "the lease was renewed across the stream");
+            assertTrue(
+                    proxy.count("SELECT TIMESTAMPDIFF(SECOND, started_at, heartbeat_at) FROM proxy_instances")
+                            >= 3 * LEASE.toSeconds(),
+                    "the lease was renewed across the stream");
 
             HttpResponse<String> response = call.get();
             assertEquals(200, response.statusCode());
             assertTrue(response.body().contains("\"result\""), response.body());
-            assertEquals(Long.toString(PRICE), response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
+            assertEquals(
+                    Long.toString(PRICE),
+                    response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
             proxy.awaitSettled(c.userId());
             assertEquals(200, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
             assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "charged once");
-            assertEquals(0, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                    c.userId()), "never refunded");
+            assertEquals(
+                    0,
+                    proxy.count(
+                            "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                            c.userId()),
+                    "never refunded");
             proxy.assertLedgerConsistent(c.userId());
-            assertFalse(reconcile(proxy, 0, "--repair", "--stale-seconds", Long.toString(STALE.toSeconds())).contains("DRIFT"));
+            assertFalse(reconcile(proxy, 0, "--repair", "--stale-seconds", Long.toString(STALE.toSeconds()))
+                    .contains("DRIFT"));
         }
     }
 
@@ -127,7 +153,10 @@ class LongStreamRepairIT {
     /** Runs reconcile in-process and returns what it printed; its exit code must be {@code expectedExit}. */
     private static String reconcile(ProxyFixture proxy, int expectedExit, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+        int exit = Reconcile.run(
+                proxy.config,
+                List.of(args),
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 java.time.Clock.systemUTC());
         String printed = out.toString(StandardCharsets.UTF_8);
         assertEquals(expectedExit, exit, printed);

@@ -62,7 +62,10 @@ class McpRemoteIT {
             JsonNode report = remote("http-only", "/" + slug, consumer);
             assertSession(report, consumer);
             // The nameless call is refused by the proxy (never forwarded) as a protocol error.
-            assertEquals(-32602, report.path("withoutName").path("code").asInt(), report.path("withoutName").toString());
+            assertEquals(
+                    -32602,
+                    report.path("withoutName").path("code").asInt(),
+                    report.path("withoutName").toString());
         } finally {
             node.kill(server.process());
         }
@@ -79,8 +82,12 @@ class McpRemoteIT {
             // Legacy SSE answers arrive on the stream only: the proxy's refusal keeps its HTTP 400, which
             // mcp-remote turns into an error of that one request (its own -32001, carrying our -32602 body);
             // the session goes on, as asserted above.
-            assertEquals(-32001, report.path("withoutName").path("code").asInt(), report.path("withoutName").toString());
-            assertTrue(report.path("withoutName").path("message").asText().contains("\"code\":-32602"),
+            assertEquals(
+                    -32001,
+                    report.path("withoutName").path("code").asInt(),
+                    report.path("withoutName").toString());
+            assertTrue(
+                    report.path("withoutName").path("message").asText().contains("\"code\":-32602"),
                     report.path("withoutName").toString());
         } finally {
             node.kill(server.process());
@@ -99,8 +106,12 @@ class McpRemoteIT {
         try {
             String slug = listing("http://127.0.0.1:" + node.awaitPort(server) + "/mcp", "streamable");
             var consumer = proxy.consumer(CREDIT);
-            JsonNode report = node.runScript("refusals-sdk1", Map.of("MCPMETER_KEY", consumer.key()), Duration.ofSeconds(40),
-                    "refusals.mjs", proxy.url("/" + slug).toString());
+            JsonNode report = node.runScript(
+                    "refusals-sdk1",
+                    Map.of("MCPMETER_KEY", consumer.key()),
+                    Duration.ofSeconds(40),
+                    "refusals.mjs",
+                    proxy.url("/" + slug).toString());
             assertTrue(report.path("ok").asBoolean(), () -> report + "\n" + node.stderrOf("refusals-sdk1"));
 
             JsonNode withoutName = report.path("refusals").path("withoutName");
@@ -118,8 +129,7 @@ class McpRemoteIT {
             proxy.awaitSettled(consumer.userId());
             assertEquals(CREDIT, proxy.balance(consumer.userId()), "nothing charged");
             assertEquals(0, proxy.count("""
-                    SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents <> 0""",
-                    consumer.projectId()));
+                    SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents <> 0""", consumer.projectId()));
             proxy.assertLedgerConsistent(consumer.userId());
         } finally {
             node.kill(server.process());
@@ -130,17 +140,26 @@ class McpRemoteIT {
 
     private static String listing(String upstreamUrl, String transport) throws Exception {
         String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("remote"), upstreamUrl, PRICE)
-                .withTransport(transport).withRateLimits(10_000, 100_000).withTimeout(30));
+                .withTransport(transport)
+                .withRateLimits(10_000, 100_000)
+                .withTimeout(30));
         proxy.seeder.toolPrice(proxy.mcpId(slug), FREE_TOOL, 0);
         return slug;
     }
 
     private static JsonNode remote(String strategy, String path, ProxyFixture.Consumer consumer) throws Exception {
         String logName = "remote-" + strategy;
-        JsonNode report = node.runScript(logName, Map.of("MCPMETER_KEY", consumer.key()), Duration.ofSeconds(60),
-                "remote-client.mjs", strategy, proxy.url(path).toString());
-        assertTrue(report.path("ok").asBoolean(), () -> "the session through mcp-remote (" + strategy + ") failed: "
-                + report + "\nstderr:\n" + node.stderrOf(logName));
+        JsonNode report = node.runScript(
+                logName,
+                Map.of("MCPMETER_KEY", consumer.key()),
+                Duration.ofSeconds(60),
+                "remote-client.mjs",
+                strategy,
+                proxy.url(path).toString());
+        assertTrue(
+                report.path("ok").asBoolean(),
+                () -> "the session through mcp-remote (" + strategy + ") failed: " + report + "\nstderr:\n"
+                        + node.stderrOf(logName));
         return report;
     }
 
@@ -148,7 +167,8 @@ class McpRemoteIT {
         for (JsonNode step : report.path("steps")) {
             assertTrue(step.path("ok").asBoolean(), "step " + step);
         }
-        assertEquals("mcp-servers/everything", report.path("server").path("name").asText());
+        assertEquals(
+                "mcp-servers/everything", report.path("server").path("name").asText());
         List<String> tools = new ArrayList<>();
         report.path("tools").forEach(t -> tools.add(t.asText()));
         assertTrue(tools.containsAll(List.of("echo", FREE_TOOL)), "tools/list: " + tools);
@@ -156,40 +176,55 @@ class McpRemoteIT {
         assertEquals("The sum of 19 and 23 is 42.", report.path("sum").asText());
 
         assertTrue(report.path("text").path("length").asInt() > 0, "a text resource: " + report.path("text"));
-        assertEquals("[\"demo://resource/dynamic/text/{resourceId}\",\"demo://resource/dynamic/blob/{resourceId}\"]",
+        assertEquals(
+                "[\"demo://resource/dynamic/text/{resourceId}\",\"demo://resource/dynamic/blob/{resourceId}\"]",
                 report.path("templates").toString());
-        assertTrue(report.path("templatedText").asText().startsWith("Resource 7: This is a plaintext resource"),
+        assertTrue(
+                report.path("templatedText").asText().startsWith("Resource 7: This is a plaintext resource"),
                 report.path("templatedText").asText());
-        assertTrue(report.path("blob").asText().startsWith("Resource 3: This is a base64 blob"),
+        assertTrue(
+                report.path("blob").asText().startsWith("Resource 3: This is a base64 blob"),
                 "the blob, decoded: " + report.path("blob"));
 
-        assertTrue(report.path("prompts").toString().contains("completable-prompt"), report.path("prompts").toString());
-        assertEquals("Please promote Eve to the head of the Sales team.", report.path("prompt").asText());
+        assertTrue(
+                report.path("prompts").toString().contains("completable-prompt"),
+                report.path("prompts").toString());
+        assertEquals(
+                "Please promote Eve to the head of the Sales team.",
+                report.path("prompt").asText());
         assertEquals("[\"Sales\",\"Support\"]", report.path("promptCompletion").toString());
         assertEquals("[\"42\"]", report.path("resourceCompletion").toString());
 
-        assertTrue(report.path("withoutName").path("mcpError").asBoolean(), report.path("withoutName").toString());
-        assertEquals(-32601, report.path("unknownMethod").path("code").asInt(), report.path("unknownMethod").toString());
+        assertTrue(
+                report.path("withoutName").path("mcpError").asBoolean(),
+                report.path("withoutName").toString());
+        assertEquals(
+                -32601,
+                report.path("unknownMethod").path("code").asInt(),
+                report.path("unknownMethod").toString());
         assertEquals("The sum of 1 and 2 is 3.", report.path("afterRefusals").asText(), "the session went on");
 
         // Money: the two echo calls, nothing else; free methods leave usage rows billed 0.
         proxy.awaitSettled(consumer.userId());
-        assertEquals(CREDIT - PRICE * PAID_CALLS, proxy.balance(consumer.userId()), "balance fell by price × paid calls");
+        assertEquals(
+                CREDIT - PRICE * PAID_CALLS, proxy.balance(consumer.userId()), "balance fell by price × paid calls");
         proxy.assertLedgerConsistent(consumer.userId());
         assertEquals(PAID_CALLS, proxy.count("""
-                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = ?""",
-                consumer.projectId(), PRICE), "one priced usage row per paid call");
+                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = ?""", consumer.projectId(), PRICE), "one priced usage row per paid call");
         assertEquals(PRICE * PAID_CALLS, proxy.count("""
-                SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?""",
-                consumer.projectId()), "no other row billed anything");
-        for (String method : List.of("initialize", "tools/list", "resources/read", "resources/templates/list",
-                "prompts/get", "completion/complete", FREE_TOOL)) {
+                SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?""", consumer.projectId()), "no other row billed anything");
+        for (String method : List.of(
+                "initialize",
+                "tools/list",
+                "resources/read",
+                "resources/templates/list",
+                "prompts/get",
+                "completion/complete",
+                FREE_TOOL)) {
             assertTrue(proxy.count("""
-                    SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND tool_name = ? AND billed_micro_cents = 0""",
-                    consumer.projectId(), method) >= 1, "a free usage row for " + method);
+                    SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND tool_name = ? AND billed_micro_cents = 0""", consumer.projectId(), method) >= 1, "a free usage row for " + method);
         }
         assertEquals(2, proxy.count("""
-                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND tool_name = 'echo'""", consumer.projectId()),
-                "the echo calls, each recorded once");
+                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND tool_name = 'echo'""", consumer.projectId()), "the echo calls, each recorded once");
     }
 }

@@ -73,9 +73,14 @@ class McpSdkIT {
             var consumer = proxy.consumer(CREDIT);
             JsonNode report = runClient("streamable", "http://127.0.0.1:" + proxy.port() + "/" + slug, consumer.key());
             assertSession(report, consumer);
-            assertTrue(report.path("sessionId").isTextual(), "the upstream's Mcp-Session-Id reached the client: " + report);
-            assertTrue(exchanges(report).stream().anyMatch(e -> e.path("http").asText().equals("DELETE")
-                    && e.path("status").asInt() == 200), "session terminated with DELETE through the proxy");
+            assertTrue(
+                    report.path("sessionId").isTextual(),
+                    "the upstream's Mcp-Session-Id reached the client: " + report);
+            assertTrue(
+                    exchanges(report).stream()
+                            .anyMatch(e -> e.path("http").asText().equals("DELETE")
+                                    && e.path("status").asInt() == 200),
+                    "session terminated with DELETE through the proxy");
             assertTrue(report.path("sdkQuirks").isEmpty(), "the streamable client saw every progress: " + report);
             assertEquals(LONG_STEPS, report.path("progressCallbacks").size(), "every progress reached onprogress");
         } finally {
@@ -90,17 +95,21 @@ class McpSdkIT {
             int upstreamPort = node.awaitPort(server);
             String slug = listing("http://127.0.0.1:" + upstreamPort + "/sse", "sse");
             var consumer = proxy.consumer(CREDIT);
-            JsonNode report = runClient("sse", "http://127.0.0.1:" + proxy.port() + "/" + slug + "/sse", consumer.key());
+            JsonNode report =
+                    runClient("sse", "http://127.0.0.1:" + proxy.port() + "/" + slug + "/sse", consumer.key());
             assertSession(report, consumer);
             for (JsonNode e : exchanges(report)) {
                 if (e.path("http").asText().equals("POST")) {
-                    assertTrue(e.path("path").asText().startsWith("/" + slug + "/message?sessionId="),
+                    assertTrue(
+                            e.path("path").asText().startsWith("/" + slug + "/message?sessionId="),
                             "the client posts back to the proxy, under the slug: " + e);
                 }
             }
             // The SDK's own race (see client.mjs) may drop the last progress from onprogress; nothing else.
             for (JsonNode quirk : report.path("sdkQuirks")) {
-                assertTrue(quirk.asText().contains("\"progress\":" + LONG_STEPS + ","), "only the last progress: " + quirk);
+                assertTrue(
+                        quirk.asText().contains("\"progress\":" + LONG_STEPS + ","),
+                        "only the last progress: " + quirk);
             }
         } finally {
             node.kill(server.process());
@@ -125,24 +134,39 @@ class McpSdkIT {
                     "capabilities":{},"clientInfo":{"name":"mcpmeter-it","version":"1"}}}""");
             assertEquals(200, init.statusCode(), init.body());
             String session = init.headers().firstValue("Mcp-Session-Id").orElseThrow();
-            var initialized = proxy.post("/" + slug, consumer.key(),
+            var initialized = proxy.post(
+                    "/" + slug,
+                    consumer.key(),
                     "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
-                    "Mcp-Session-Id", session, "Mcp-Protocol-Version", "2025-06-18");
+                    "Mcp-Session-Id",
+                    session,
+                    "Mcp-Protocol-Version",
+                    "2025-06-18");
             assertEquals(202, initialized.statusCode());
 
-            var stream = proxy.http.sendAsync(HttpRequest.newBuilder(proxy.url("/" + slug))
-                    .header("Authorization", "Bearer " + consumer.key()).header("Accept", "text/event-stream")
-                    .header("Mcp-Session-Id", session).header("Mcp-Protocol-Version", "2025-06-18").GET().build(),
+            var stream = proxy.http.sendAsync(
+                    HttpRequest.newBuilder(proxy.url("/" + slug))
+                            .header("Authorization", "Bearer " + consumer.key())
+                            .header("Accept", "text/event-stream")
+                            .header("Mcp-Session-Id", session)
+                            .header("Mcp-Protocol-Version", "2025-06-18")
+                            .GET()
+                            .build(),
                     HttpResponse.BodyHandlers.ofInputStream());
             try {
                 var response = stream.get(2, TimeUnit.SECONDS);
                 assertEquals(200, response.statusCode());
-                assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
-                assertEquals("free", response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
+                assertTrue(
+                        response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+                assertEquals(
+                        "free",
+                        response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
                 response.body().close();
             } catch (TimeoutException e) {
-                fail("GET /" + slug + " (the session's SSE stream): no response headers within 2 s. server-everything"
-                        + " sends 200 text/event-stream at once; the proxy holds the headers back until the first event.");
+                fail(
+                        "GET /" + slug
+                                + " (the session's SSE stream): no response headers within 2 s. server-everything"
+                                + " sends 200 text/event-stream at once; the proxy holds the headers back until the first event.");
             } finally {
                 stream.cancel(true);
             }
@@ -158,8 +182,7 @@ class McpSdkIT {
      * cannot learn of the departure from a failed write; it has to notice the connection closing.
      * The usage row of such a stream says the client left (499), not that the upstream failed.
      */
-    private static void awaitWithin(Duration limit, String what, Callable<Boolean> condition)
-            throws Exception {
+    private static void awaitWithin(Duration limit, String what, Callable<Boolean> condition) throws Exception {
         long deadline = System.nanoTime() + limit.toNanos();
         while (!condition.call()) {
             if (System.nanoTime() > deadline) {
@@ -173,7 +196,9 @@ class McpSdkIT {
 
     private static String listing(String upstreamUrl, String transport) throws Exception {
         String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("sdk"), upstreamUrl, PRICE)
-                .withTransport(transport).withRateLimits(10_000, 100_000).withTimeout(30));
+                .withTransport(transport)
+                .withRateLimits(10_000, 100_000)
+                .withTimeout(30));
         proxy.seeder.toolPrice(proxy.mcpId(slug), FREE_TOOL, 0);
         return slug;
     }
@@ -190,11 +215,14 @@ class McpSdkIT {
         for (JsonNode step : report.path("steps")) {
             assertTrue(step.path("ok").asBoolean(), "step " + step);
         }
-        assertEquals("mcp-servers/everything", report.path("server").path("name").asText());
+        assertEquals(
+                "mcp-servers/everything", report.path("server").path("name").asText());
 
         List<String> tools = new ArrayList<>();
         report.path("tools").forEach(t -> tools.add(t.asText()));
-        assertTrue(tools.containsAll(List.of("echo", FREE_TOOL, "trigger-long-running-operation", "trigger-sampling-request")),
+        assertTrue(
+                tools.containsAll(
+                        List.of("echo", FREE_TOOL, "trigger-long-running-operation", "trigger-sampling-request")),
                 "tools/list: " + tools);
 
         List<String> echoes = new ArrayList<>();
@@ -216,12 +244,16 @@ class McpSdkIT {
             double at = p.path("at").asDouble();
             assertTrue(at > previous, "one by one: " + progress);
             double aheadOfResult = resultAt - at;
-            assertTrue(aheadOfResult >= (LONG_STEPS - 1 - i) * stepMs * 0.5, "progress " + (i + 1) + " came only "
-                    + aheadOfResult + " ms before the result (at " + resultAt + " ms); it was held back: " + progress);
+            assertTrue(
+                    aheadOfResult >= (LONG_STEPS - 1 - i) * stepMs * 0.5,
+                    "progress " + (i + 1) + " came only " + aheadOfResult + " ms before the result (at " + resultAt
+                            + " ms); it was held back: " + progress);
             previous = at;
         }
-        double spread = progress.get(LONG_STEPS - 1).path("at").asDouble() - progress.get(0).path("at").asDouble();
-        assertTrue(spread >= (LONG_STEPS - 1) * stepMs * 0.5, "progress spread over " + spread + " ms only: " + progress);
+        double spread = progress.get(LONG_STEPS - 1).path("at").asDouble()
+                - progress.get(0).path("at").asDouble();
+        assertTrue(
+                spread >= (LONG_STEPS - 1) * stepMs * 0.5, "progress spread over " + spread + " ms only: " + progress);
         assertTrue(resultAt >= previous, "the result comes after the last progress: " + report.path("longRunning"));
         assertTrue(report.path("longRunning").path("text").asText().startsWith("Long running operation completed"));
 
@@ -230,15 +262,28 @@ class McpSdkIT {
         String nonce = sampling.path("nonce").asText();
         assertEquals(1, sampling.path("requests").asInt(), "one sampling request reached the client: " + sampling);
         assertTrue(sampling.path("asked").asText().contains(nonce), sampling.toString());
-        assertTrue(sampling.path("text").asText().contains("sampled answer to [") && sampling.path("text").asText().contains(nonce),
+        assertTrue(
+                sampling.path("text").asText().contains("sampled answer to [")
+                        && sampling.path("text").asText().contains(nonce),
                 "the client's sampling answer went back to the server: " + sampling);
-        assertTrue(exchanges(report).stream().anyMatch(e -> e.path("rpc").toString().contains("response:")
-                && e.path("status").asInt() / 100 == 2), "the sampling response was POSTed through the proxy");
+        assertTrue(
+                exchanges(report).stream()
+                        .anyMatch(e -> e.path("rpc").toString().contains("response:")
+                                && e.path("status").asInt() / 100 == 2),
+                "the sampling response was POSTed through the proxy");
 
-        assertTrue(report.path("resources").path("count").asInt() > 0, report.path("resources").toString());
-        assertTrue(report.path("resources").path("read").path("textLength").asInt() > 0, report.path("resources").toString());
-        assertTrue(report.path("prompts").path("count").asInt() > 0, report.path("prompts").toString());
-        assertEquals("This is a simple prompt without arguments.", report.path("prompts").path("text").asText());
+        assertTrue(
+                report.path("resources").path("count").asInt() > 0,
+                report.path("resources").toString());
+        assertTrue(
+                report.path("resources").path("read").path("textLength").asInt() > 0,
+                report.path("resources").toString());
+        assertTrue(
+                report.path("prompts").path("count").asInt() > 0,
+                report.path("prompts").toString());
+        assertEquals(
+                "This is a simple prompt without arguments.",
+                report.path("prompts").path("text").asText());
 
         // What the proxy said on each call, as the SDK's fetch saw it.
         int paid = 0;
@@ -270,15 +315,20 @@ class McpSdkIT {
         assertEquals(paidByScript, paid, "every paid call the script made was billed once");
 
         proxy.awaitSettled(consumer.userId());
-        assertEquals(CREDIT - PRICE * paidByScript, proxy.balance(consumer.userId()), "balance fell by price × paid calls");
+        assertEquals(
+                CREDIT - PRICE * paidByScript, proxy.balance(consumer.userId()), "balance fell by price × paid calls");
         proxy.assertLedgerConsistent(consumer.userId());
         for (String method : List.of("initialize", "tools/list")) {
-            assertTrue(proxy.count("SELECT COUNT(*) FROM usage_events WHERE tool_name = ? AND project_id = ?",
-                    method, consumer.projectId()) >= 1, "usage row for " + method);
+            assertTrue(
+                    proxy.count(
+                                    "SELECT COUNT(*) FROM usage_events WHERE tool_name = ? AND project_id = ?",
+                                    method,
+                                    consumer.projectId())
+                            >= 1,
+                    "usage row for " + method);
         }
         assertEquals(paidByScript, proxy.count("""
-                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = ?""",
-                consumer.projectId(), PRICE), "one priced usage row per paid call");
+                SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = ?""", consumer.projectId(), PRICE), "one priced usage row per paid call");
     }
 
     // ---- node processes (NodeChildren starts, logs and kills them) ----
@@ -286,17 +336,29 @@ class McpSdkIT {
     /** Runs client.mjs to the end (bounded) and returns the one JSON line it printed. */
     private static JsonNode runClient(String transport, String url, String key) throws Exception {
         String logName = "client-" + transport;
-        Process client = node.start(logName, Map.of("MCPMETER_KEY", key,
-                "MCPMETER_ECHO_CALLS", Integer.toString(ECHO_CALLS),
-                "MCPMETER_LONG_STEPS", Integer.toString(LONG_STEPS),
-                "MCPMETER_LONG_SECONDS", Integer.toString(LONG_SECONDS),
-                "MCPMETER_CLIENT_DEADLINE_MS", "20000"), "client.mjs", transport, url);
+        Process client = node.start(
+                logName,
+                Map.of(
+                        "MCPMETER_KEY",
+                        key,
+                        "MCPMETER_ECHO_CALLS",
+                        Integer.toString(ECHO_CALLS),
+                        "MCPMETER_LONG_STEPS",
+                        Integer.toString(LONG_STEPS),
+                        "MCPMETER_LONG_SECONDS",
+                        Integer.toString(LONG_SECONDS),
+                        "MCPMETER_CLIENT_DEADLINE_MS",
+                        "20000"),
+                "client.mjs",
+                transport,
+                url);
         try {
             if (!client.waitFor(25, TimeUnit.SECONDS)) {
                 fail("the SDK client (" + transport + ") did not finish within 25 s:\n" + node.stderrOf(logName));
             }
             String stdout = Files.readString(LOGS.resolve(logName + ".out"), StandardCharsets.UTF_8);
-            String last = stdout.lines().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse("");
+            String last =
+                    stdout.lines().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse("");
             if (client.exitValue() != 0 || last.isEmpty()) {
                 fail("the SDK client (" + transport + ") exited with " + client.exitValue() + ".\nstdout: " + last
                         + "\nstderr:\n" + node.stderrOf(logName));

@@ -40,7 +40,8 @@ class MetricsIT {
         proxy = ProxyFixture.start();
         upstream = TestUpstream.start(TestUpstream.tools());
         // No default price: only the tools priced by name cost anything; any other name is free.
-        slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("metrics"), upstream.mcp().toString(), 0));
+        slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("metrics"), upstream.mcp().toString(), 0));
         long mcp = proxy.mcpId(slug);
         proxy.seeder.toolPrice(mcp, "echo", PRICE);
         proxy.seeder.toolPrice(mcp, "fail", PRICE); // answers a JSON-RPC error: refunded
@@ -54,8 +55,10 @@ class MetricsIT {
     }
 
     private static Scrape scrape() throws Exception {
-        HttpResponse<String> metrics = proxy.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + proxy.adminPort() + "/metrics")).timeout(Duration.ofSeconds(10)).build());
+        HttpResponse<String> metrics =
+                proxy.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/metrics"))
+                        .timeout(Duration.ofSeconds(10))
+                        .build());
         assertEquals(200, metrics.statusCode(), metrics.body());
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
         return new Scrape(metrics.body());
@@ -71,17 +74,25 @@ class MetricsIT {
         var poor = proxy.consumer(100);
         Scrape before = scrape();
 
-        assertEquals(200, proxy.post("/" + slug, rich.key(), toolCall(1, "echo")).statusCode());
-        assertEquals(200, proxy.post("/" + slug, rich.key(), toolCall(2, "fail")).statusCode());
-        assertEquals(200, proxy.post("/" + slug, rich.key(), toolCall(3, "time")).statusCode());
-        assertEquals(200, proxy.post("/" + slug, rich.key(), toolCall(4, "bogus\\nname-" + System.nanoTime()))
-                .statusCode());
-        assertEquals(402, proxy.post("/" + slug, poor.key(), toolCall(5, "echo")).statusCode());
+        assertEquals(
+                200, proxy.post("/" + slug, rich.key(), toolCall(1, "echo")).statusCode());
+        assertEquals(
+                200, proxy.post("/" + slug, rich.key(), toolCall(2, "fail")).statusCode());
+        assertEquals(
+                200, proxy.post("/" + slug, rich.key(), toolCall(3, "time")).statusCode());
+        assertEquals(
+                200,
+                proxy.post("/" + slug, rich.key(), toolCall(4, "bogus\\nname-" + System.nanoTime()))
+                        .statusCode());
+        assertEquals(
+                402, proxy.post("/" + slug, poor.key(), toolCall(5, "echo")).statusCode());
         assertEquals(401, proxy.post("/" + slug, null, toolCall(6, "echo")).statusCode());
         proxy.awaitSettled(rich.userId());
         // The tracker hears of a settlement just after its ledger write: wait for the last one.
-        ProxyFixture.await("four settlements counted", () -> scrape().delta(before, "mcpmeter_calls_total",
-                Map.of("listing", slug, "outcome", "completed")) == 4);
+        ProxyFixture.await(
+                "four settlements counted",
+                () -> scrape().delta(before, "mcpmeter_calls_total", Map.of("listing", slug, "outcome", "completed"))
+                        == 4);
 
         Scrape after = scrape();
         Map<String, String> listing = Map.of("listing", slug);
@@ -90,13 +101,27 @@ class MetricsIT {
                 () -> assertEquals(1, after.delta(before, "mcpmeter_calls_total", call("fail", "completed", "ok"))),
                 () -> assertEquals(1, after.delta(before, "mcpmeter_calls_total", call("time", "completed", "ok"))),
                 () -> assertEquals(1, after.delta(before, "mcpmeter_calls_total", call("other", "completed", "ok"))),
-                () -> assertEquals(1, after.delta(before, "mcpmeter_calls_total",
-                        call("echo", "refused", "insufficient_credit"))),
-                () -> assertEquals(1, after.delta(before, "mcpmeter_calls_total",
-                        Map.of("listing", "none", "tool", "none", "outcome", "refused", "code", "missing_token"))),
+                () -> assertEquals(
+                        1, after.delta(before, "mcpmeter_calls_total", call("echo", "refused", "insufficient_credit"))),
+                () -> assertEquals(
+                        1,
+                        after.delta(
+                                before,
+                                "mcpmeter_calls_total",
+                                Map.of(
+                                        "listing",
+                                        "none",
+                                        "tool",
+                                        "none",
+                                        "outcome",
+                                        "refused",
+                                        "code",
+                                        "missing_token"))),
                 () -> assertEquals(6, after.delta(before, "mcpmeter_calls_total", Map.of())),
-                () -> assertEquals(1, after.delta(before, "mcpmeter_refusals_total", Map.of("reason", "insufficient_credit"))),
-                () -> assertEquals(1, after.delta(before, "mcpmeter_refusals_total", Map.of("reason", "missing_token"))),
+                () -> assertEquals(
+                        1, after.delta(before, "mcpmeter_refusals_total", Map.of("reason", "insufficient_credit"))),
+                () -> assertEquals(
+                        1, after.delta(before, "mcpmeter_refusals_total", Map.of("reason", "missing_token"))),
                 () -> assertEquals(2 * PRICE, after.delta(before, "mcpmeter_billed_micro_cents_total", listing)),
                 () -> assertEquals(PRICE, after.delta(before, "mcpmeter_refunded_micro_cents_total", listing)),
                 () -> assertEquals(PAYOUT, after.delta(before, "mcpmeter_paid_out_micro_cents_total", listing)),
@@ -112,7 +137,8 @@ class MetricsIT {
 
         // Every series the shipped Grafana dashboard asks for is published (once calls have run).
         String dashboard = Files.readString(Path.of("deploy", "grafana-dashboard.json"));
-        Matcher names = Pattern.compile("\\b(?:mcpmeter|hikaricp|lettuce|jetty|jvm)_[a-z_]+").matcher(dashboard);
+        Matcher names = Pattern.compile("\\b(?:mcpmeter|hikaricp|lettuce|jetty|jvm)_[a-z_]+")
+                .matcher(dashboard);
         while (names.find()) {
             String name = names.group();
             assertTrue(after.has(name), "the dashboard asks for " + name + ", which is not published");
@@ -122,9 +148,16 @@ class MetricsIT {
     @Test
     void storeJettyAndJvmMetersAreBound() throws Exception {
         Scrape scrape = scrape();
-        for (String name : new String[] {"hikaricp_connections_active", "jetty_threads_current",
-                "jetty_connections_current_connections", "jvm_memory_used_bytes", "process_uptime_seconds",
-                "mcpmeter_redis_fallbacks_total", "mcpmeter_open_circuits", "mcpmeter_spool_backlog"}) {
+        for (String name : new String[] {
+            "hikaricp_connections_active",
+            "jetty_threads_current",
+            "jetty_connections_current_connections",
+            "jvm_memory_used_bytes",
+            "process_uptime_seconds",
+            "mcpmeter_redis_fallbacks_total",
+            "mcpmeter_open_circuits",
+            "mcpmeter_spool_backlog"
+        }) {
             assertTrue(scrape.has(name), name + " is published");
         }
     }
@@ -132,11 +165,13 @@ class MetricsIT {
     @Test
     void thePublicPortNeverServesMetrics() throws Exception {
         HttpResponse<String> viaPublic = proxy.send(HttpRequest.newBuilder(proxy.url("/metrics"))
-                .timeout(Duration.ofSeconds(10)).build());
+                .timeout(Duration.ofSeconds(10))
+                .build());
         assertEquals(401, viaPublic.statusCode(), "/metrics on the public port is a listing path like any other");
         assertFalse(viaPublic.body().contains("mcpmeter_calls_total"));
-        HttpResponse<String> elsewhere = proxy.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + proxy.adminPort() + "/health")).build());
+        HttpResponse<String> elsewhere =
+                proxy.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.adminPort() + "/health"))
+                        .build());
         assertEquals(404, elsewhere.statusCode(), "the admin port serves /metrics only");
     }
 
@@ -151,7 +186,8 @@ class MetricsIT {
                 }
                 int space = line.lastIndexOf(' ');
                 String series = line.substring(0, space);
-                if (labels.entrySet().stream().allMatch(l -> series.contains(l.getKey() + "=\"" + l.getValue() + "\""))) {
+                if (labels.entrySet().stream()
+                        .allMatch(l -> series.contains(l.getKey() + "=\"" + l.getValue() + "\""))) {
                     sum += Double.parseDouble(line.substring(space + 1));
                 }
             }

@@ -58,14 +58,18 @@ class MoneyConcurrencyIT {
     void aBalanceWorthKCallsAdmitsExactlyKOfTenTimesAsMany() throws Exception {
         int k = 20;
         var c = proxy.consumer(k * PRICE);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("k"), upstream.mcp().toString(), PRICE)
-                .withRateLimits(100_000, 100_000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("k"), upstream.mcp().toString(), PRICE)
+                        .withRateLimits(100_000, 100_000));
         Map<Integer, Long> statuses = fire(slug, c.key(), 10 * k, i -> proxy.port());
         assertEquals(Map.of(200, (long) k, 402, 9L * k), statuses);
         proxy.awaitSettled(c.userId());
         assertEquals(0, proxy.balance(c.userId()));
         assertEquals(k, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()));
-        assertEquals(k, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'usage'", c.userId()));
+        assertEquals(
+                k,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'usage'", c.userId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
@@ -73,8 +77,9 @@ class MoneyConcurrencyIT {
     void threeInstancesNeverSpendMoreThanTheBalance() throws Exception {
         int k = 15;
         var c = proxy.consumer(k * PRICE);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("m"), upstream.mcp().toString(), PRICE)
-                .withRateLimits(100_000, 100_000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("m"), upstream.mcp().toString(), PRICE)
+                        .withRateLimits(100_000, 100_000));
         Map<Integer, Long> statuses = fire(slug, c.key(), 10 * k, i -> ports[i % ports.length]);
         assertEquals(Map.of(200, (long) k, 402, 9L * k), statuses);
         proxy.awaitSettled(c.userId());
@@ -86,13 +91,19 @@ class MoneyConcurrencyIT {
     void anAllowanceOfNGrantsExactlyNFreeCalls() throws Exception {
         int n = 10;
         var c = proxy.consumer(0); // no credit: every call past the allowance is refused
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("n"), upstream.mcp().toString(), PRICE)
-                .withFreeCalls(n).withRateLimits(100_000, 100_000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("n"), upstream.mcp().toString(), PRICE)
+                        .withFreeCalls(n)
+                        .withRateLimits(100_000, 100_000));
         Map<Integer, Long> statuses = fire(slug, c.key(), 5 * n, i -> ports[i % ports.length]);
         assertEquals(Map.of(200, (long) n, 402, 4L * n), statuses);
         assertEquals(n, proxy.count("SELECT free_calls_used FROM mcp_consumer_usage WHERE user_id = ?", c.userId()));
-        ProxyFixture.await("free usage rows", () -> proxy.count(
-                "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = 0", c.projectId()) == n);
+        ProxyFixture.await(
+                "free usage rows",
+                () -> proxy.count(
+                                "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND billed_micro_cents = 0",
+                                c.projectId())
+                        == n);
         assertEquals(0, proxy.balance(c.userId()));
     }
 
@@ -100,8 +111,9 @@ class MoneyConcurrencyIT {
     void aRateLimitHoldsExactlyAcrossThreeInstances() throws Exception {
         int limit = 12;
         var c = proxy.consumer(1_000_000);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r"), upstream.mcp().toString(), PRICE)
-                .withRateLimits(limit, 100_000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("r"), upstream.mcp().toString(), PRICE)
+                        .withRateLimits(limit, 100_000));
         Map<Integer, Long> statuses = fire(slug, c.key(), 5 * limit, i -> ports[i % ports.length]);
         assertEquals(Map.of(200, (long) limit, 429, 4L * limit), statuses);
         proxy.awaitSettled(c.userId());
@@ -113,12 +125,14 @@ class MoneyConcurrencyIT {
     void aProjectCapStopsSpendExactlyAtTheCap() throws Exception {
         long capCents = 2; // 20,000 µ¢ = 20 calls
         var c = proxy.consumer(1_000_000, capCents);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("c"), upstream.mcp().toString(), PRICE)
-                .withRateLimits(100_000, 100_000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("c"), upstream.mcp().toString(), PRICE)
+                        .withRateLimits(100_000, 100_000));
         Map<Integer, Long> statuses = fire(slug, c.key(), 60, i -> ports[i % ports.length]);
         assertEquals(Map.of(200, 20L, 402, 40L), statuses);
-        assertEquals(20_000, proxy.count(
-                "SELECT spent_micro_cents FROM proxy_project_spend WHERE project_id = ?", c.projectId()));
+        assertEquals(
+                20_000,
+                proxy.count("SELECT spent_micro_cents FROM proxy_project_spend WHERE project_id = ?", c.projectId()));
         proxy.awaitSettled(c.userId());
         assertEquals(1_000_000 - 20_000, proxy.balance(c.userId()));
         proxy.assertLedgerConsistent(c.userId());

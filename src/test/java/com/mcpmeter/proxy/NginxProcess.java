@@ -35,19 +35,29 @@ final class NginxProcess implements AutoCloseable {
         assertTrue(Files.isExecutable(NGINX), "nginx is needed (scripts/test.sh installs Debian's nginx-light)");
         int port = freePort();
         String site = Files.readString(Path.of("deploy/nginx.conf"));
-        String rendered = replaceOnce(replaceOnce(replaceOnce(replaceOnce(site,
-                "server 127.0.0.1:3010 ", "server 127.0.0.1:" + first + " "),
-                "server 127.0.0.1:3011 ", "server 127.0.0.1:" + second + " "),
-                "listen 80;", "listen 127.0.0.1:" + port + ";"),
-                "listen [::]:80;", "");
+        String rendered = replaceOnce(
+                replaceOnce(
+                        replaceOnce(
+                                replaceOnce(site, "server 127.0.0.1:3010 ", "server 127.0.0.1:" + first + " "),
+                                "server 127.0.0.1:3011 ",
+                                "server 127.0.0.1:" + second + " "),
+                        "listen 80;",
+                        "listen 127.0.0.1:" + port + ";"),
+                "listen [::]:80;",
+                "");
         Path conf = dir.resolve("nginx.conf");
-        Files.writeString(conf, "pid " + dir.resolve("nginx.pid") + ";\nerror_log " + dir.resolve("error.log")
-                + " warn;\nevents { worker_connections 256; }\nhttp {\n"
-                + " log_format upstreams '$upstream_addr $status $request_method';\n"
-                + " access_log " + dir.resolve("access.log") + " upstreams;\n"
-                + " client_body_temp_path " + dir + ";\n proxy_temp_path " + dir + ";\n" + rendered + "\n}\n");
-        Process process = new ProcessBuilder(NGINX.toString(), "-p", dir.toString(), "-c", conf.toString(), "-g",
-                "daemon off;").redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile()).start();
+        Files.writeString(
+                conf,
+                "pid " + dir.resolve("nginx.pid") + ";\nerror_log " + dir.resolve("error.log")
+                        + " warn;\nevents { worker_connections 256; }\nhttp {\n"
+                        + " log_format upstreams '$upstream_addr $status $request_method';\n"
+                        + " access_log " + dir.resolve("access.log") + " upstreams;\n"
+                        + " client_body_temp_path " + dir + ";\n proxy_temp_path " + dir + ";\n" + rendered + "\n}\n");
+        Process process = new ProcessBuilder(
+                        NGINX.toString(), "-p", dir.toString(), "-c", conf.toString(), "-g", "daemon off;")
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("stdout.log").toFile())
+                .start();
         NginxProcess nginx = new NginxProcess(port, dir, process);
         ProxyFixture.await("nginx listening", () -> {
             try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {

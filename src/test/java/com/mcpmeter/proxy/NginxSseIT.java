@@ -28,23 +28,28 @@ class NginxSseIT {
                     OutputStream out = exchange.getResponseBody();
                     for (int i = 0; i < 6; i++) {
                         StreamingIT.LockSupportPause.pause(Duration.ofMillis(300));
-                        out.write(("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"sentNanos\":"
-                                + System.nanoTime() + "}}\n\n").getBytes(StandardCharsets.UTF_8));
+                        out.write(
+                                ("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"sentNanos\":"
+                                                + System.nanoTime() + "}}\n\n")
+                                        .getBytes(StandardCharsets.UTF_8));
                         out.flush();
                     }
-                    out.write("data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n".getBytes(StandardCharsets.UTF_8));
+                    out.write(
+                            "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n".getBytes(StandardCharsets.UTF_8));
                 })) {
             var c = proxy.consumer(10_000);
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("ngx"), up.mcp().toString(), 1_000));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("ngx"), up.mcp().toString(), 1_000));
             // Both upstream servers of the shipped config point at the one proxy.
             try (NginxProcess nginx = NginxProcess.start(dir, proxy.port(), proxy.port())) {
                 int port = nginx.port;
-                HttpResponse<InputStream> response = proxy.http.send(HttpRequest.newBuilder(
-                                URI.create("http://127.0.0.1:" + port + "/" + slug))
-                        .header("Authorization", "Bearer " + c.key())
-                        .header("Content-Type", "application/json")
-                        .header("Accept", "application/json, text/event-stream")
-                        .POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow"))).build(),
+                HttpResponse<InputStream> response = proxy.http.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/" + slug))
+                                .header("Authorization", "Bearer " + c.key())
+                                .header("Content-Type", "application/json")
+                                .header("Accept", "application/json, text/event-stream")
+                                .POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow")))
+                                .build(),
                         HttpResponse.BodyHandlers.ofInputStream());
                 assertEquals(200, response.statusCode());
                 List<Long> delays = StreamingIT.delaysOf(response.body());

@@ -47,8 +47,8 @@ final class NodeChildren implements AutoCloseable {
         }
         // Test classes run in two JVMs at once, and two `npm ci` in one folder break each other.
         Path lockFile = Files.createDirectories(Path.of("target")).resolve("npm-" + dir.getFileName() + ".lock");
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(lockFile,
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(
+                lockFile, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
             java.nio.channels.FileLock held = channel.lock(); // released when the channel closes
             if (!installed(packages)) {
                 npmCi();
@@ -69,11 +69,16 @@ final class NodeChildren implements AutoCloseable {
         Path log = logs.resolve("npm-ci.log");
         Process npm;
         try {
-            npm = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund").directory(dir.toFile())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            npm = new ProcessBuilder("npm", "ci", "--no-audit", "--no-fund")
+                    .directory(dir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
         } catch (IOException e) {
-            throw new IllegalStateException("needs Node.js ≥ 20 and npm on the PATH to install "
-                    + dir.resolve("package.json") + ": " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "needs Node.js ≥ 20 and npm on the PATH to install " + dir.resolve("package.json") + ": "
+                            + e.getMessage(),
+                    e);
         }
         children.add(npm);
         if (!npm.waitFor(5, TimeUnit.MINUTES)) {
@@ -90,8 +95,8 @@ final class NodeChildren implements AutoCloseable {
         String name = "everything-" + mode + "-" + starts.incrementAndGet();
         Path portFile = logs.resolve(name + ".port");
         Files.deleteIfExists(portFile);
-        Process process = start(name, Map.of("PORT", "0", "MCPMETER_PORT_FILE", portFile.toString()),
-                "everything-server.mjs", mode);
+        Process process = start(
+                name, Map.of("PORT", "0", "MCPMETER_PORT_FILE", portFile.toString()), "everything-server.mjs", mode);
         return new Server(process, mode, portFile, logs.resolve(name + ".err"));
     }
 
@@ -100,8 +105,8 @@ final class NodeChildren implements AutoCloseable {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (!Files.exists(server.portFile())) {
             if (!server.process().isAlive()) {
-                fail("server-everything (" + server.mode() + ") exited with " + server.process().exitValue() + ":\n"
-                        + tail(server.log()));
+                fail("server-everything (" + server.mode() + ") exited with "
+                        + server.process().exitValue() + ":\n" + tail(server.log()));
             }
             if (System.nanoTime() > deadline) {
                 fail("server-everything (" + server.mode() + ") did not listen within 20 s:\n" + tail(server.log()));
@@ -124,7 +129,10 @@ final class NodeChildren implements AutoCloseable {
                         + tail(logs.resolve(logName + ".err")));
             }
             String stdout = Files.readString(logs.resolve(logName + ".out"), StandardCharsets.UTF_8);
-            String last = stdout.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElse("");
+            String last = stdout.lines()
+                    .filter(l -> l.startsWith("{"))
+                    .reduce((a, b) -> b)
+                    .orElse("");
             if (last.isEmpty()) {
                 fail(String.join(" ", args) + " printed no JSON line (exit " + script.exitValue() + ").\nstderr:\n"
                         + tail(logs.resolve(logName + ".err")));

@@ -46,17 +46,40 @@ class OperatorErrorsIT {
 
     @Test
     void aHeaderValueWithALineBreakIsAUsageErrorAndNoListingIsMade() throws Exception {
-        usageError("CRLF in a publisher header", "listing", "create", "evil", "--publisher", "p@example.com",
-                "--upstream", "https://example.com/mcp", "--header", "X-Key: a\r\nX-Injected: b");
+        usageError(
+                "CRLF in a publisher header",
+                "listing",
+                "create",
+                "evil",
+                "--publisher",
+                "p@example.com",
+                "--upstream",
+                "https://example.com/mcp",
+                "--header",
+                "X-Key: a\r\nX-Injected: b");
         assertEquals(1, cli.run("listing", "show", "evil").withoutStackTrace().exit(), "no listing was made");
     }
 
     @Test
     void malformedValuesAreUsageErrors() throws Exception {
-        usageError("a slug the proxy cannot route", "listing", "create", "Bad_Slug", "--publisher", "p@example.com",
-                "--upstream", "https://example.com/mcp");
-        usageError("an upstream that is not http(s)", "listing", "create", "ok-slug", "--publisher", "p@example.com",
-                "--upstream", "file:///etc/passwd");
+        usageError(
+                "a slug the proxy cannot route",
+                "listing",
+                "create",
+                "Bad_Slug",
+                "--publisher",
+                "p@example.com",
+                "--upstream",
+                "https://example.com/mcp");
+        usageError(
+                "an upstream that is not http(s)",
+                "listing",
+                "create",
+                "ok-slug",
+                "--publisher",
+                "p@example.com",
+                "--upstream",
+                "file:///etc/passwd");
         usageError("a price past the largest", "listing", "price", "ok-slug", "--default", "1000000000001");
         usageError("a fraction of a µ¢", "credit", "add", "a@example.com", "$0.0000001");
         usageError("a negative top-up", "credit", "add", "a@example.com", "--", "-5");
@@ -69,9 +92,13 @@ class OperatorErrorsIT {
 
     @Test
     void anUnreachableDatabaseExitsThreeWithOneLine() throws Exception {
-        for (String[] command : new String[][] {{"key", "list"}, {"migrate"}, {"reconcile"},
-                {"usage", "export", "--from", "2026-01-01", "--to", "2026-01-31"},
-                {"credit", "add", "a@example.com", "100"}}) {
+        for (String[] command : new String[][] {
+            {"key", "list"},
+            {"migrate"},
+            {"reconcile"},
+            {"usage", "export", "--from", "2026-01-01", "--to", "2026-01-31"},
+            {"credit", "add", "a@example.com", "100"}
+        }) {
             JarCli.Result result = unreachable.run(command).withoutStackTrace();
             assertEquals(3, result.exit(), String.join(" ", command) + ": " + result.err() + result.out());
             assertTrue(result.err().startsWith("store unreachable: "), result.err());

@@ -68,8 +68,8 @@ class OperatorRevocationIT {
                     break;
                 }
                 if (elapsed > 4 * LIMIT_MS) {
-                    throw new AssertionError("instance on port " + port + " still answers " + answer.statusCode()
-                            + " " + elapsed + " ms after the command");
+                    throw new AssertionError("instance on port " + port + " still answers " + answer.statusCode() + " "
+                            + elapsed + " ms after the command");
                 }
                 Thread.sleep(10); // polling interval of a condition wait
             }
@@ -79,13 +79,15 @@ class OperatorRevocationIT {
 
     @Test
     void aKeyRevokedByTheCommandIsRefusedOnBothInstancesWithinTwoSeconds() throws Exception {
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rk"), upstream.mcp().toString(), 0));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("rk"), upstream.mcp().toString(), 0));
         ProxyFixture.Consumer consumer = proxy.consumer(0);
         warm(slug, consumer.key());
 
-        JsonNode revoked = cli.run("key", "revoke", consumer.key(), "--json").ok().json();
-        long latency = untilEveryInstance(slug, consumer.key(),
-                r -> r.statusCode() == 401 && r.body().contains("invalid_token"));
+        JsonNode revoked =
+                cli.run("key", "revoke", consumer.key(), "--json").ok().json();
+        long latency = untilEveryInstance(
+                slug, consumer.key(), r -> r.statusCode() == 401 && r.body().contains("invalid_token"));
         System.out.printf("key revoke via CLI: both instances refuse %d ms after the command ended%n", latency);
         assertEquals(2, revoked.get("instances_told").asLong(), revoked.toString());
         assertTrue(latency <= LIMIT_MS, "revoked key still accepted " + latency + " ms after the command");
@@ -93,19 +95,22 @@ class OperatorRevocationIT {
 
     @Test
     void aListingPausedByTheCommandIsRefusedOnBothInstancesWithinTwoSeconds() throws Exception {
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("pl"), upstream.mcp().toString(), 0));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("pl"), upstream.mcp().toString(), 0));
         ProxyFixture.Consumer consumer = proxy.consumer(0);
         warm(slug, consumer.key());
 
         JsonNode paused = cli.run("listing", "pause", slug, "--json").ok().json();
-        long latency = untilEveryInstance(slug, consumer.key(),
-                r -> r.statusCode() == 503 && r.body().contains("listing_paused"));
+        long latency = untilEveryInstance(
+                slug, consumer.key(), r -> r.statusCode() == 503 && r.body().contains("listing_paused"));
         System.out.printf("listing pause via CLI: both instances refuse %d ms after the command ended%n", latency);
         assertEquals(2, paused.get("instances_told").asLong(), paused.toString());
         assertTrue(latency <= LIMIT_MS, "paused listing still served " + latency + " ms after the command");
 
         cli.run("listing", "resume", slug).ok();
-        assertEquals(0, untilEveryInstance(slug, consumer.key(), r -> r.statusCode() == 200) / LIMIT_MS,
+        assertEquals(
+                0,
+                untilEveryInstance(slug, consumer.key(), r -> r.statusCode() == 200) / LIMIT_MS,
                 "resumed within 2 s");
     }
 }

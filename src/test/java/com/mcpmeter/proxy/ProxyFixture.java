@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
-import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.demo.Seeder;
+import com.mcpmeter.proxy.store.Database;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -37,8 +37,10 @@ final class ProxyFixture implements AutoCloseable {
     final Config config;
     final Database db;
     final Seeder seeder;
-    final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    final HttpClient http = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
     private final List<App> apps = new ArrayList<>();
     private final Map<String, String> env;
     private final Clock clock;
@@ -61,7 +63,12 @@ final class ProxyFixture implements AutoCloseable {
     /** The fixture's config with a ledger spool of the next instance's own. */
     private Config instanceConfig() {
         Map<String, String> own = new HashMap<>(env);
-        own.put("SPOOL_DIR", config.database().spoolDirectory().resolve("instance-" + apps.size()).toString());
+        own.put(
+                "SPOOL_DIR",
+                config.database()
+                        .spoolDirectory()
+                        .resolve("instance-" + apps.size())
+                        .toString());
         return ConfigLoader.load(own);
     }
 
@@ -85,8 +92,8 @@ final class ProxyFixture implements AutoCloseable {
 
     /** Over a given database that the proxy reaches only through {@code relay}, so a test can break it. */
     static ProxyFixture startBehindMysqlRelay(Config.Database database, TcpRelay relay) throws Exception {
-        return start(database, Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(relay.port())),
-                Clock.systemUTC());
+        return start(
+                database, Map.of("DB_HOST", "127.0.0.1", "DB_PORT", Integer.toString(relay.port())), Clock.systemUTC());
     }
 
     /** Another proxy instance over the same database and Redis; returns its port. */
@@ -161,7 +168,8 @@ final class ProxyFixture implements AutoCloseable {
                 + "\",\"arguments\":{\"message\":\"hi\"}}}";
     }
 
-    HttpResponse<String> post(String path, String key, String body, String... headers) throws IOException, InterruptedException {
+    HttpResponse<String> post(String path, String key, String body, String... headers)
+            throws IOException, InterruptedException {
         return post(port(), path, key, body, headers);
     }
 
@@ -203,7 +211,8 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     long queryLong(String sql, Object... args) throws SQLException {
-        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
@@ -214,7 +223,8 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     List<Map<String, Object>> rows(String sql, Object... args) throws SQLException {
-        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
@@ -233,7 +243,8 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     void execute(String sql, Object... args) throws SQLException {
-        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
@@ -254,15 +265,16 @@ final class ProxyFixture implements AutoCloseable {
         long running = 0;
         for (Map<String, Object> row : ledger) {
             running += ((Number) row.get("amount_micro_cents")).longValue();
-            assertEquals(running, ((Number) row.get("balance_after_micro_cents")).longValue(),
+            assertEquals(
+                    running,
+                    ((Number) row.get("balance_after_micro_cents")).longValue(),
                     "balance_after must chain exactly: " + ledger);
         }
         assertEquals(balance, running, "balance = Σ ledger for user " + userId);
         assertEquals(0, count("SELECT COUNT(*) FROM users WHERE credit_micro_cents < 0"), "no negative balance");
         assertEquals(0, count("""
                 SELECT COUNT(*) FROM usage_events
-                 WHERE billed_micro_cents <> publisher_payout_micro_cents + platform_fee_micro_cents"""),
-                "billed = payout + fee on every usage row");
+                 WHERE billed_micro_cents <> publisher_payout_micro_cents + platform_fee_micro_cents"""), "billed = payout + fee on every usage row");
     }
 
     /** Waits (bounded) for something the proxy does after answering, such as settling a call. */

@@ -28,8 +28,11 @@ final class ProxyProcess implements AutoCloseable {
      * C1-only JVM has been seen to take a minute to start listening.
      */
     private static final Duration READY_WITHIN = Duration.ofSeconds(120);
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2)).build();
+
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2))
+            .build();
 
     final String name;
     final int port;
@@ -64,8 +67,10 @@ final class ProxyProcess implements AutoCloseable {
         ProcessBuilder builder = command(env, dir, "serve");
         builder.environment().put("PORT", Integer.toString(port));
         // Each proxy its own ledger spool, kept across a kill so the restart replays it.
-        builder.environment().put("SPOOL_DIR", dir.resolve(name + "-spool").toAbsolutePath().toString());
-        builder.redirectErrorStream(true).redirectOutput(dir.resolve(name + "-" + starts + ".log").toFile());
+        builder.environment()
+                .put("SPOOL_DIR", dir.resolve(name + "-spool").toAbsolutePath().toString());
+        builder.redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + "-" + starts + ".log").toFile());
         process = builder.start();
     }
 
@@ -83,8 +88,11 @@ final class ProxyProcess implements AutoCloseable {
                 throw new AssertionError(name + " exited with " + process.exitValue() + "; see " + dir);
             }
             try {
-                HttpResponse<String> health = HTTP.send(HttpRequest.newBuilder(url("/health"))
-                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> health = HTTP.send(
+                        HttpRequest.newBuilder(url("/health"))
+                                .timeout(Duration.ofSeconds(2))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
                 if (health.statusCode() == 200) {
                     return;
                 }
@@ -102,8 +110,11 @@ final class ProxyProcess implements AutoCloseable {
     /** True when /health says no ledger write waits in this proxy's spool. */
     boolean spoolEmpty() {
         try {
-            HttpResponse<String> health = HTTP.send(HttpRequest.newBuilder(url("/health"))
-                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> health = HTTP.send(
+                    HttpRequest.newBuilder(url("/health"))
+                            .timeout(Duration.ofSeconds(2))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             return health.body().contains("\"spooled\":0");
         } catch (IOException e) {
             return false;
@@ -151,9 +162,12 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Runs another subcommand of the jar ({@code reconcile …}) to its end. */
     static Finished run(Map<String, String> env, Path dir, String... args) throws Exception {
-        Path log = Files.createDirectories(dir).resolve(String.join("-", args).replaceAll("[^A-Za-z0-9-]", "") + "-"
-                + System.nanoTime() + ".log");
-        Process p = command(env, dir, args).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Path log = Files.createDirectories(dir)
+                .resolve(String.join("-", args).replaceAll("[^A-Za-z0-9-]", "") + "-" + System.nanoTime() + ".log");
+        Process p = command(env, dir, args)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         boolean finished = p.waitFor(120, TimeUnit.SECONDS);
         if (!finished) {
             p.destroyForcibly();
@@ -175,7 +189,10 @@ final class ProxyProcess implements AutoCloseable {
         // C2's compiler threads would take most of a short run's CPU (see README, Benchmark).
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
+                "-Xmx256m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+ExitOnOutOfMemoryError",
                 "--sun-misc-unsafe-memory-access=allow"));
         command.addAll(jvmOptions);
         command.addAll(List.of("-jar", jar().toString()));

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.meter.Rejection;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.meter.Rejection;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -43,10 +43,13 @@ class RateLimitFallbackIT {
         var redis = TestStores.newRedis();
         relay = new TcpRelay(redis.host(), redis.port());
         upstream = TestUpstream.start(TestUpstream.jsonRpc());
-        proxy = ProxyFixture.start(TestStores.newDatabase(), Map.of(
-                "REDIS_HOST", "127.0.0.1",
-                "REDIS_PORT", Integer.toString(relay.port()),
-                "PROXY_INSTANCES", Integer.toString(INSTANCES)), clock);
+        proxy = ProxyFixture.start(
+                TestStores.newDatabase(),
+                Map.of(
+                        "REDIS_HOST", "127.0.0.1",
+                        "REDIS_PORT", Integer.toString(relay.port()),
+                        "PROXY_INSTANCES", Integer.toString(INSTANCES)),
+                clock);
     }
 
     @AfterEach
@@ -57,8 +60,9 @@ class RateLimitFallbackIT {
     }
 
     private String listing() throws Exception {
-        return proxy.listing(ListingSpec.live(ProxyFixture.slug("f"), upstream.mcp().toString(), 0)
-                .withRateLimits(PER_MINUTE, 1000));
+        return proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("f"), upstream.mcp().toString(), 0)
+                        .withRateLimits(PER_MINUTE, 1000));
     }
 
     /** {@code n} calls in a row to one instance, all at the clock's current instant. */
@@ -82,21 +86,24 @@ class RateLimitFallbackIT {
     }
 
     private JsonNode health(int port) throws Exception {
-        return JSON.readTree(proxy.send(HttpRequest.newBuilder(ProxyFixture.url(port, "/health")).build()).body());
+        return JSON.readTree(proxy.send(HttpRequest.newBuilder(ProxyFixture.url(port, "/health"))
+                        .build())
+                .body());
     }
 
     /** The refusal exactly as the proxy words it, with or without Redis. */
     private static void assertRateLimited(HttpResponse<String> response, int id, long retryAfter, int limit)
             throws Exception {
         assertEquals(429, response.statusCode());
-        assertEquals(Long.toString(retryAfter), response.headers().firstValue("Retry-After").orElse(null));
+        assertEquals(
+                Long.toString(retryAfter),
+                response.headers().firstValue("Retry-After").orElse(null));
         assertEquals("0", response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
         JsonNode body = JSON.readTree(response.body());
         JsonNode expected = JSON.readTree("""
                 {"jsonrpc":"2.0","id":%d,"error":{"code":-32029,"message":"%s","data":{
-                  "error":"rate_limited","message":"%s","retry_after_seconds":%d,"window":"minute","limit":%d}}}"""
-                .formatted(id, Rejection.RATE_LIMITED.message(),
-                        Rejection.RATE_LIMITED.message(), retryAfter, limit));
+                  "error":"rate_limited","message":"%s","retry_after_seconds":%d,"window":"minute","limit":%d}}}""".formatted(
+                        id, Rejection.RATE_LIMITED.message(), Rejection.RATE_LIMITED.message(), retryAfter, limit));
         assertEquals(expected, body);
     }
 
@@ -121,7 +128,9 @@ class RateLimitFallbackIT {
         for (int port : new int[] {first, second}) {
             JsonNode health = health(port);
             assertEquals("degraded", health.path("status").asText());
-            assertEquals(2L * (SHARE + 1), health.path("rate_limit_fallbacks").asLong(),
+            assertEquals(
+                    2L * (SHARE + 1),
+                    health.path("rate_limit_fallbacks").asLong(),
                     "every call decided without Redis is counted, admitted or refused: " + health);
         }
         assertEquals(4 * SHARE, upstream.received.size(), "only admitted calls were forwarded");
@@ -136,14 +145,18 @@ class RateLimitFallbackIT {
         assertEquals(admittedThenRefused(SHARE), statuses(calls(first, slug, c.key(), SHARE + 1)));
 
         relay.restore();
-        ProxyFixture.await("redis reachable again", () -> "up".equals(health(first).path("redis").asText()));
+        ProxyFixture.await(
+                "redis reachable again",
+                () -> "up".equals(health(first).path("redis").asText()));
         clock.advance(Duration.ofSeconds(61)); // past every window of the outage
 
         // One instance now admits the whole shared limit, not its share.
         List<HttpResponse<String>> shared = calls(first, slug, c.key(), PER_MINUTE + 1);
         assertEquals(admittedThenRefused(PER_MINUTE), statuses(shared));
         assertRateLimited(shared.getLast(), nextId, 61, PER_MINUTE);
-        assertEquals(SHARE + 1, health(first).path("rate_limit_fallbacks").asLong(),
+        assertEquals(
+                SHARE + 1,
+                health(first).path("rate_limit_fallbacks").asLong(),
                 "no call was decided locally once Redis answered");
     }
 }

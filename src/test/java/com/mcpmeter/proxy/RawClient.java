@@ -26,7 +26,8 @@ final class RawClient {
 
         /** The code word of a proxy error, whether the body is a JSON-RPC error or a plain one. */
         String codeWord() {
-            var m = java.util.regex.Pattern.compile("\"error\"\\s*:\\s*\"([a-z_]+)\"").matcher(body);
+            var m = java.util.regex.Pattern.compile("\"error\"\\s*:\\s*\"([a-z_]+)\"")
+                    .matcher(body);
             return m.find() ? m.group(1) : body;
         }
     }
@@ -67,7 +68,8 @@ final class RawClient {
         int at = 0;
         while (at < chunked.length()) {
             int lineEnd = chunked.indexOf("\r\n", at);
-            int size = Integer.parseInt(chunked.substring(at, lineEnd).split(";")[0].strip(), 16);
+            int size = Integer.parseInt(
+                    chunked.substring(at, lineEnd).split(";")[0].strip(), 16);
             if (size == 0) {
                 break;
             }

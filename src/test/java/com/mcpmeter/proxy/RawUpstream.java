@@ -38,7 +38,11 @@ final class RawUpstream implements AutoCloseable {
     /** One request as this server parsed it off the wire. */
     record Received(int connection, String method, String target, List<String[]> headers, byte[] body) {
         String header(String name) {
-            return headers.stream().filter(h -> h[0].equalsIgnoreCase(name)).map(h -> h[1]).findFirst().orElse(null);
+            return headers.stream()
+                    .filter(h -> h[0].equalsIgnoreCase(name))
+                    .map(h -> h[1])
+                    .findFirst()
+                    .orElse(null);
         }
 
         String bodyText() {
@@ -97,7 +101,9 @@ final class RawUpstream implements AutoCloseable {
                     return; // the peer closed between requests: fine
                 }
                 String[] parts = requestLine.split(" ", -1);
-                if (parts.length != 3 || !parts[0].matches("[A-Z]+") || !parts[2].equals("HTTP/1.1")
+                if (parts.length != 3
+                        || !parts[0].matches("[A-Z]+")
+                        || !parts[2].equals("HTTP/1.1")
                         || !parts[1].startsWith("/")) {
                     framingErrors.add("connection " + connection + ": bad request line: " + requestLine);
                     return;
@@ -116,7 +122,9 @@ final class RawUpstream implements AutoCloseable {
                         framingErrors.add("connection " + connection + ": bad header line: " + h);
                         return;
                     }
-                    headers.add(new String[] {h.substring(0, colon).strip(), h.substring(colon + 1).strip()});
+                    headers.add(new String[] {
+                        h.substring(0, colon).strip(), h.substring(colon + 1).strip()
+                    });
                 }
                 byte[] body = body(in, headers, connection, requestLine);
                 if (body == null) {
@@ -138,10 +146,17 @@ final class RawUpstream implements AutoCloseable {
     }
 
     private byte[] body(InputStream in, List<String[]> headers, int connection, String requestLine) throws IOException {
-        List<String> lengths = headers.stream().filter(h -> h[0].equalsIgnoreCase("Content-Length")).map(h -> h[1]).toList();
-        List<String> codings = headers.stream().filter(h -> h[0].equalsIgnoreCase("Transfer-Encoding")).map(h -> h[1]).toList();
+        List<String> lengths = headers.stream()
+                .filter(h -> h[0].equalsIgnoreCase("Content-Length"))
+                .map(h -> h[1])
+                .toList();
+        List<String> codings = headers.stream()
+                .filter(h -> h[0].equalsIgnoreCase("Transfer-Encoding"))
+                .map(h -> h[1])
+                .toList();
         if (!lengths.isEmpty() && !codings.isEmpty() || lengths.size() > 1 || codings.size() > 1) {
-            framingErrors.add("connection " + connection + ": ambiguous framing " + lengths + " " + codings + " on " + requestLine);
+            framingErrors.add("connection " + connection + ": ambiguous framing " + lengths + " " + codings + " on "
+                    + requestLine);
             return null;
         }
         if (!codings.isEmpty()) {
@@ -213,10 +228,12 @@ final class RawUpstream implements AutoCloseable {
     private static void answer(OutputStream out, Received r) throws IOException {
         Matcher id = ID.matcher(r.bodyText());
         String body = r.method().equals("POST") && id.find()
-                ? "{\"jsonrpc\":\"2.0\",\"id\":" + id.group(1) + ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}"
+                ? "{\"jsonrpc\":\"2.0\",\"id\":" + id.group(1)
+                        + ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}"
                 : "{}";
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        String head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + bytes.length + "\r\n\r\n";
+        String head =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + bytes.length + "\r\n\r\n";
         out.write(head.getBytes(StandardCharsets.ISO_8859_1));
         out.write(bytes);
         out.flush();

@@ -4,8 +4,8 @@ import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.store.Reconciler;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.store.Reconciler;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -41,22 +41,29 @@ class ReconcileIT {
     /** Some real traffic: paid, free, refunded. Returns the consumer. */
     private ProxyFixture.Consumer traffic() throws Exception {
         var c = proxy.consumer(50_000);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE)
-                .withFreeCalls(1));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE)
+                        .withFreeCalls(1));
         for (int i = 0; i < 4; i++) {
-            assertEquals(200, proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode());
+            assertEquals(
+                    200, proxy.post("/" + slug, c.key(), toolCall(i, "echo")).statusCode());
         }
         try (TestUpstream failing = TestUpstream.start(TestUpstream.status(503))) {
-            String bad = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), failing.mcp().toString(), PRICE));
-            assertEquals(503, proxy.post("/" + bad, c.key(), toolCall(9, "echo")).statusCode());
+            String bad = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("rc"), failing.mcp().toString(), PRICE));
+            assertEquals(
+                    503, proxy.post("/" + bad, c.key(), toolCall(9, "echo")).statusCode());
         }
         proxy.awaitSettled(c.userId());
         return c;
     }
 
     private List<String> drift() {
-        return reconciler.check(Instant.EPOCH, Instant.now().plusSeconds(60), Duration.ofMinutes(60), Instant.now())
-                .stream().map(Reconciler.Violation::invariant).toList();
+        return reconciler
+                .check(Instant.EPOCH, Instant.now().plusSeconds(60), Duration.ofMinutes(60), Instant.now())
+                .stream()
+                .map(Reconciler.Violation::invariant)
+                .toList();
     }
 
     @Test
@@ -64,15 +71,21 @@ class ReconcileIT {
         traffic();
         assertEquals(List.of(), drift());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertEquals(0, Reconcile.run(proxy.config, List.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
-                java.time.Clock.systemUTC()));
+        assertEquals(
+                0,
+                Reconcile.run(
+                        proxy.config,
+                        List.of(),
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        java.time.Clock.systemUTC()));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("no drift"));
     }
 
     @Test
     void theHeartbeatForgetsWhoOwnedCallsThatClosed() throws Exception {
         traffic();
-        ProxyFixture.await("owners of closed calls deleted (one heartbeat)",
+        ProxyFixture.await(
+                "owners of closed calls deleted (one heartbeat)",
                 () -> proxy.count("SELECT COUNT(*) FROM proxy_inflight") == 0);
     }
 
@@ -102,8 +115,10 @@ class ReconcileIT {
     @Test
     void findsASplitThatDoesNotAddUp() throws Exception {
         var c = traffic();
-        proxy.execute("UPDATE usage_events SET platform_fee_micro_cents = platform_fee_micro_cents + 1 "
-                + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1", c.projectId());
+        proxy.execute(
+                "UPDATE usage_events SET platform_fee_micro_cents = platform_fee_micro_cents + 1 "
+                        + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1",
+                c.projectId());
         assertTrue(drift().contains("billed = payout + fee"));
     }
 
@@ -131,9 +146,11 @@ class ReconcileIT {
     @Test
     void findsAUsageRowBillingMoreThanTheLedgerTook() throws Exception {
         var c = traffic();
-        proxy.execute("UPDATE usage_events SET billed_micro_cents = billed_micro_cents + 10, "
-                + "publisher_payout_micro_cents = publisher_payout_micro_cents + 10 "
-                + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1", c.projectId());
+        proxy.execute(
+                "UPDATE usage_events SET billed_micro_cents = billed_micro_cents + 10, "
+                        + "publisher_payout_micro_cents = publisher_payout_micro_cents + 10 "
+                        + "WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1",
+                c.projectId());
         assertTrue(drift().contains("usage row bills what the ledger took"));
     }
 
@@ -147,7 +164,8 @@ class ReconcileIT {
     @Test
     void findsProjectSpendThatItsCallsDoNotExplain() throws Exception {
         var c = traffic();
-        proxy.execute("UPDATE proxy_project_spend SET spent_micro_cents = spent_micro_cents + 1000000 WHERE project_id = ?",
+        proxy.execute(
+                "UPDATE proxy_project_spend SET spent_micro_cents = spent_micro_cents + 1000000 WHERE project_id = ?",
                 c.projectId());
         assertTrue(drift().contains("project spend = its calls' billing"));
     }
@@ -189,26 +207,24 @@ class ReconcileIT {
     @Test
     void findsACallChargedAfterItsRefund() throws Exception {
         var c = traffic();
-        long refunded = proxy.count("SELECT reference_id FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                c.userId());
+        long refunded = proxy.count(
+                "SELECT reference_id FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId());
         proxy.execute("""
                 INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
                                                  balance_after_micro_cents, created_at, updated_at)
-                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), refunded,
-                proxy.balance(c.userId()));
+                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), refunded, proxy.balance(c.userId()));
         assertTrue(drift().contains("no charge after its refund"));
     }
 
     @Test
     void findsARefundWithoutADebit() throws Exception {
         var c = traffic();
-        long free = proxy.count("SELECT MIN(id) FROM usage_events WHERE project_id = ? AND billed_micro_cents = 0",
-                c.projectId());
+        long free = proxy.count(
+                "SELECT MIN(id) FROM usage_events WHERE project_id = ? AND billed_micro_cents = 0", c.projectId());
         proxy.execute("""
                 INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
                                                  balance_after_micro_cents, created_at, updated_at)
-                VALUES (?, 0, 'refund', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), free,
-                proxy.balance(c.userId()));
+                VALUES (?, 0, 'refund', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), free, proxy.balance(c.userId()));
         assertTrue(drift().contains("every refund has its debit"));
     }
 
@@ -218,21 +234,20 @@ class ReconcileIT {
         proxy.execute("""
                 INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id)
                 SELECT project_id, mcp_id, tool_name, called_at, duration_ms, status, request_id
-                  FROM usage_events WHERE project_id = ? AND billed_micro_cents > 0 ORDER BY id LIMIT 1""",
-                c.projectId());
+                  FROM usage_events WHERE project_id = ? AND billed_micro_cents > 0 ORDER BY id LIMIT 1""", c.projectId());
         long copy = proxy.count("SELECT MAX(id) FROM usage_events WHERE project_id = ?", c.projectId());
         proxy.execute("""
                 INSERT INTO credit_transactions (user_id, amount_micro_cents, type, reference_type, reference_id,
                                                  balance_after_micro_cents, created_at, updated_at)
-                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), copy,
-                proxy.balance(c.userId()));
+                VALUES (?, 0, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", c.userId(), copy, proxy.balance(c.userId()));
         assertTrue(drift().contains("one debit per request id"));
     }
 
     @Test
     void findsAFailedCallThatKeptItsMoney() throws Exception {
         var c = traffic();
-        proxy.execute("UPDATE usage_events SET status = 500 WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1",
+        proxy.execute(
+                "UPDATE usage_events SET status = 500 WHERE project_id = ? AND billed_micro_cents > 0 LIMIT 1",
                 c.projectId());
         assertTrue(drift().contains("failed calls are refunded"));
     }
@@ -243,24 +258,34 @@ class ReconcileIT {
      */
     @Test
     void repairRefundsTheUserTheDebitCameFrom() throws Exception {
-        long keyUser = proxy.seeder.user("k" + com.mcpmeter.proxy.demo.Seeder.token(6) + "@test.local", "active", 10_000);
+        long keyUser =
+                proxy.seeder.user("k" + com.mcpmeter.proxy.demo.Seeder.token(6) + "@test.local", "active", 10_000);
         long owner = proxy.seeder.user("o" + com.mcpmeter.proxy.demo.Seeder.token(6) + "@test.local", "active", 10_000);
         long project = proxy.seeder.project(owner, "theirs", null);
         String key = proxy.seeder.apiKey(keyUser, project);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("rc"), upstream.mcp().toString(), PRICE));
         assertEquals(200, proxy.post("/" + slug, key, toolCall(1, "echo")).statusCode());
         proxy.awaitSettled(owner);
         assertEquals(10_000 - PRICE, proxy.balance(keyUser), "the key's user pays");
         assertEquals(10_000, proxy.balance(owner));
 
-        long usageId = plantOrphanDebit(keyUser, project, proxy.mcpId(slug), "killed-other-owner",
-                Optional.of(instance(false, true)));
+        long usageId = plantOrphanDebit(
+                keyUser, project, proxy.mcpId(slug), "killed-other-owner", Optional.of(instance(false, true)));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of("--repair"), new PrintStream(out, true, StandardCharsets.UTF_8),
+        int exit = Reconcile.run(
+                proxy.config,
+                List.of("--repair"),
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 java.time.Clock.systemUTC());
         assertEquals(0, exit, out.toString(StandardCharsets.UTF_8));
-        assertEquals(1, proxy.count("SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?"
-                + " AND user_id = ?", usageId, keyUser));
+        assertEquals(
+                1,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?"
+                                + " AND user_id = ?",
+                        usageId,
+                        keyUser));
         assertEquals(10_000 - PRICE, proxy.balance(keyUser), "the orphan's debit came back to the key's user");
         assertEquals(10_000, proxy.balance(owner), "the project's owner gets nothing");
         proxy.assertLedgerConsistent(keyUser);
@@ -279,8 +304,7 @@ class ReconcileIT {
                 INSERT INTO usage_events (project_id, mcp_id, tool_name, called_at, duration_ms, status,
                                           billed_micro_cents, publisher_payout_micro_cents, platform_fee_micro_cents,
                                           request_id)
-                VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, ?)""",
-                projectId, mcpId, requestId);
+                VALUES (?, ?, 'echo', NOW() - INTERVAL 2 HOUR, 0, 0, 1000, 800, 200, ?)""", projectId, mcpId, requestId);
         long usageId = proxy.count("SELECT id FROM usage_events WHERE request_id = ?", requestId);
         proxy.execute("""
                 INSERT INTO proxy_project_spend (project_id, period_year_month, spent_micro_cents, updated_at)
@@ -291,7 +315,8 @@ class ReconcileIT {
                                                  balance_after_micro_cents, created_at, updated_at)
                 VALUES (?, -1000, 'usage', 'usage_event', ?, ?, NOW(), NOW())""", userId, usageId, before - 1000);
         if (owner.isPresent()) {
-            proxy.execute("INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)", usageId, owner.get());
+            proxy.execute(
+                    "INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)", usageId, owner.get());
         }
         return usageId;
     }
@@ -301,16 +326,23 @@ class ReconcileIT {
         var c = traffic();
         long before = proxy.balance(c.userId());
         String gone = instance(false, true);
-        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
-                "killed-mid-call", Optional.of(gone));
+        long usageId = plantOrphanDebit(
+                c.userId(),
+                c.projectId(),
+                proxy.count("SELECT MIN(id) FROM mcps"),
+                "killed-mid-call",
+                Optional.of(gone));
         assertTrue(drift().contains("every debit ends"));
 
         String out = reconcile(0, "--repair");
         assertTrue(out.contains("refunded 1 debit(s)"), out);
         assertEquals(before, proxy.balance(c.userId()));
         assertEquals(502, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
-        assertEquals(1, proxy.count(
-                "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?", usageId));
+        assertEquals(
+                1,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE type = 'refund' AND reference_id = ?",
+                        usageId));
         assertEquals(List.of(), drift());
         proxy.assertLedgerConsistent(c.userId());
     }
@@ -319,8 +351,12 @@ class ReconcileIT {
     @Test
     void repairMeasuresTheMinimumAgeByItsClock() throws Exception {
         var c = traffic();
-        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
-                "aging", Optional.of(instance(false, true))); // called two hours ago; its run is over
+        long usageId = plantOrphanDebit(
+                c.userId(),
+                c.projectId(),
+                proxy.count("SELECT MIN(id) FROM mcps"),
+                "aging",
+                Optional.of(instance(false, true))); // called two hours ago; its run is over
         MutableClock clock = new MutableClock(Instant.now());
         String threeHours = Long.toString(Duration.ofHours(3).toSeconds());
         String young = reconcile(clock, 0, "--repair", "--stale-seconds", threeHours);
@@ -338,8 +374,12 @@ class ReconcileIT {
     @Test
     void repairLeavesALiveInstancesDebitAloneHoweverOld() throws Exception {
         var c = traffic();
-        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
-                "still-streaming", Optional.of(instance(true, false)));
+        long usageId = plantOrphanDebit(
+                c.userId(),
+                c.projectId(),
+                proxy.count("SELECT MIN(id) FROM mcps"),
+                "still-streaming",
+                Optional.of(instance(true, false)));
         String out = reconcile(0, "--repair", "--stale-minutes", "0");
         assertTrue(out.contains("refunded 0 debit(s)"), out);
         assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
@@ -355,8 +395,12 @@ class ReconcileIT {
         var c = traffic();
         long before = proxy.balance(c.userId());
         String dead = instance(false, false);
-        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
-                "closing-in-a-dead-spool", Optional.of(dead));
+        long usageId = plantOrphanDebit(
+                c.userId(),
+                c.projectId(),
+                proxy.count("SELECT MIN(id) FROM mcps"),
+                "closing-in-a-dead-spool",
+                Optional.of(dead));
         String waiting = reconcile(1, "--repair");
         assertTrue(waiting.contains("refunded 0 debit(s)"), waiting);
         assertTrue(waiting.contains("--abandon-instance " + dead), waiting);
@@ -373,8 +417,8 @@ class ReconcileIT {
     void repairRefundsADebitThatNamesNoInstanceOnlyWhenTold() throws Exception {
         var c = traffic();
         long before = proxy.balance(c.userId());
-        long usageId = plantOrphanDebit(c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"),
-                "before-leases", Optional.empty());
+        long usageId = plantOrphanDebit(
+                c.userId(), c.projectId(), proxy.count("SELECT MIN(id) FROM mcps"), "before-leases", Optional.empty());
         String unsure = reconcile(1, "--repair");
         assertTrue(unsure.contains("refunded 0 debit(s)") && unsure.contains("--abandon-unowned"), unsure);
         assertEquals(0, proxy.count("SELECT status FROM usage_events WHERE id = ?", usageId));
@@ -391,8 +435,8 @@ class ReconcileIT {
 
     private String reconcile(java.time.Clock clock, int expectedExit, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
-                clock);
+        int exit =
+                Reconcile.run(proxy.config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8), clock);
         String printed = out.toString(StandardCharsets.UTF_8);
         assertEquals(expectedExit, exit, printed);
         return printed;

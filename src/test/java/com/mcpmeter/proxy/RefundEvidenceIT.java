@@ -116,7 +116,8 @@ class RefundEvidenceIT {
                 proxyLetGo.countDown();
             }
         })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("early"), up.url(), PRICE).withTimeout(30));
+            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("early"), up.url(), PRICE)
+                    .withTimeout(30));
             try (Socket client = rawPost(slug, c.key(), toolCall(1, "slow"))) {
                 assertTrue(asked.await(10, TimeUnit.SECONDS), "the call never reached the upstream");
                 client.setSoLinger(true, 0);
@@ -158,7 +159,8 @@ class RefundEvidenceIT {
             exchange.getResponseHeaders().set("Content-Encoding", "gzip");
             TestUpstream.send(exchange, 404, "application/json", gzipped);
         })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("gz4"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("gz4"), up.mcp().toString(), PRICE));
             HttpResponse<byte[]> response = postBytes(slug, c.key(), toolCall(1, "zipped"));
             assertEquals(404, response.statusCode());
             assertBilledHeaders(response, Long.toString(PRICE), CREDIT - PRICE);
@@ -195,7 +197,9 @@ class RefundEvidenceIT {
         })) {
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("cut"), up.url(), PRICE));
             String batch = "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]";
-            IOException truncated = assertThrows(IOException.class, () -> proxy.post("/" + slug, c.key(), batch),
+            IOException truncated = assertThrows(
+                    IOException.class,
+                    () -> proxy.post("/" + slug, c.key(), batch),
                     "the client must see a broken answer, not a complete one");
             System.out.println("broken-off " + contentType + " answer, as the client saw it: " + truncated);
             assertMoney(c, 2 * PRICE, PRICE, 502);
@@ -215,13 +219,20 @@ class RefundEvidenceIT {
             reset(socket);
         })) {
             String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("retry"), up.url(), PRICE));
-            assertThrows(IOException.class,
+            assertThrows(
+                    IOException.class,
                     () -> proxy.post("/" + slug, c.key(), toolCall(1, "echo"), "Idempotency-Key", "once-1"));
             proxy.awaitSettled(c.userId());
             var retry = proxy.post("/" + slug, c.key(), toolCall(1, "echo"), "Idempotency-Key", "once-1");
             assertEquals(409, retry.statusCode(), retry.body());
-            assertEquals("idempotent_answer_gone",
-                    JSON.readTree(retry.body()).path("error").path("data").path("error").asText(), retry.body());
+            assertEquals(
+                    "idempotent_answer_gone",
+                    JSON.readTree(retry.body())
+                            .path("error")
+                            .path("data")
+                            .path("error")
+                            .asText(),
+                    retry.body());
             assertMoney(c, PRICE, PRICE, 502);
         }
     }
@@ -231,7 +242,8 @@ class RefundEvidenceIT {
         var c = proxy.consumer(CREDIT);
         try (ScriptedUpstream up = ScriptedUpstream.start((socket, out) -> {
             out.write(head(200, "application/json", "Transfer-Encoding: chunked"));
-            byte[] bytes = ("[" + jsonResult(1, 100) + ",{\"jsonrpc\":\"2.0\",\"id\":2,\"res").getBytes(StandardCharsets.UTF_8);
+            byte[] bytes = ("[" + jsonResult(1, 100) + ",{\"jsonrpc\":\"2.0\",\"id\":2,\"res")
+                    .getBytes(StandardCharsets.UTF_8);
             out.write(chunk(bytes, 0, bytes.length));
             out.flush();
             reset(socket);
@@ -240,8 +252,15 @@ class RefundEvidenceIT {
             var response = proxy.post("/" + slug, c.key(), "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]");
             // Still buffered when it broke: the client gets the proxy's 502 instead, so nothing of it was delivered.
             assertEquals(502, response.statusCode(), response.body());
-            assertEquals("upstream_failed", JSON.readTree(response.body()).path(0).path("error").path("data")
-                    .path("error").asText(), response.body());
+            assertEquals(
+                    "upstream_failed",
+                    JSON.readTree(response.body())
+                            .path(0)
+                            .path("error")
+                            .path("data")
+                            .path("error")
+                            .asText(),
+                    response.body());
             assertMoney(c, 2 * PRICE, 0, 502);
         }
     }
@@ -251,9 +270,10 @@ class RefundEvidenceIT {
     @Test
     void a404CarryingAResultIsCharged() throws Exception {
         var c = proxy.consumer(CREDIT);
-        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(exchange, 404,
-                "application/json", jsonResult(1, 100).getBytes(StandardCharsets.UTF_8)))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r404"), up.mcp().toString(), PRICE));
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(
+                exchange, 404, "application/json", jsonResult(1, 100).getBytes(StandardCharsets.UTF_8)))) {
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("r404"), up.mcp().toString(), PRICE));
             HttpResponse<byte[]> response = postBytes(slug, c.key(), toolCall(1, "echo"));
             assertEquals(404, response.statusCode());
             assertBilledHeaders(response, Long.toString(PRICE), CREDIT - PRICE);
@@ -264,9 +284,13 @@ class RefundEvidenceIT {
     @Test
     void aLarge404CarryingAResultIsChargedAndItsHeadersShowTheDebit() throws Exception {
         var c = proxy.consumer(CREDIT);
-        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(exchange, 404,
-                "application/json", jsonResult(1, PAST_THE_BUFFER).getBytes(StandardCharsets.UTF_8)))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("l404"), up.mcp().toString(), PRICE));
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(
+                exchange,
+                404,
+                "application/json",
+                jsonResult(1, PAST_THE_BUFFER).getBytes(StandardCharsets.UTF_8)))) {
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("l404"), up.mcp().toString(), PRICE));
             HttpResponse<byte[]> response = postBytes(slug, c.key(), toolCall(1, "echo"));
             assertEquals(404, response.statusCode());
             assertBilledHeaders(response, Long.toString(PRICE), CREDIT - PRICE);
@@ -278,7 +302,8 @@ class RefundEvidenceIT {
     void a404WithoutAResultIsRefunded() throws Exception {
         var c = proxy.consumer(CREDIT);
         try (TestUpstream up = TestUpstream.start(TestUpstream.status(404))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("n404"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("n404"), up.mcp().toString(), PRICE));
             HttpResponse<byte[]> response = postBytes(slug, c.key(), toolCall(1, "echo"));
             assertEquals(404, response.statusCode());
             assertBilledHeaders(response, "0", CREDIT);
@@ -289,11 +314,15 @@ class RefundEvidenceIT {
     @Test
     void a400AnsweringOneEnvelopeOfABatchRefundsTheOther() throws Exception {
         var c = proxy.consumer(CREDIT);
-        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(exchange, 400,
-                "application/json", ("[" + jsonResult(1, 100) + "]").getBytes(StandardCharsets.UTF_8)))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("b400"), up.mcp().toString(), PRICE));
-            HttpResponse<byte[]> response = postBytes(slug, c.key(),
-                    "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]");
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(
+                exchange,
+                400,
+                "application/json",
+                ("[" + jsonResult(1, 100) + "]").getBytes(StandardCharsets.UTF_8)))) {
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("b400"), up.mcp().toString(), PRICE));
+            HttpResponse<byte[]> response =
+                    postBytes(slug, c.key(), "[" + toolCall(1, "echo") + "," + toolCall(2, "echo") + "]");
             assertEquals(400, response.statusCode());
             assertBilledHeaders(response, Long.toString(PRICE), CREDIT - PRICE);
             assertMoney(c, 2 * PRICE, PRICE, 400);
@@ -303,9 +332,10 @@ class RefundEvidenceIT {
     @Test
     void a500CarryingAResultIsStillRefunded() throws Exception {
         var c = proxy.consumer(CREDIT);
-        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(exchange, 500,
-                "application/json", jsonResult(1, 100).getBytes(StandardCharsets.UTF_8)))) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("r500"), up.mcp().toString(), PRICE));
+        try (TestUpstream up = TestUpstream.start((exchange, body) -> TestUpstream.send(
+                exchange, 500, "application/json", jsonResult(1, 100).getBytes(StandardCharsets.UTF_8)))) {
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("r500"), up.mcp().toString(), PRICE));
             HttpResponse<byte[]> response = postBytes(slug, c.key(), toolCall(1, "echo"));
             assertEquals(500, response.statusCode());
             assertBilledHeaders(response, "0", CREDIT);
@@ -328,28 +358,43 @@ class RefundEvidenceIT {
                 ProxyFixture behindRelay = ProxyFixture.startBehindMysqlRelay(database, relay)) {
             var c = behindRelay.consumer(CREDIT);
             String slug = ProxyFixture.slug("free");
-            behindRelay.listing(ListingSpec.live(slug, upstream.mcp().toString(), PRICE).withFreeCalls(2));
+            behindRelay.listing(
+                    ListingSpec.live(slug, upstream.mcp().toString(), PRICE).withFreeCalls(2));
             long mcp = behindRelay.mcpId(slug);
             // Warms the caches (key, listing, project), so the next COMMITs are the grant's and the debit's.
             var warm = behindRelay.post("/" + slug, c.key(), toolCall(1, "echo"));
             assertEquals("free", warm.headers().firstValue("X-Mcpmeter-Billed").orElseThrow());
-            ProxyFixture.await("the free call's usage row", () -> behindRelay.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()) == 1);
+            ProxyFixture.await(
+                    "the free call's usage row",
+                    () -> behindRelay.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId())
+                            == 1);
 
             relay.loseCommitAnswerAfter(1);
-            var refused = behindRelay.post("/" + slug, c.key(), "[" + toolCall(2, "echo") + "," + toolCall(3, "echo") + "]");
+            var refused =
+                    behindRelay.post("/" + slug, c.key(), "[" + toolCall(2, "echo") + "," + toolCall(3, "echo") + "]");
             assertEquals(503, refused.statusCode(), refused.body());
             assertEquals(1, upstream.received.size(), "not forwarded");
-            assertEquals(1, behindRelay.count("SELECT free_calls_used FROM mcp_consumer_usage WHERE mcp_id = ? AND user_id = ?",
-                    mcp, c.userId()), "the free call granted to the refused call is given back");
+            assertEquals(
+                    1,
+                    behindRelay.count(
+                            "SELECT free_calls_used FROM mcp_consumer_usage WHERE mcp_id = ? AND user_id = ?",
+                            mcp,
+                            c.userId()),
+                    "the free call granted to the refused call is given back");
             behindRelay.awaitSettled(c.userId()); // the debit whose COMMIT went unanswered is undone
             assertEquals(CREDIT, behindRelay.balance(c.userId()));
 
             var again = behindRelay.post("/" + slug, c.key(), toolCall(4, "echo"));
-            assertEquals("free", again.headers().firstValue("X-Mcpmeter-Billed").orElseThrow(),
+            assertEquals(
+                    "free",
+                    again.headers().firstValue("X-Mcpmeter-Billed").orElseThrow(),
                     "the given-back free call is there to use");
-            assertEquals(2, behindRelay.count("SELECT free_calls_used FROM mcp_consumer_usage WHERE mcp_id = ? AND user_id = ?",
-                    mcp, c.userId()));
+            assertEquals(
+                    2,
+                    behindRelay.count(
+                            "SELECT free_calls_used FROM mcp_consumer_usage WHERE mcp_id = ? AND user_id = ?",
+                            mcp,
+                            c.userId()));
             behindRelay.awaitSettled(c.userId());
             assertEquals(CREDIT, behindRelay.balance(c.userId()));
             behindRelay.assertLedgerConsistent(c.userId());
@@ -364,15 +409,25 @@ class RefundEvidenceIT {
      */
     private static void assertMoney(ProxyFixture.Consumer c, long debited, long kept, int status) throws Exception {
         proxy.awaitSettled(c.userId());
-        assertEquals(status, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()),
+        assertEquals(
+                status,
+                proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()),
                 "usage row status");
-        assertEquals(-debited, proxy.count(
-                "SELECT COALESCE(SUM(amount_micro_cents), 0) FROM credit_transactions WHERE user_id = ? AND type = 'usage'",
-                c.userId()), "debited");
-        assertEquals(debited - kept, proxy.count(
-                "SELECT COALESCE(SUM(amount_micro_cents), 0) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                c.userId()), "refunded");
-        assertEquals(kept, proxy.count("SELECT billed_micro_cents FROM usage_events WHERE project_id = ?", c.projectId()),
+        assertEquals(
+                -debited,
+                proxy.count(
+                        "SELECT COALESCE(SUM(amount_micro_cents), 0) FROM credit_transactions WHERE user_id = ? AND type = 'usage'",
+                        c.userId()),
+                "debited");
+        assertEquals(
+                debited - kept,
+                proxy.count(
+                        "SELECT COALESCE(SUM(amount_micro_cents), 0) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                        c.userId()),
+                "refunded");
+        assertEquals(
+                kept,
+                proxy.count("SELECT billed_micro_cents FROM usage_events WHERE project_id = ?", c.projectId()),
                 "usage row billed");
         assertEquals(CREDIT - kept, proxy.balance(c.userId()), "balance");
         proxy.assertLedgerConsistent(c.userId());
@@ -380,7 +435,9 @@ class RefundEvidenceIT {
 
     private static void assertBilledHeaders(HttpResponse<?> response, String billed, long balance) {
         assertEquals(billed, response.headers().firstValue("X-Mcpmeter-Billed").orElseThrow(), "X-Mcpmeter-Billed");
-        assertEquals(Long.toString(balance), response.headers().firstValue("X-Mcpmeter-Balance").orElseThrow(),
+        assertEquals(
+                Long.toString(balance),
+                response.headers().firstValue("X-Mcpmeter-Balance").orElseThrow(),
                 "X-Mcpmeter-Balance");
     }
 
@@ -425,23 +482,27 @@ class RefundEvidenceIT {
     // ---- clients ----
 
     private static HttpResponse<byte[]> postBytes(String slug, String key, String body) throws Exception {
-        return proxy.http.send(HttpRequest.newBuilder(proxy.url("/" + slug))
-                .timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + key)
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json, text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofByteArray());
+        return proxy.http.send(
+                HttpRequest.newBuilder(proxy.url("/" + slug))
+                        .timeout(Duration.ofSeconds(30))
+                        .header("Authorization", "Bearer " + key)
+                        .header("Content-Type", "application/json")
+                        .header("Accept", "application/json, text/event-stream")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
     }
 
     /** A client on a plain socket, so that a test decides exactly how much it reads before it leaves. */
     private static Socket rawPost(String slug, String key, String body) throws IOException {
         Socket client = new Socket(InetAddress.getLoopbackAddress(), proxy.port());
         client.setSoTimeout(20_000);
-        client.getOutputStream().write(("POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                + "Authorization: Bearer " + key + "\r\nAccept: application/json, text/event-stream\r\n"
-                + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-                .getBytes(StandardCharsets.US_ASCII));
+        client.getOutputStream()
+                .write(("POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                + "Authorization: Bearer " + key + "\r\nAccept: application/json, text/event-stream\r\n"
+                                + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n"
+                                + body)
+                        .getBytes(StandardCharsets.US_ASCII));
         return client;
     }
 
@@ -516,7 +577,8 @@ class RefundEvidenceIT {
                 long length = 0;
                 for (String line : head.split("\r\n")) {
                     if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
-                        length = Long.parseLong(line.substring("content-length:".length()).strip());
+                        length = Long.parseLong(
+                                line.substring("content-length:".length()).strip());
                     }
                 }
                 in.readNBytes((int) length);

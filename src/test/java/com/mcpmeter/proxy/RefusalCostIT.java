@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
+import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.CallRequest;
 import com.mcpmeter.proxy.meter.Ledger;
@@ -17,7 +18,6 @@ import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
-import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.SqlDirectory;
 import com.mcpmeter.proxy.store.SqlIdempotency;
 import com.mcpmeter.proxy.store.SqlLedger;
@@ -67,10 +67,19 @@ class RefusalCostIT {
         key = seeder.apiKey(user, project);
         long publisher = seeder.user("pub" + Seeder.token(4) + "@test.local", "active", 0);
         slug = "flood-" + Seeder.token(3);
-        seeder.listing(publisher, Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
+        seeder.listing(
+                publisher,
+                Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
-        pipeline = new Pipeline(new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()), directory, directory,
-                new RedisRateWindows(redis, 1), ledger, new SqlIdempotency(db, lease.id()), config, Clock.systemUTC(),
+        pipeline = new Pipeline(
+                new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()),
+                directory,
+                directory,
+                new RedisRateWindows(redis, 1),
+                ledger,
+                new SqlIdempotency(db, lease.id()),
+                config,
+                Clock.systemUTC(),
                 MetricsTracker.NONE);
     }
 
@@ -99,15 +108,28 @@ class RefusalCostIT {
         long seconds = (System.nanoTime() - started) / 1_000_000_000L;
         int reads = ledger.balanceReads.get();
         System.out.printf("refusal cost: %d refusals in %d s, %d balance queries%n", refused, seconds, reads);
-        assertTrue(reads <= seconds + 2, "at most one balance query per consumer per second, got " + reads
-                + " for " + refused + " refusals in " + seconds + " s");
+        assertTrue(
+                reads <= seconds + 2,
+                "at most one balance query per consumer per second, got " + reads + " for " + refused + " refusals in "
+                        + seconds + " s");
     }
 
     private static CallRequest request() {
         byte[] body = ProxyFixture.toolCall(1, "echo").getBytes(StandardCharsets.UTF_8);
-        return new CallRequest(UUID.randomUUID().toString(), "POST", "/" + slug, Optional.empty(),
-                Optional.of("Bearer " + key), Optional.empty(), Optional.of("application/json"), Optional.empty(),
-                Optional.empty(), Optional.empty(), "flood/1.0", limit -> Optional.of(body), "192.0.2.1");
+        return new CallRequest(
+                UUID.randomUUID().toString(),
+                "POST",
+                "/" + slug,
+                Optional.empty(),
+                Optional.of("Bearer " + key),
+                Optional.empty(),
+                Optional.of("application/json"),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                "flood/1.0",
+                limit -> Optional.of(body),
+                "192.0.2.1");
     }
 
     /** The real ledger, with its balance reads counted. */
@@ -122,7 +144,8 @@ class RefusalCostIT {
         }
 
         @Override
-        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
+        public int grantFreeCalls(
+                long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
             return inner.grantFreeCalls(mcpId, userId, period, allowance, wanted, requestId);
         }
 

@@ -3,8 +3,8 @@ package com.mcpmeter.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.meter.TokenHash;
 import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.meter.TokenHash;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -48,7 +48,8 @@ class RevocationIT {
     }
 
     private static String freeListing() throws Exception {
-        return proxy.listing(ListingSpec.live(ProxyFixture.slug("rev"), upstream.mcp().toString(), 0));
+        return proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("rev"), upstream.mcp().toString(), 0));
     }
 
     private static HttpResponse<String> call(int port, String slug, String key) throws Exception {
@@ -81,8 +82,8 @@ class RevocationIT {
                     break;
                 }
                 if (elapsed > GIVE_UP_MS) {
-                    throw new AssertionError("instance on port " + port + " still answers " + answer.statusCode()
-                            + " " + elapsed + " ms after the change");
+                    throw new AssertionError("instance on port " + port + " still answers " + answer.statusCode() + " "
+                            + elapsed + " ms after the change");
                 }
                 Thread.sleep(10); // polling interval of a condition wait
             }
@@ -98,10 +99,11 @@ class RevocationIT {
         List<Long> sorted = latencies.stream().sorted().toList();
         long p50 = sorted.get(sorted.size() / 2);
         long max = sorted.getLast();
-        System.out.printf("%s: %d rounds on %d instances, p50 %d ms, max %d ms%n", what, sorted.size(),
-                ports.length, p50, max);
-        assertTrue(max <= LIMIT_MS, what + " took " + max + " ms on the slowest instance (limit " + LIMIT_MS
-                + " ms): " + latencies);
+        System.out.printf(
+                "%s: %d rounds on %d instances, p50 %d ms, max %d ms%n", what, sorted.size(), ports.length, p50, max);
+        assertTrue(
+                max <= LIMIT_MS,
+                what + " took " + max + " ms on the slowest instance (limit " + LIMIT_MS + " ms): " + latencies);
     }
 
     @Test
@@ -111,7 +113,8 @@ class RevocationIT {
         for (int round = 0; round < ROUNDS; round++) {
             ProxyFixture.Consumer consumer = proxy.consumer(0);
             warm(slug, consumer.key());
-            proxy.execute("UPDATE api_keys SET revoked_at = NOW(), updated_at = NOW() WHERE key_hash = ?",
+            proxy.execute(
+                    "UPDATE api_keys SET revoked_at = NOW(), updated_at = NOW() WHERE key_hash = ?",
                     TokenHash.of(consumer.key()));
             long latency = untilEveryInstance(slug, consumer.key(), refused(401, "invalid_token"));
             assertTrue(latency <= LIMIT_MS, "round " + round + ": revoked key still accepted after " + latency + " ms");
@@ -129,7 +132,8 @@ class RevocationIT {
             warm(slug, consumer.key());
             proxy.execute("UPDATE mcps SET status = 'paused', updated_at = NOW() WHERE slug = ?", slug);
             long latency = untilEveryInstance(slug, consumer.key(), refused(503, "listing_paused"));
-            assertTrue(latency <= LIMIT_MS, "round " + round + ": paused listing still served after " + latency + " ms");
+            assertTrue(
+                    latency <= LIMIT_MS, "round " + round + ": paused listing still served after " + latency + " ms");
             latencies.add(latency);
         }
         report("listing pause", latencies);
@@ -151,7 +155,8 @@ class RevocationIT {
         ProxyFixture.Consumer consumer = proxy.consumer(0);
         String token = proxy.seeder.oauthToken(consumer.userId(), 3600);
         warm(slug, token);
-        proxy.execute("UPDATE oauth_access_tokens SET revoked_at = NOW(), updated_at = NOW() WHERE token_hash = ?",
+        proxy.execute(
+                "UPDATE oauth_access_tokens SET revoked_at = NOW(), updated_at = NOW() WHERE token_hash = ?",
                 TokenHash.of(token));
         long latency = untilEveryInstance(slug, token, refused(401, "invalid_token"));
         report("oauth token revocation", List.of(latency));
@@ -166,28 +171,44 @@ class RevocationIT {
         var database = TestStores.newDatabase();
         var redisConfig = TestStores.newRedis();
         try (TcpRelay relay = new TcpRelay(redisConfig.host(), redisConfig.port());
-                ProxyFixture alone = ProxyFixture.start(database, Map.of("REDIS_HOST", "127.0.0.1",
-                        "REDIS_PORT", Integer.toString(relay.port()), "REDIS_KEY_PREFIX", redisConfig.keyPrefix()),
+                ProxyFixture alone = ProxyFixture.start(
+                        database,
+                        Map.of(
+                                "REDIS_HOST",
+                                "127.0.0.1",
+                                "REDIS_PORT",
+                                Integer.toString(relay.port()),
+                                "REDIS_KEY_PREFIX",
+                                redisConfig.keyPrefix()),
                         Clock.systemUTC())) {
-            String slug = alone.listing(ListingSpec.live(ProxyFixture.slug("rd"), upstream.mcp().toString(), 0));
+            String slug = alone.listing(
+                    ListingSpec.live(ProxyFixture.slug("rd"), upstream.mcp().toString(), 0));
             ProxyFixture.Consumer consumer = alone.consumer(0);
-            assertEquals(200, alone.post("/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo")).statusCode());
+            assertEquals(
+                    200,
+                    alone.post("/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
+                            .statusCode());
             String cached = redisConfig.keyPrefix() + "key:" + TokenHash.of(consumer.key());
             RedisClient client = RedisClient.create(RedisURI.create(redisConfig.host(), redisConfig.port()));
             try (StatefulRedisConnection<String, String> redis = client.connect()) {
                 assertEquals(1, redis.sync().exists(cached), "the key is cached in Redis");
 
                 relay.cut();
-                alone.execute("UPDATE api_keys SET revoked_at = NOW(), updated_at = NOW() WHERE key_hash = ?",
+                alone.execute(
+                        "UPDATE api_keys SET revoked_at = NOW(), updated_at = NOW() WHERE key_hash = ?",
                         TokenHash.of(consumer.key()));
                 long since = System.nanoTime();
-                ProxyFixture.await("revoked key refused without Redis", () -> alone.post("/" + slug, consumer.key(),
-                        ProxyFixture.toolCall(1, "echo")).statusCode() == 401);
+                ProxyFixture.await(
+                        "revoked key refused without Redis",
+                        () -> alone.post("/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
+                                        .statusCode()
+                                == 401);
                 long latency = (System.nanoTime() - since) / 1_000_000;
                 assertEquals(1, redis.sync().exists(cached), "Redis, cut off, still holds the copy");
 
                 relay.restore();
-                ProxyFixture.await("stale Redis copy deleted", () -> redis.sync().exists(cached) == 0);
+                ProxyFixture.await(
+                        "stale Redis copy deleted", () -> redis.sync().exists(cached) == 0);
                 report("key revocation with Redis down", List.of(latency));
             } finally {
                 client.shutdown();
@@ -203,17 +224,23 @@ class RevocationIT {
     void aPublishedInvalidationDropsTheKeyEverywhereWithoutThePoll() throws Exception {
         try (ProxyFixture quiet = ProxyFixture.start(Map.of("CHANGE_POLL_MILLIS", "0"), Clock.systemUTC())) {
             int[] quietPorts = {quiet.port(), quiet.startAnotherInstance()};
-            String slug = quiet.listing(ListingSpec.live(ProxyFixture.slug("pub"), upstream.mcp().toString(), 0));
+            String slug = quiet.listing(
+                    ListingSpec.live(ProxyFixture.slug("pub"), upstream.mcp().toString(), 0));
             ProxyFixture.Consumer consumer = quiet.consumer(0);
             for (int port : quietPorts) {
-                assertEquals(200, quiet.post(port, "/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
-                        .statusCode());
+                assertEquals(
+                        200,
+                        quiet.post(port, "/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
+                                .statusCode());
             }
             String hash = TokenHash.of(consumer.key());
             quiet.execute("UPDATE api_keys SET revoked_at = NOW(), updated_at = NOW() WHERE key_hash = ?", hash);
             for (int port : quietPorts) {
-                assertEquals(200, quiet.post(port, "/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
-                        .statusCode(), "without the poll or a message the cached key still works");
+                assertEquals(
+                        200,
+                        quiet.post(port, "/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
+                                .statusCode(),
+                        "without the poll or a message the cached key still works");
             }
             RedisClient client = RedisClient.create(RedisURI.create(quiet.redis.host(), quiet.redis.port()));
             try (StatefulRedisConnection<String, String> redis = client.connect()) {
@@ -223,8 +250,11 @@ class RevocationIT {
                 client.shutdown();
             }
             for (int port : quietPorts) {
-                ProxyFixture.await("instance on port " + port + " drops the key", () -> quiet.post(port, "/" + slug,
-                        consumer.key(), ProxyFixture.toolCall(1, "echo")).statusCode() == 401);
+                ProxyFixture.await(
+                        "instance on port " + port + " drops the key",
+                        () -> quiet.post(port, "/" + slug, consumer.key(), ProxyFixture.toolCall(1, "echo"))
+                                        .statusCode()
+                                == 401);
             }
         }
     }

@@ -38,6 +38,7 @@ class RollingRestartIT {
     private static final int CLIENTS = 4;
     /** Bounds the load whatever happens; the restarts need a few thousand calls at most. */
     private static final int MAX_CALLS = 40_000;
+
     private static final Duration MAX_LOAD_TIME = Duration.ofMinutes(4);
     private static final long PRICE = 1_000;
     private static final long CREDIT = 1_000_000_000_000L;
@@ -46,15 +47,18 @@ class RollingRestartIT {
     @Test
     void restartingEachInstanceInTurnBehindNginxLosesNoCallAndNoMoney(@TempDir Path nginxDir) throws Exception {
         Path logs = Files.createDirectories(Path.of("target", "rolling-restart-it"));
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
         try (ProxyFixture fixture = ProxyFixture.start();
                 TestUpstream upstream = TestUpstream.start(TestUpstream.jsonRpc());
                 ProxyProcess a = new ProxyProcess("a", behindNginx(fixture), logs);
                 ProxyProcess b = new ProxyProcess("b", behindNginx(fixture), logs)) {
             var c = fixture.consumer(CREDIT);
-            String slug = fixture.listing(ListingSpec.live(ProxyFixture.slug("roll"), upstream.mcp().toString(), PRICE)
-                    .withRateLimits(1_000_000_000, 1_000_000_000));
+            String slug = fixture.listing(
+                    ListingSpec.live(ProxyFixture.slug("roll"), upstream.mcp().toString(), PRICE)
+                            .withRateLimits(1_000_000_000, 1_000_000_000));
             AtomicInteger succeeded = new AtomicInteger();
             a.start();
             b.start();
@@ -97,30 +101,50 @@ class RollingRestartIT {
                 }
 
                 assertEquals(List.of(), List.copyOf(failures), "every call through the restarts succeeded");
-                assertTrue(sent.get() <= MAX_CALLS && System.nanoTime() < deadline,
+                assertTrue(
+                        sent.get() <= MAX_CALLS && System.nanoTime() < deadline,
                         "the restarts finished within the load's bounds (" + sent.get() + " calls)");
-                System.out.printf("RollingRestartIT: %d paid calls, all 2xx; served by a=%d b=%d, passed on after a"
-                        + " refused connection=%d%n", succeeded.get(), servedBy(nginx, a), servedBy(nginx, b),
-                        nginx.accessLog().stream().filter(line -> line.contains(", ")).count());
+                System.out.printf(
+                        "RollingRestartIT: %d paid calls, all 2xx; served by a=%d b=%d, passed on after a"
+                                + " refused connection=%d%n",
+                        succeeded.get(),
+                        servedBy(nginx, a),
+                        servedBy(nginx, b),
+                        nginx.accessLog().stream()
+                                .filter(line -> line.contains(", "))
+                                .count());
             }
 
             fixture.awaitSettled(c.userId());
             long answered = succeeded.get();
-            assertEquals(answered, fixture.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()),
-                    () -> "every 2xx answer is closed as delivered; calls by status: " + statuses(fixture, c.projectId()));
-            assertEquals(answered, fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()),
+            assertEquals(
+                    answered,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM usage_events WHERE project_id = ? AND status = 200", c.projectId()),
+                    () -> "every 2xx answer is closed as delivered; calls by status: "
+                            + statuses(fixture, c.projectId()));
+            assertEquals(
+                    answered,
+                    fixture.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()),
                     "no other call was made");
-            assertEquals(answered, fixture.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'usage'",
-                    c.userId()), "one debit per 2xx answer");
-            assertEquals(0, fixture.count("SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
-                    c.userId()), "nothing failed, so nothing was refunded");
+            assertEquals(
+                    answered,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'usage'",
+                            c.userId()),
+                    "one debit per 2xx answer");
+            assertEquals(
+                    0,
+                    fixture.count(
+                            "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                            c.userId()),
+                    "nothing failed, so nothing was refunded");
             assertEquals(CREDIT - answered * PRICE, fixture.balance(c.userId()));
             fixture.assertLedgerConsistent(c.userId());
             assertEquals(143, a.stop());
             assertEquals(143, b.stop());
-            ProxyProcess.Finished reconcile = ProxyProcess.run(TestStores.env(fixture.database, fixture.redis), logs,
-                    "reconcile");
+            ProxyProcess.Finished reconcile =
+                    ProxyProcess.run(TestStores.env(fixture.database, fixture.redis), logs, "reconcile");
             assertEquals(0, reconcile.exitCode(), reconcile.output());
         }
     }
@@ -135,18 +159,23 @@ class RollingRestartIT {
         return env;
     }
 
-    private static void call(HttpClient http, URI url, String key, int id, AtomicInteger succeeded,
-            Queue<String> failures) {
+    private static void call(
+            HttpClient http, URI url, String key, int id, AtomicInteger succeeded, Queue<String> failures) {
         try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(url)
-                    .timeout(Duration.ofSeconds(30))
-                    .header("Authorization", "Bearer " + key)
-                    .header("Content-Type", "application/json")
-                    .header("Accept", "application/json, text/event-stream")
-                    .POST(HttpRequest.BodyPublishers.ofString(toolCall(id, "echo")))
-                    .build(), HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() / 100 == 2 && String.valueOf(PRICE).equals(
-                    response.headers().firstValue("X-Mcpmeter-Billed").orElse(""))) {
+            HttpResponse<String> response = http.send(
+                    HttpRequest.newBuilder(url)
+                            .timeout(Duration.ofSeconds(30))
+                            .header("Authorization", "Bearer " + key)
+                            .header("Content-Type", "application/json")
+                            .header("Accept", "application/json, text/event-stream")
+                            .POST(HttpRequest.BodyPublishers.ofString(toolCall(id, "echo")))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() / 100 == 2
+                    && String.valueOf(PRICE)
+                            .equals(response.headers()
+                                    .firstValue("X-Mcpmeter-Billed")
+                                    .orElse(""))) {
                 succeeded.incrementAndGet();
             } else {
                 failures.add("call " + id + ": " + response.statusCode() + " billed="
@@ -163,18 +192,24 @@ class RollingRestartIT {
     /** Waits until nginx has passed {@code calls} more requests to {@code instance} that it answered with 200. */
     private static void awaitServedBy(NginxProcess nginx, ProxyProcess instance, int calls) throws Exception {
         long before = servedBy(nginx, instance);
-        ProxyFixture.await(instance.name + " back in nginx's rotation", () -> servedBy(nginx, instance) >= before + calls);
+        ProxyFixture.await(
+                instance.name + " back in nginx's rotation", () -> servedBy(nginx, instance) >= before + calls);
     }
 
     private static long servedBy(NginxProcess nginx, ProxyProcess instance) throws java.io.IOException {
         String served = "127.0.0.1:" + instance.port + " 200 ";
-        return nginx.accessLog().stream().filter(line -> line.startsWith(served)).count();
+        return nginx.accessLog().stream()
+                .filter(line -> line.startsWith(served))
+                .count();
     }
 
     private static String statuses(ProxyFixture fixture, long projectId) {
         try {
-            return fixture.rows("SELECT status, COUNT(*) AS calls, SUM(billed_micro_cents) AS billed FROM usage_events"
-                    + " WHERE project_id = ? GROUP BY status", projectId).toString();
+            return fixture.rows(
+                            "SELECT status, COUNT(*) AS calls, SUM(billed_micro_cents) AS billed FROM usage_events"
+                                    + " WHERE project_id = ? GROUP BY status",
+                            projectId)
+                    .toString();
         } catch (java.sql.SQLException e) {
             return e.toString();
         }

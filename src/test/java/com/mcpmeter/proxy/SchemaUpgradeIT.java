@@ -3,8 +3,8 @@ package com.mcpmeter.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.mcpmeter.proxy.config.Config;
-import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.demo.Schema;
+import com.mcpmeter.proxy.store.Database;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -17,7 +17,8 @@ class SchemaUpgradeIT {
     void runningSchemaAgainUpgradesTheIdempotencyTableAndKeepsItsRows() throws Exception {
         Config.Database config = TestStores.newDatabase();
         try (Database db = new Database(config)) {
-            try (Connection c = db.dataSource().getConnection(); Statement st = c.createStatement()) {
+            try (Connection c = db.dataSource().getConnection();
+                    Statement st = c.createStatement()) {
                 c.setAutoCommit(true);
                 st.execute("DROP TABLE proxy_idempotency_keys");
                 st.execute("""
@@ -38,7 +39,8 @@ class SchemaUpgradeIT {
             }
             Schema.ensure(config);
             Schema.ensure(config); // and again: nothing changes
-            try (Connection c = db.dataSource().getConnection(); Statement st = c.createStatement()) {
+            try (Connection c = db.dataSource().getConnection();
+                    Statement st = c.createStatement()) {
                 c.setAutoCommit(true);
                 try (ResultSet rs = st.executeQuery("""
                         SELECT column_name, character_maximum_length FROM information_schema.columns
@@ -51,8 +53,9 @@ class SchemaUpgradeIT {
                     assertEquals("scope", rs.getString(1));
                     assertEquals(64, rs.getInt(2));
                 }
-                try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM proxy_idempotency_keys WHERE request_id = 'r-old'"
-                        + " AND instance_id IS NULL")) {
+                try (ResultSet rs =
+                        st.executeQuery("SELECT COUNT(*) FROM proxy_idempotency_keys WHERE request_id = 'r-old'"
+                                + " AND instance_id IS NULL")) {
                     rs.next();
                     assertEquals(1, rs.getInt(1), "the rows it held are kept");
                 }

@@ -48,8 +48,9 @@ class SlidingWindowIT {
     @Test
     void aBurstStraddlingAMinuteBoundaryCannotPassTheLimit() throws Exception {
         var c = proxy.consumer(0);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
-                .withRateLimits(PER_MINUTE, 1000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                        .withRateLimits(PER_MINUTE, 1000));
         clock.set(BEFORE_BOUNDARY);
         assertEquals(PER_MINUTE, okCalls(slug, c.key(), PER_MINUTE));
         // One second later, in the next calendar minute: a fixed window would allow 10 more.
@@ -68,16 +69,23 @@ class SlidingWindowIT {
     @Test
     void theRateLimitHeaderSaysWhatTheRedisWindowsHold() throws Exception {
         var c = proxy.consumer(0);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
-                .withRateLimits(5, 100));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                        .withRateLimits(5, 100));
         clock.set(Instant.parse("2026-11-23T12:00:10Z").plus(Duration.ofDays(3)));
         assertEquals("\"minute\";r=4;t=61, \"day\";r=99;t=87290", rateLimit(slug, c.key()));
         assertEquals("\"minute\";r=3;t=61, \"day\";r=98;t=87290", rateLimit(slug, c.key()));
         clock.advance(Duration.ofSeconds(30));
-        assertEquals("\"minute\";r=2;t=31, \"day\";r=97;t=87260", rateLimit(slug, c.key()),
+        assertEquals(
+                "\"minute\";r=2;t=31, \"day\";r=97;t=87260",
+                rateLimit(slug, c.key()),
                 "the oldest call still sets the reset");
-        assertEquals("\"minute\";q=5;w=60, \"day\";q=100;w=86400", proxy.post("/" + slug, c.key(), toolCall(1, "echo"))
-                .headers().firstValue("RateLimit-Policy").orElse(null));
+        assertEquals(
+                "\"minute\";q=5;w=60, \"day\";q=100;w=86400",
+                proxy.post("/" + slug, c.key(), toolCall(1, "echo"))
+                        .headers()
+                        .firstValue("RateLimit-Policy")
+                        .orElse(null));
     }
 
     private static String rateLimit(String slug, String key) throws Exception {
@@ -89,15 +97,17 @@ class SlidingWindowIT {
     @Test
     void refusedCallsDoNotCount() throws Exception {
         var c = proxy.consumer(0);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
-                .withRateLimits(3, 1000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                        .withRateLimits(3, 1000));
         clock.set(BEFORE_BOUNDARY.plus(Duration.ofHours(1)));
         assertEquals(3, okCalls(slug, c.key(), 3));
         // Hammering while limited must not push the window further out.
         clock.advance(Duration.ofSeconds(30));
         assertEquals(0, okCalls(slug, c.key(), 20));
         var limited = proxy.post("/" + slug, c.key(), toolCall(99, "echo"));
-        long retryAfter = Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow());
+        long retryAfter =
+                Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow());
         assertTrue(retryAfter >= 30 && retryAfter <= 32, "the first burst leaves the window in ~31 s: " + retryAfter);
         clock.advance(Duration.ofSeconds(retryAfter));
         assertEquals(3, okCalls(slug, c.key(), 3));
@@ -106,8 +116,9 @@ class SlidingWindowIT {
     @Test
     void theDailyLimitSlidesToo() throws Exception {
         var c = proxy.consumer(0);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
-                .withRateLimits(1000, 5));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                        .withRateLimits(1000, 5));
         clock.set(Instant.parse("2026-11-24T23:50:00Z"));
         assertEquals(5, okCalls(slug, c.key(), 5));
         clock.advance(Duration.ofMinutes(20)); // past midnight: a calendar-day counter would reset
@@ -121,8 +132,9 @@ class SlidingWindowIT {
     @Test
     void limitsAreSharedByEveryInstance() throws Exception {
         var c = proxy.consumer(0);
-        String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
-                .withRateLimits(6, 1000));
+        String slug = proxy.listing(
+                ListingSpec.live(ProxyFixture.slug("w"), upstream.mcp().toString(), 0)
+                        .withRateLimits(6, 1000));
         clock.set(BEFORE_BOUNDARY.plus(Duration.ofDays(3)));
         int second = proxy.startAnotherInstance();
         int ok = 0;

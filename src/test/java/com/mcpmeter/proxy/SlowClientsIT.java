@@ -41,7 +41,8 @@ class SlowClientsIT {
      */
     private static final int EVENTS_PER_STREAM = 4096;
 
-    private static ProxyFixture loaded; // deadlines long enough to keep the slowloris connections during the measurement
+    private static ProxyFixture
+            loaded; // deadlines long enough to keep the slowloris connections during the measurement
     private static ProxyFixture strict; // 1 s header deadline, for the deadline tests
     private static TestUpstream fast;
     private static TestUpstream firehose;
@@ -49,10 +50,11 @@ class SlowClientsIT {
 
     @BeforeAll
     static void start() throws Exception {
-        loaded = ProxyFixture.start(Map.of("CLIENT_HEADER_TIMEOUT_SECONDS", "120", "RATE_LIMIT_PER_MINUTE", "100000"),
+        loaded = ProxyFixture.start(
+                Map.of("CLIENT_HEADER_TIMEOUT_SECONDS", "120", "RATE_LIMIT_PER_MINUTE", "100000"), Clock.systemUTC());
+        strict = ProxyFixture.start(
+                Map.of("CLIENT_HEADER_TIMEOUT_SECONDS", "1", "CLIENT_MIN_BODY_BYTES_PER_SECOND", "1024"),
                 Clock.systemUTC());
-        strict = ProxyFixture.start(Map.of("CLIENT_HEADER_TIMEOUT_SECONDS", "1",
-                "CLIENT_MIN_BODY_BYTES_PER_SECOND", "1024"), Clock.systemUTC());
         fast = TestUpstream.start(TestUpstream.jsonRpc());
         byte[] event = ("data: " + "x".repeat(EVENT_BYTES - 8) + "\n\n").getBytes(StandardCharsets.UTF_8);
         firehose = TestUpstream.start((exchange, body) -> {
@@ -81,8 +83,10 @@ class SlowClientsIT {
     @Test
     void aPaidCallStaysFastBesideSlowReadersAndSlowloris() throws Exception {
         var payer = loaded.consumer(1_000_000_000L);
-        String paid = loaded.listing(ListingSpec.live(ProxyFixture.slug("paid"), fast.mcp().toString(), 100));
-        String stream = loaded.listing(ListingSpec.live(ProxyFixture.slug("sse"), firehose.mcp().toString(), 0));
+        String paid = loaded.listing(
+                ListingSpec.live(ProxyFixture.slug("paid"), fast.mcp().toString(), 100));
+        String stream = loaded.listing(
+                ListingSpec.live(ProxyFixture.slug("sse"), firehose.mcp().toString(), 0));
         var reader = loaded.consumer(0);
 
         for (int i = 0; i < 100; i++) { // warm-up, so that the unloaded figure is not the JIT's
@@ -97,16 +101,23 @@ class SlowClientsIT {
             }
             for (int i = 0; i < SLOWLORIS; i++) {
                 Socket s = new Socket("127.0.0.1", loaded.port());
-                s.getOutputStream().write("POST /x HTTP/1.1\r\nHost: a\r\nX-Slow: ".getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream()
+                        .write("POST /x HTTP/1.1\r\nHost: a\r\nX-Slow: ".getBytes(StandardCharsets.ISO_8859_1));
                 sockets.add(s);
             }
             // The slow readers' streams fill every buffer on their way, then stall: measure in that
             // steady state, not while half a gigabyte is still being pumped.
             awaitQuiet();
             long underLoad = median(loaded, paid, payer.key());
-            System.out.printf("SlowClientsIT: paid call p50 unloaded %.2f ms, beside %d slow SSE readers and %d"
-                    + " slowloris %.2f ms%n", unloaded / 1e6, SLOW_READERS, SLOWLORIS, underLoad / 1e6);
-            assertTrue(underLoad < Math.max(2 * unloaded, unloaded + Duration.ofMillis(5).toNanos()),
+            System.out.printf(
+                    "SlowClientsIT: paid call p50 unloaded %.2f ms, beside %d slow SSE readers and %d"
+                            + " slowloris %.2f ms%n",
+                    unloaded / 1e6, SLOW_READERS, SLOWLORIS, underLoad / 1e6);
+            assertTrue(
+                    underLoad
+                            < Math.max(
+                                    2 * unloaded,
+                                    unloaded + Duration.ofMillis(5).toNanos()),
                     "p50 under load " + underLoad / 1e6 + " ms vs unloaded " + unloaded / 1e6 + " ms");
         } finally {
             for (Socket s : sockets) {
@@ -138,9 +149,11 @@ class SlowClientsIT {
         s.connect(new InetSocketAddress("127.0.0.1", port));
         s.setSoTimeout(10_000);
         String body = toolCall(1, "stream");
-        s.getOutputStream().write(("POST /" + slug + " HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + key
-                + "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-                + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream()
+                .write(("POST /" + slug + " HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + key
+                                + "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                                + "Content-Length: " + body.length() + "\r\n\r\n" + body)
+                        .getBytes(StandardCharsets.ISO_8859_1));
         byte[] status = s.getInputStream().readNBytes(12);
         assertEquals("HTTP/1.1 200", new String(status, StandardCharsets.ISO_8859_1));
         return s;
@@ -221,12 +234,13 @@ class SlowClientsIT {
     @Test
     void aBodyBelowTheMinimumRateIsCut() throws Exception {
         var c = strict.consumer(10_000);
-        String slug = strict.listing(ListingSpec.live(ProxyFixture.slug("b"), fast.mcp().toString(), 100));
+        String slug = strict.listing(
+                ListingSpec.live(ProxyFixture.slug("b"), fast.mcp().toString(), 100));
         try (Socket s = new Socket("127.0.0.1", strict.port())) {
             long started = System.nanoTime();
             OutputStream out = s.getOutputStream();
             out.write(("POST /" + slug + " HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + c.key()
-                    + "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+                            + "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
                     .getBytes(StandardCharsets.ISO_8859_1));
             long took = closedAfter(s, started, () -> {
                 try {

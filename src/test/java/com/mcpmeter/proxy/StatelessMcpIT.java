@@ -105,8 +105,10 @@ class StatelessMcpIT {
         String slug = listing();
         int seenBefore = seen.size();
 
-        Child.Result run = Child.run(List.of("node", "client.mjs", proxy.url("/" + slug).toString()),
-                java.util.Map.of("MCPMETER_KEY", c.key()), Duration.ofSeconds(45));
+        Child.Result run = Child.run(
+                List.of("node", "client.mjs", proxy.url("/" + slug).toString()),
+                java.util.Map.of("MCPMETER_KEY", c.key()),
+                Duration.ofSeconds(45));
         JsonNode out = clientLine(run);
         assertEquals(0, run.exitCode(), () -> "client failed: " + out.path("error") + "\n" + run);
         assertTrue(out.path("ok").asBoolean(), () -> "client reported failure: " + run);
@@ -115,11 +117,14 @@ class StatelessMcpIT {
         JsonNode connect = step(out, "connect");
         assertEquals("modern", connect.path("era").asText(), "negotiated the stateless era: " + connect);
         assertEquals(PROTOCOL, connect.path("protocolVersion").asText());
-        assertEquals("mcpmeter-stateless-test", connect.path("server").path("name").asText());
-        assertEquals("[\"add\",\"count\",\"echo\",\"fail\"]", step(out, "tools/list").toString());
+        assertEquals(
+                "mcpmeter-stateless-test", connect.path("server").path("name").asText());
+        assertEquals(
+                "[\"add\",\"count\",\"echo\",\"fail\"]", step(out, "tools/list").toString());
         assertEquals("echo: hello", step(out, "tools/call echo").asText());
         assertEquals("42", step(out, "tools/call add").path("text").asText());
-        assertEquals(42, step(out, "tools/call add").path("structured").path("sum").asInt());
+        assertEquals(
+                42, step(out, "tools/call add").path("structured").path("sum").asInt());
         assertEquals("echo: again", step(out, "tools/call echo again").asText());
         JsonNode count = step(out, "tools/call count");
         assertEquals("counted to 3", count.path("text").asText());
@@ -130,31 +135,51 @@ class StatelessMcpIT {
         // what went over the wire: stateless shape, no initialize, no session, metered by the proxy
         List<JsonNode> exchanges = new ArrayList<>();
         out.path("exchanges").forEach(exchanges::add);
-        assertEquals(List.of("server/discover", "tools/list", "tools/call", "tools/call", "tools/call", "tools/call",
-                "tools/call", "tools/call"), exchanges.stream().map(e -> e.path("rpcMethod").asText()).toList(),
+        assertEquals(
+                List.of(
+                        "server/discover",
+                        "tools/list",
+                        "tools/call",
+                        "tools/call",
+                        "tools/call",
+                        "tools/call",
+                        "tools/call",
+                        "tools/call"),
+                exchanges.stream().map(e -> e.path("rpcMethod").asText()).toList(),
                 "one POST per request, starting with server/discover: " + exchanges);
         for (JsonNode e : exchanges) {
             assertEquals("POST", e.path("method").asText(), "only POSTs: " + e);
             assertEquals(200, e.path("status").asInt(), "every exchange answered 200: " + e);
-            assertEquals(e.path("rpcMethod").asText(), e.path("sent").path("mcpMethod").asText(), "Mcp-Method sent: " + e);
+            assertEquals(
+                    e.path("rpcMethod").asText(),
+                    e.path("sent").path("mcpMethod").asText(),
+                    "Mcp-Method sent: " + e);
             assertEquals(PROTOCOL, e.path("sent").path("protocolVersion").asText(), "MCP-Protocol-Version sent: " + e);
             assertTrue(e.path("sent").path("sessionId").isNull(), "no session: " + e);
             assertFalse(e.path("requestId").isNull(), "the proxy stamped X-Mcpmeter-Request-Id: " + e);
         }
-        List<String> billed = exchanges.stream().map(e -> e.path("billed").asText()).toList();
-        assertEquals(List.of("free", "free", "1000", "5000", "1000", "1000", "1000"), billed.subList(0, 7),
+        List<String> billed =
+                exchanges.stream().map(e -> e.path("billed").asText()).toList();
+        assertEquals(
+                List.of("free", "free", "1000", "5000", "1000", "1000", "1000"),
+                billed.subList(0, 7),
                 "X-Mcpmeter-Billed per exchange: " + exchanges);
         // The unknown tool's answer is a JSON-RPC error inside a 200, seen only after the headers left:
         // the header shows the up-front debit (README promises 0 for a refunded call); the ledger below
         // shows the refund either way.
         assertTrue(List.of("1000", "0").contains(billed.get(7)), "X-Mcpmeter-Billed of the refunded call: " + billed);
-        JsonNode countExchange = exchanges.stream().filter(e -> "count".equals(e.path("tool").asText())).findFirst().orElseThrow();
-        assertTrue(countExchange.path("contentType").asText().startsWith("text/event-stream"),
+        JsonNode countExchange = exchanges.stream()
+                .filter(e -> "count".equals(e.path("tool").asText()))
+                .findFirst()
+                .orElseThrow();
+        assertTrue(
+                countExchange.path("contentType").asText().startsWith("text/event-stream"),
                 "count is answered over SSE: " + countExchange);
 
         // what reached the publisher: the same requests, Mcp-* headers intact, never the consumer's key
         // (server.mjs logs each request before answering it; its stdout is read on another thread)
-        ProxyFixture.await("the SDK server's log of " + exchanges.size() + " requests",
+        ProxyFixture.await(
+                "the SDK server's log of " + exchanges.size() + " requests",
                 () -> seen.size() - seenBefore >= exchanges.size());
         List<JsonNode> received = List.copyOf(seen.subList(seenBefore, seen.size()));
         assertEquals(exchanges.size(), received.size(), "every request reached the SDK server once: " + received);
@@ -162,8 +187,14 @@ class StatelessMcpIT {
             JsonNode r = received.get(i);
             JsonNode e = exchanges.get(i);
             assertEquals(e.path("rpcMethod").asText(), r.path("bodyMethod").asText(), "in order: " + r);
-            assertEquals(e.path("sent").path("mcpMethod").asText(), r.path("mcpMethod").asText(), "Mcp-Method forwarded: " + r);
-            assertEquals(e.path("sent").path("mcpName").asText(null), r.path("mcpName").asText(null), "Mcp-Name forwarded: " + r);
+            assertEquals(
+                    e.path("sent").path("mcpMethod").asText(),
+                    r.path("mcpMethod").asText(),
+                    "Mcp-Method forwarded: " + r);
+            assertEquals(
+                    e.path("sent").path("mcpName").asText(null),
+                    r.path("mcpName").asText(null),
+                    "Mcp-Name forwarded: " + r);
             assertEquals(PROTOCOL, r.path("protocolVersion").asText(), "MCP-Protocol-Version forwarded: " + r);
             assertEquals(PROTOCOL, r.path("metaProtocolVersion").asText(), "_meta envelope forwarded: " + r);
             assertTrue(r.path("authorization").isNull(), "the consumer's key never reaches the publisher: " + r);
@@ -173,14 +204,25 @@ class StatelessMcpIT {
         long expected = PRICE + ADD_PRICE + PRICE + PRICE + PRICE; // echo, add, echo, count, fail (a result, so billed)
         proxy.awaitSettled(c.userId());
         assertEquals(CREDIT - expected, proxy.balance(c.userId()));
-        assertEquals(1, proxy.count(
-                "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId()));
-        assertEquals(PRICE, proxy.count(
-                "SELECT amount_micro_cents FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId()));
-        assertEquals(expected, proxy.count(
-                "SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?", c.projectId()));
-        assertEquals(ADD_PRICE, proxy.count(
-                "SELECT billed_micro_cents FROM usage_events WHERE project_id = ? AND tool_name = 'add'", c.projectId()));
+        assertEquals(
+                1,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = 'refund'", c.userId()));
+        assertEquals(
+                PRICE,
+                proxy.count(
+                        "SELECT amount_micro_cents FROM credit_transactions WHERE user_id = ? AND type = 'refund'",
+                        c.userId()));
+        assertEquals(
+                expected,
+                proxy.count(
+                        "SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?",
+                        c.projectId()));
+        assertEquals(
+                ADD_PRICE,
+                proxy.count(
+                        "SELECT billed_micro_cents FROM usage_events WHERE project_id = ? AND tool_name = 'add'",
+                        c.projectId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
@@ -192,14 +234,18 @@ class StatelessMcpIT {
      */
     @Test
     void theSdkClientSeesRefusalsForContentAsProtocolErrors() throws Exception {
-        Child.Result direct = Child.run(List.of("node", "refusals.mjs", upstream()), java.util.Map.of("MCPMETER_KEY", "unused"),
+        Child.Result direct = Child.run(
+                List.of("node", "refusals.mjs", upstream()),
+                java.util.Map.of("MCPMETER_KEY", "unused"),
                 Duration.ofSeconds(45));
         JsonNode control = clientLine(direct).path("refusals");
         var c = proxy.consumer(CREDIT);
         String slug = listing();
 
-        Child.Result run = Child.run(List.of("node", "refusals.mjs", proxy.url("/" + slug).toString()),
-                java.util.Map.of("MCPMETER_KEY", c.key()), Duration.ofSeconds(45));
+        Child.Result run = Child.run(
+                List.of("node", "refusals.mjs", proxy.url("/" + slug).toString()),
+                java.util.Map.of("MCPMETER_KEY", c.key()),
+                Duration.ofSeconds(45));
         JsonNode out = clientLine(run);
         assertTrue(out.path("ok").asBoolean(), () -> "the session broke: " + run);
         assertEquals("modern", out.path("era").asText());
@@ -209,13 +255,18 @@ class StatelessMcpIT {
         assertEquals(-32602, withoutName.path("code").asInt(), withoutName::toString);
         assertEquals(200, withoutName.path("status").asInt(), withoutName::toString);
         assertEquals("invalid_params", withoutName.path("error").asText(), "X-Mcpmeter-Error: " + withoutName);
-        assertEquals(control.path("withoutName").path("code").asInt(), withoutName.path("code").asInt(),
+        assertEquals(
+                control.path("withoutName").path("code").asInt(),
+                withoutName.path("code").asInt(),
                 "the code the server itself gives: " + control);
 
         JsonNode unknown = out.path("refusals").path("unknownMethod");
         JsonNode unknownDirect = control.path("unknownMethod");
         for (String field : List.of("protocolError", "code", "name", "status", "message")) {
-            assertEquals(unknownDirect.path(field), unknown.path(field), field + " as direct: " + unknownDirect + " vs " + unknown);
+            assertEquals(
+                    unknownDirect.path(field),
+                    unknown.path(field),
+                    field + " as direct: " + unknownDirect + " vs " + unknown);
         }
         assertTrue(unknown.path("message").asText().contains("-32601"), "the server's -32601: " + unknown);
         assertTrue(unknown.path("error").isNull(), "forwarded, not refused by the proxy: " + unknown);
@@ -223,8 +274,11 @@ class StatelessMcpIT {
 
         proxy.awaitSettled(c.userId());
         assertEquals(CREDIT - PRICE, proxy.balance(c.userId()), "only the echo after the refusals is charged");
-        assertEquals(PRICE, proxy.count(
-                "SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?", c.projectId()));
+        assertEquals(
+                PRICE,
+                proxy.count(
+                        "SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events WHERE project_id = ?",
+                        c.projectId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
@@ -238,10 +292,10 @@ class StatelessMcpIT {
                 "io.modelcontextprotocol/clientCapabilities":{}}}}""".formatted(id, tool, arguments, PROTOCOL);
     }
 
-    private static HttpResponse<String> postStateless(String slug, String key, String body, String mcpMethod, String mcpName)
-            throws Exception {
-        return proxy.post("/" + slug, key, body,
-                "MCP-Protocol-Version", PROTOCOL, "Mcp-Method", mcpMethod, "Mcp-Name", mcpName);
+    private static HttpResponse<String> postStateless(
+            String slug, String key, String body, String mcpMethod, String mcpName) throws Exception {
+        return proxy.post(
+                "/" + slug, key, body, "MCP-Protocol-Version", PROTOCOL, "Mcp-Method", mcpMethod, "Mcp-Name", mcpName);
     }
 
     @Test
@@ -250,14 +304,18 @@ class StatelessMcpIT {
         String slug = listing();
         String id = UUID.randomUUID().toString();
         // priced as `add` by the body, named as the cheaper `echo` in the header
-        var response = postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/call", "echo");
+        var response =
+                postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/call", "echo");
 
         assertEquals(400, response.statusCode(), response::body);
         JsonNode body = JSON.readTree(response.body());
         assertEquals(id, body.path("id").asText(), "a JSON-RPC error carrying the request id: " + body);
-        assertEquals("header_mismatch", body.path("error").path("data").path("error").asText(), body::toString);
+        assertEquals(
+                "header_mismatch", body.path("error").path("data").path("error").asText(), body::toString);
         assertEquals("0", response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
-        assertEquals(Long.toString(CREDIT), response.headers().firstValue("X-Mcpmeter-Balance").orElse(null));
+        assertEquals(
+                Long.toString(CREDIT),
+                response.headers().firstValue("X-Mcpmeter-Balance").orElse(null));
 
         assertNothingCharged(c);
         assertTrue(seen.stream().noneMatch(r -> id.equals(r.path("id").asText())), "never forwarded: " + seen);
@@ -268,10 +326,17 @@ class StatelessMcpIT {
         var c = proxy.consumer(CREDIT);
         String slug = listing();
         String id = UUID.randomUUID().toString();
-        var response = postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/list", "add");
+        var response =
+                postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/list", "add");
 
         assertEquals(400, response.statusCode(), response::body);
-        assertEquals("header_mismatch", JSON.readTree(response.body()).path("error").path("data").path("error").asText());
+        assertEquals(
+                "header_mismatch",
+                JSON.readTree(response.body())
+                        .path("error")
+                        .path("data")
+                        .path("error")
+                        .asText());
         assertNothingCharged(c);
         assertTrue(seen.stream().noneMatch(r -> id.equals(r.path("id").asText())), "never forwarded: " + seen);
     }
@@ -281,34 +346,55 @@ class StatelessMcpIT {
         var c = proxy.consumer(CREDIT);
         String slug = listing();
         String id = UUID.randomUUID().toString();
-        var response = postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/call", "add");
+        var response =
+                postStateless(slug, c.key(), statelessToolCall(id, "add", "{\"a\":1,\"b\":2}"), "tools/call", "add");
 
         assertEquals(200, response.statusCode(), response::body);
         JsonNode body = JSON.readTree(response.body());
         assertEquals(id, body.path("id").asText());
-        assertEquals("3", body.path("result").path("content").path(0).path("text").asText(), "answered by the SDK server: " + body);
-        assertEquals(Long.toString(ADD_PRICE), response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
-        assertEquals(Long.toString(CREDIT - ADD_PRICE), response.headers().firstValue("X-Mcpmeter-Balance").orElse(null));
+        assertEquals(
+                "3",
+                body.path("result").path("content").path(0).path("text").asText(),
+                "answered by the SDK server: " + body);
+        assertEquals(
+                Long.toString(ADD_PRICE),
+                response.headers().firstValue("X-Mcpmeter-Billed").orElse(null));
+        assertEquals(
+                Long.toString(CREDIT - ADD_PRICE),
+                response.headers().firstValue("X-Mcpmeter-Balance").orElse(null));
 
-        ProxyFixture.await("the call in the SDK server's log", () -> seen.stream().anyMatch(r -> id.equals(r.path("id").asText())));
-        JsonNode received = seen.stream().filter(r -> id.equals(r.path("id").asText())).findFirst().orElseThrow();
+        ProxyFixture.await(
+                "the call in the SDK server's log",
+                () -> seen.stream().anyMatch(r -> id.equals(r.path("id").asText())));
+        JsonNode received = seen.stream()
+                .filter(r -> id.equals(r.path("id").asText()))
+                .findFirst()
+                .orElseThrow();
         assertEquals("tools/call", received.path("mcpMethod").asText());
         assertEquals("add", received.path("mcpName").asText());
         assertTrue(received.path("authorization").isNull(), "the consumer's key never reaches the publisher");
 
         proxy.awaitSettled(c.userId());
         assertEquals(CREDIT - ADD_PRICE, proxy.balance(c.userId()));
-        assertEquals(ADD_PRICE, proxy.count(
-                "SELECT billed_micro_cents FROM usage_events WHERE project_id = ? AND tool_name = 'add'", c.projectId()));
+        assertEquals(
+                ADD_PRICE,
+                proxy.count(
+                        "SELECT billed_micro_cents FROM usage_events WHERE project_id = ? AND tool_name = 'add'",
+                        c.projectId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
     private static void assertNothingCharged(ProxyFixture.Consumer c) throws Exception {
         assertEquals(CREDIT, proxy.balance(c.userId()));
-        assertEquals(0, proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()),
+        assertEquals(
+                0,
+                proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()),
                 "a refused call leaves no usage row");
-        assertEquals(0, proxy.count(
-                "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type IN ('usage', 'refund')", c.userId()));
+        assertEquals(
+                0,
+                proxy.count(
+                        "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type IN ('usage', 'refund')",
+                        c.userId()));
         proxy.assertLedgerConsistent(c.userId());
     }
 
@@ -347,8 +433,8 @@ class StatelessMcpIT {
                 && Files.isDirectory(NODE_DIR.resolve("node_modules/@modelcontextprotocol/node"))) {
             return;
         }
-        Child.Result npm = Child.run(List.of("npm", "ci", "--no-audit", "--no-fund"), java.util.Map.of(),
-                Duration.ofSeconds(120));
+        Child.Result npm =
+                Child.run(List.of("npm", "ci", "--no-audit", "--no-fund"), java.util.Map.of(), Duration.ofSeconds(120));
         assertEquals(0, npm.exitCode(), () -> "npm ci failed in " + NODE_DIR + ": " + npm);
     }
 

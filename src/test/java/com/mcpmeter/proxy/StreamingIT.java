@@ -64,7 +64,8 @@ class StreamingIT {
         if (method.equals("GET")) {
             request.GET();
         } else {
-            request.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow")));
+            request.header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(toolCall(1, "slow")));
         }
         return proxy.http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
     }
@@ -77,15 +78,19 @@ class StreamingIT {
             OutputStream out = exchange.getResponseBody();
             for (int i = 0; i < 10; i++) {
                 LockSupportPause.pause(Duration.ofMillis(500));
-                event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"sentNanos\":"
-                        + System.nanoTime() + "}}");
+                event(
+                        out,
+                        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"sentNanos\":"
+                                + System.nanoTime() + "}}");
             }
             event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
         })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("sse"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("sse"), up.mcp().toString(), PRICE));
             HttpResponse<InputStream> response = open(slug, c.key(), "POST");
             assertEquals(200, response.statusCode());
-            assertEquals("no", response.headers().firstValue("X-Accel-Buffering").orElse(""));
+            assertEquals(
+                    "no", response.headers().firstValue("X-Accel-Buffering").orElse(""));
             CountingStream body = new CountingStream(response.body());
             List<Long> delays = delaysOf(body);
             assertEquals(10, delays.size());
@@ -93,10 +98,18 @@ class StreamingIT {
             System.out.println("SSE delay per event, ms: " + delays);
             proxy.awaitSettled(c.userId());
             assertEquals(10_000 - PRICE, proxy.balance(c.userId()), "the result in the stream bills the call");
-            assertEquals(1, proxy.count("SELECT d.billed_envelopes FROM proxy_usage_details d"
-                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
-            assertEquals(body.count, proxy.count("SELECT d.response_bytes FROM proxy_usage_details d"
-                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?", c.projectId()));
+            assertEquals(
+                    1,
+                    proxy.count(
+                            "SELECT d.billed_envelopes FROM proxy_usage_details d"
+                                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?",
+                            c.projectId()));
+            assertEquals(
+                    body.count,
+                    proxy.count(
+                            "SELECT d.response_bytes FROM proxy_usage_details d"
+                                    + " JOIN usage_events e ON e.id = d.usage_event_id WHERE e.project_id = ?",
+                            c.projectId()));
         }
     }
 
@@ -113,7 +126,9 @@ class StreamingIT {
             event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
         })) {
             // 1 s to begin answering; the answer then streams for 3 s.
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("long"), up.mcp().toString(), PRICE).withTimeout(1));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("long"), up.mcp().toString(), PRICE)
+                            .withTimeout(1));
             HttpResponse<InputStream> response = open(slug, c.key(), "POST");
             assertEquals(200, response.statusCode());
             String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
@@ -133,7 +148,9 @@ class StreamingIT {
             OutputStream out = exchange.getResponseBody();
             try {
                 for (int i = 0; i < 600; i++) { // bounded: at most a minute
-                    event(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"i\":" + i + "}}");
+                    event(
+                            out,
+                            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"i\":" + i + "}}");
                     LockSupportPause.pause(Duration.ofMillis(100));
                 }
             } catch (IOException e) {
@@ -141,7 +158,8 @@ class StreamingIT {
                 cancelled.countDown();
             }
         })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("gone"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("gone"), up.mcp().toString(), PRICE));
             HttpResponse<InputStream> response = open(slug, c.key(), "POST");
             InputStream in = response.body();
             in.readNBytes(200); // a couple of events
@@ -165,9 +183,10 @@ class StreamingIT {
             long closedAt;
             try (Socket client = new Socket("127.0.0.1", proxy.port())) {
                 client.setSoTimeout(10_000);
-                client.getOutputStream().write(("GET /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        + "Authorization: Bearer " + c.key() + "\r\nAccept: text/event-stream\r\n\r\n")
-                        .getBytes(StandardCharsets.US_ASCII));
+                client.getOutputStream()
+                        .write(("GET /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "Authorization: Bearer " + c.key()
+                                        + "\r\nAccept: text/event-stream\r\n\r\n")
+                                .getBytes(StandardCharsets.US_ASCII));
                 String opening = readUntil(client.getInputStream(), "\"opened\"");
                 assertTrue(opening.startsWith("HTTP/1.1 200"), opening);
                 closedAt = System.nanoTime();
@@ -176,8 +195,9 @@ class StreamingIT {
             assertTrue(ms < 1000, "upstream cancelled " + ms + " ms after the client left");
             System.out.println("silent stream: upstream cancelled " + ms + " ms after the client left");
             // An unpriced call's usage row is written after the answer: wait for it.
-            ProxyFixture.await("the stream's usage row", () -> proxy.count(
-                    "SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()) == 1);
+            ProxyFixture.await(
+                    "the stream's usage row",
+                    () -> proxy.count("SELECT COUNT(*) FROM usage_events WHERE project_id = ?", c.projectId()) == 1);
             assertEquals(499, proxy.count("SELECT status FROM usage_events WHERE project_id = ?", c.projectId()));
         }
     }
@@ -190,10 +210,13 @@ class StreamingIT {
             String body = toolCall(1, "slow");
             try (Socket client = new Socket("127.0.0.1", proxy.port())) {
                 client.setSoTimeout(10_000);
-                client.getOutputStream().write(("POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        + "Authorization: Bearer " + c.key() + "\r\nAccept: application/json, text/event-stream\r\n"
-                        + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-                        .getBytes(StandardCharsets.US_ASCII));
+                client.getOutputStream()
+                        .write(("POST /" + slug + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                        + "Authorization: Bearer " + c.key()
+                                        + "\r\nAccept: application/json, text/event-stream\r\n"
+                                        + "Content-Type: application/json\r\nContent-Length: " + body.length()
+                                        + "\r\n\r\n" + body)
+                                .getBytes(StandardCharsets.US_ASCII));
                 String opening = readUntil(client.getInputStream(), "\"opened\"");
                 assertTrue(opening.contains("X-Mcpmeter-Billed: " + PRICE), opening);
             }
@@ -268,9 +291,11 @@ class StreamingIT {
             try (Socket s = server.accept()) {
                 InputStream in = s.getInputStream();
                 readUntil(in, "\r\n\r\n"); // the request (a POST's small body may come along)
-                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                        + "Connection: close\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
-                        + "\"params\":{\"opened\":true}}\n\n").getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream()
+                        .write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                        + "Connection: close\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
+                                        + "\"params\":{\"opened\":true}}\n\n")
+                                .getBytes(StandardCharsets.US_ASCII));
                 s.getOutputStream().flush();
                 while (in.read() >= 0) {
                     // nothing is expected; end-of-stream means the proxy let go
@@ -317,7 +342,8 @@ class StreamingIT {
             }
             event(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}");
         })) {
-            String slug = proxy.listing(ListingSpec.live(ProxyFixture.slug("big"), up.mcp().toString(), PRICE));
+            String slug = proxy.listing(
+                    ListingSpec.live(ProxyFixture.slug("big"), up.mcp().toString(), PRICE));
             var memory = ManagementFactory.getMemoryMXBean();
             System.gc();
             long before = memory.getHeapMemoryUsage().getUsed();
@@ -374,11 +400,15 @@ class StreamingIT {
                 })) {
             var c = shortIdle.consumer(10_000);
             String slug = shortIdle.listing(
-                    ListingSpec.live(ProxyFixture.slug("idle"), up.mcp().toString(), 0).withTimeout(1));
-            HttpResponse<InputStream> response = shortIdle.http.send(HttpRequest.newBuilder(shortIdle.url("/" + slug))
-                    .header("Authorization", "Bearer " + c.key())
-                    .header("Accept", "text/event-stream")
-                    .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+                    ListingSpec.live(ProxyFixture.slug("idle"), up.mcp().toString(), 0)
+                            .withTimeout(1));
+            HttpResponse<InputStream> response = shortIdle.http.send(
+                    HttpRequest.newBuilder(shortIdle.url("/" + slug))
+                            .header("Authorization", "Bearer " + c.key())
+                            .header("Accept", "text/event-stream")
+                            .GET()
+                            .build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
             assertEquals(200, response.statusCode());
             StringBuilder body = new StringBuilder();
             byte[] buffer = new byte[1024];
@@ -391,9 +421,11 @@ class StreamingIT {
             }
             long silentMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastEventNanos.get());
             testOver.countDown();
-            assertTrue(body.indexOf("\"n\":1") >= 0 && body.indexOf("\"n\":2") >= 0,
+            assertTrue(
+                    body.indexOf("\"n\":1") >= 0 && body.indexOf("\"n\":2") >= 0,
                     "a " + survivedSilence.toSeconds() + " s silence is survived: " + body);
-            assertTrue(silentMs >= idle.toMillis() - 500 && silentMs < idle.toMillis() + 3_000,
+            assertTrue(
+                    silentMs >= idle.toMillis() - 500 && silentMs < idle.toMillis() + 3_000,
                     "the stream ended " + silentMs + " ms into a silence, not at the " + idle.toSeconds()
                             + " s idle timeout");
             System.out.println("idle stream ended " + silentMs + " ms into its silence (idle timeout " + idle + ")");

@@ -32,6 +32,7 @@ final class TcpRelay implements AutoCloseable {
     private volatile boolean cut;
     /** Open while bytes may pass; a stall swaps in a closed latch that restore() opens. */
     private volatile CountDownLatch flowing = FLOWING;
+
     private volatile Duration delay = Duration.ZERO;
     private final AtomicBoolean loseCommitAnswer = new AtomicBoolean();
     /** COMMITs still to let through, answers and all, before the one whose answer is lost. */
@@ -142,10 +143,14 @@ final class TcpRelay implements AutoCloseable {
 
     private void pipe(Socket from, Socket to, Link link, boolean toServer) {
         byte[] chunk = new byte[CHUNK];
-        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+        try (InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream()) {
             for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
-                if (toServer && isCommit(chunk, n) && loseCommitAnswer.get()
-                        && commitsToPass.getAndDecrement() <= 0 && loseCommitAnswer.compareAndSet(true, false)) {
+                if (toServer
+                        && isCommit(chunk, n)
+                        && loseCommitAnswer.get()
+                        && commitsToPass.getAndDecrement() <= 0
+                        && loseCommitAnswer.compareAndSet(true, false)) {
                     link.loseAnswer = true;
                 } else if (!toServer && link.loseAnswer) {
                     // The server has carried the COMMIT out (this is its answer): the client never learns it.

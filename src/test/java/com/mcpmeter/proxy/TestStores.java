@@ -2,10 +2,10 @@ package com.mcpmeter.proxy;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.demo.Schema;
+import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
-import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.net.URI;
 import java.sql.SQLException;
@@ -42,8 +42,15 @@ final class TestStores {
     /** A fresh database with the schema loaded. */
     static synchronized Config.Database newDatabase() throws SQLException {
         start();
-        String name = "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        Config.Database db = new Config.Database(mysql.host(), mysql.port(), mysql.user(), mysql.password(), name, 24,
+        String name =
+                "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Config.Database db = new Config.Database(
+                mysql.host(),
+                mysql.port(),
+                mysql.user(),
+                mysql.password(),
+                name,
+                24,
                 java.nio.file.Path.of("target", "spool", name));
         Schema.ensure(db);
         created.add(db);
@@ -56,8 +63,15 @@ final class TestStores {
      */
     static synchronized Config.Database newEmptyDatabase() {
         start();
-        String name = "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        Config.Database db = new Config.Database(mysql.host(), mysql.port(), mysql.user(), mysql.password(), name, 24,
+        String name =
+                "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Config.Database db = new Config.Database(
+                mysql.host(),
+                mysql.port(),
+                mysql.user(),
+                mysql.password(),
+                name,
+                24,
                 java.nio.file.Path.of("target", "spool", name));
         created.add(db);
         return db;
@@ -121,7 +135,8 @@ final class TestStores {
 
     @SuppressWarnings("resource") // the containers live as long as the test JVM
     private static void startContainers() {
-        MySQLContainer<?> db = new MySQLContainer<>("mysql:8.0").withUsername("root").withPassword("test");
+        MySQLContainer<?> db =
+                new MySQLContainer<>("mysql:8.0").withUsername("root").withPassword("test");
         db.start();
         GenericContainer<?> r = new GenericContainer<>("redis:7-alpine").withExposedPorts(6379);
         r.start();
@@ -164,7 +179,9 @@ final class TestStores {
             for (String prefix : prefixes) {
                 ScanCursor cursor = ScanCursor.INITIAL;
                 do {
-                    KeyScanCursor<String> page = connection.sync().scan(cursor, ScanArgs.Builder.matches(prefix + "*").limit(500));
+                    KeyScanCursor<String> page = connection
+                            .sync()
+                            .scan(cursor, ScanArgs.Builder.matches(prefix + "*").limit(500));
                     if (!page.getKeys().isEmpty()) {
                         connection.sync().del(page.getKeys().toArray(String[]::new));
                     }

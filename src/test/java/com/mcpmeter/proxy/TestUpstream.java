@@ -48,8 +48,11 @@ final class TestUpstream implements AutoCloseable {
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/", exchange -> {
             byte[] body = exchange.getRequestBody().readAllBytes();
-            received.add(new Received(exchange.getRequestMethod(), exchange.getRequestURI().toString(),
-                    Map.copyOf(exchange.getRequestHeaders()), new String(body, StandardCharsets.UTF_8)));
+            received.add(new Received(
+                    exchange.getRequestMethod(),
+                    exchange.getRequestURI().toString(),
+                    Map.copyOf(exchange.getRequestHeaders()),
+                    new String(body, StandardCharsets.UTF_8)));
             try {
                 behaviour.answer(exchange, body);
             } finally {
@@ -120,7 +123,8 @@ final class TestUpstream implements AutoCloseable {
                 if (!r.has("id") || !r.has("method")) {
                     continue;
                 }
-                if ("tools/call".equals(r.path("method").asText()) && "fail".equals(r.path("params").path("name").asText())) {
+                if ("tools/call".equals(r.path("method").asText())
+                        && "fail".equals(r.path("params").path("name").asText())) {
                     ObjectNode error = JSON.createObjectNode().put("jsonrpc", "2.0");
                     error.set("id", r.get("id"));
                     error.putObject("error").put("code", -32000).put("message", "tool failed");
@@ -150,7 +154,8 @@ final class TestUpstream implements AutoCloseable {
     }
 
     static Behaviour status(int code) {
-        return (exchange, body) -> send(exchange, code, "text/plain", ("upstream says " + code).getBytes(StandardCharsets.UTF_8));
+        return (exchange, body) ->
+                send(exchange, code, "text/plain", ("upstream says " + code).getBytes(StandardCharsets.UTF_8));
     }
 
     /** Holds each request until {@link #release()} or 60 s. */
@@ -189,7 +194,10 @@ final class TestUpstream implements AutoCloseable {
         out.put("jsonrpc", "2.0");
         out.set("id", request.get("id"));
         ObjectNode result = out.putObject("result");
-        result.putArray("content").addObject().put("type", "text").put("text", request.path("params").toString());
+        result.putArray("content")
+                .addObject()
+                .put("type", "text")
+                .put("text", request.path("params").toString());
         return out;
     }
 

@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.util.List;
@@ -100,8 +99,9 @@ class UpstreamGuardIT {
         return body.path("error").path("data").path("error").asText();
     }
 
-    private static void assertRefusedUncharged(ProxyFixture proxy, ProxyFixture.Consumer c, String upstream,
-            String codeWord, String hostText) throws Exception {
+    private static void assertRefusedUncharged(
+            ProxyFixture proxy, ProxyFixture.Consumer c, String upstream, String codeWord, String hostText)
+            throws Exception {
         HttpResponse<String> response = paidCall(proxy, c, upstream);
         assertEquals(502, response.statusCode(), upstream + " → " + response.body());
         assertEquals(codeWord, code(response), upstream);
@@ -116,27 +116,45 @@ class UpstreamGuardIT {
         int p = v4.port();
         int v4Before = v4.accepted.get(); // the listeners are shared with the test that reaches them
         int v6Before = v6 == null ? 0 : v6.accepted.get();
-        for (String upstream : List.of("http://127.0.0.1:" + p + "/mcp", "http://localhost:" + p + "/mcp",
-                "http://[::ffff:127.0.0.1]:" + p + "/mcp", "http://0.0.0.0:" + p + "/mcp",
-                "http://10.0.0.1/mcp", "http://169.254.169.254/latest/meta-data", "http://[fd00::1]/mcp",
-                "http://[fd00:ec2::254]/mcp", "http://100.64.0.1/mcp", "http://192.168.1.1/mcp",
-                "http://[fe80::1]/mcp", "http://[::]/mcp", "http://224.0.0.1/mcp")) {
-            assertRefusedUncharged(guarded, c, upstream, "upstream_forbidden", upstream.replaceAll("^http://|[:/].*$", "x"));
+        for (String upstream : List.of(
+                "http://127.0.0.1:" + p + "/mcp",
+                "http://localhost:" + p + "/mcp",
+                "http://[::ffff:127.0.0.1]:" + p + "/mcp",
+                "http://0.0.0.0:" + p + "/mcp",
+                "http://10.0.0.1/mcp",
+                "http://169.254.169.254/latest/meta-data",
+                "http://[fd00::1]/mcp",
+                "http://[fd00:ec2::254]/mcp",
+                "http://100.64.0.1/mcp",
+                "http://192.168.1.1/mcp",
+                "http://[fe80::1]/mcp",
+                "http://[::]/mcp",
+                "http://224.0.0.1/mcp")) {
+            assertRefusedUncharged(
+                    guarded, c, upstream, "upstream_forbidden", upstream.replaceAll("^http://|[:/].*$", "x"));
         }
         if (v6 != null) {
             assertRefusedUncharged(guarded, c, "http://[::1]:" + v6.port() + "/mcp", "upstream_forbidden", "::1");
         }
         // Spellings of 127.0.0.1 that URL parsers and resolvers read differently are no host at all.
-        for (String upstream : List.of("http://2130706433:" + p + "/mcp", "http://0x7f.1:" + p + "/mcp",
-                "http://127.1:" + p + "/mcp", "http://0177.0.0.1:" + p + "/mcp")) {
+        for (String upstream : List.of(
+                "http://2130706433:" + p + "/mcp",
+                "http://0x7f.1:" + p + "/mcp",
+                "http://127.1:" + p + "/mcp",
+                "http://0177.0.0.1:" + p + "/mcp")) {
             assertRefusedUncharged(guarded, c, upstream, "upstream_invalid", upstream.substring(7, 14));
         }
         assertEquals(v4Before, v4.accepted.get(), "no connection reached the loopback listener");
         if (v6 != null) {
             assertEquals(v6Before, v6.accepted.get(), "no connection reached the ::1 listener");
         }
-        assertEquals(0, guarded.count("SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
-                + " WHERE p.user_id = ?", c.userId()), "no usage row: nothing was debited");
+        assertEquals(
+                0,
+                guarded.count(
+                        "SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
+                                + " WHERE p.user_id = ?",
+                        c.userId()),
+                "no usage row: nothing was debited");
     }
 
     @Test
@@ -159,21 +177,32 @@ class UpstreamGuardIT {
     @Test
     void theProxyItselfIsRefusedEvenWhereLoopbackIsAllowed() throws Exception {
         var c = allowing.consumer(10_000);
-        String inner = allowing.listing(ListingSpec.live(ProxyFixture.slug("inner"),
-                "http://127.0.0.1:" + v4.port() + "/mcp", PRICE));
-        for (String self : List.of("http://127.0.0.1:" + allowing.port() + "/" + inner,
+        String inner = allowing.listing(
+                ListingSpec.live(ProxyFixture.slug("inner"), "http://127.0.0.1:" + v4.port() + "/mcp", PRICE));
+        for (String self : List.of(
+                "http://127.0.0.1:" + allowing.port() + "/" + inner,
                 "http://localhost:" + allowing.port() + "/" + inner)) {
             // A nested X-Forward-Authorization would authenticate the second hop with the same key.
             String slug = allowing.listing(ListingSpec.live(ProxyFixture.slug("self"), self, PRICE));
-            HttpResponse<String> response = allowing.post("/" + slug, c.key(), toolCall(1, "echo"),
-                    "X-Forward-Authorization", "Bearer " + c.key(),
-                    "X-Forward-X-Forward-Authorization", "Bearer " + c.key());
+            HttpResponse<String> response = allowing.post(
+                    "/" + slug,
+                    c.key(),
+                    toolCall(1, "echo"),
+                    "X-Forward-Authorization",
+                    "Bearer " + c.key(),
+                    "X-Forward-X-Forward-Authorization",
+                    "Bearer " + c.key());
             assertEquals(502, response.statusCode(), response.body());
             assertEquals("upstream_forbidden", code(response));
         }
         assertEquals(10_000, allowing.balance(c.userId()));
-        assertEquals(0, allowing.count("SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
-                + " WHERE p.user_id = ?", c.userId()), "not one debit");
+        assertEquals(
+                0,
+                allowing.count(
+                        "SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
+                                + " WHERE p.user_id = ?",
+                        c.userId()),
+                "not one debit");
     }
 
     @Test
@@ -181,20 +210,37 @@ class UpstreamGuardIT {
         var c = allowing.consumer(10_000);
         try (TcpRelay relay = new TcpRelay("127.0.0.1", allowing.port())) {
             // The relay's port is not the proxy's, so only the hop mark can tell this is a loop.
-            String target = allowing.listing(ListingSpec.live(ProxyFixture.slug("t"),
-                    "http://127.0.0.1:" + v4.port() + "/mcp", PRICE));
-            String looping = allowing.listing(ListingSpec.live(ProxyFixture.slug("loop"),
-                    "http://127.0.0.1:" + relay.port() + "/" + target, PRICE));
-            HttpResponse<String> response = allowing.post("/" + looping, c.key(), toolCall(1, "echo"),
-                    "X-Forward-Authorization", "Bearer " + c.key(),
-                    "X-Forward-X-Forward-Authorization", "Bearer " + c.key(),
-                    "X-Forward-X-Mcpmeter-Hop", "0000000000000000");
+            String target = allowing.listing(
+                    ListingSpec.live(ProxyFixture.slug("t"), "http://127.0.0.1:" + v4.port() + "/mcp", PRICE));
+            String looping = allowing.listing(ListingSpec.live(
+                    ProxyFixture.slug("loop"), "http://127.0.0.1:" + relay.port() + "/" + target, PRICE));
+            HttpResponse<String> response = allowing.post(
+                    "/" + looping,
+                    c.key(),
+                    toolCall(1, "echo"),
+                    "X-Forward-Authorization",
+                    "Bearer " + c.key(),
+                    "X-Forward-X-Forward-Authorization",
+                    "Bearer " + c.key(),
+                    "X-Forward-X-Mcpmeter-Hop",
+                    "0000000000000000");
             assertEquals(508, response.statusCode(), "the second hop's refusal passes through: " + response.body());
-            assertEquals("loop_detected", JSON.readTree(response.body()).path("error").path("data").path("error").asText());
+            assertEquals(
+                    "loop_detected",
+                    JSON.readTree(response.body())
+                            .path("error")
+                            .path("data")
+                            .path("error")
+                            .asText());
         }
         allowing.awaitSettled(c.userId());
         assertEquals(10_000, allowing.balance(c.userId()), "the first hop is refunded (a non-2xx answer)");
-        assertEquals(1, allowing.count("SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
-                + " WHERE p.user_id = ?", c.userId()), "one hop debited, the second refused before its debit");
+        assertEquals(
+                1,
+                allowing.count(
+                        "SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id"
+                                + " WHERE p.user_id = ?",
+                        c.userId()),
+                "one hop debited, the second refused before its debit");
     }
 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.config.Config;
-import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.demo.Seeder;
+import com.mcpmeter.proxy.store.Database;
 import java.io.BufferedReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -85,8 +85,18 @@ class UsageExportIT {
     @Test
     void threeHundredThousandCallsStreamThroughAFortyMegabyteHeap() throws Exception {
         Path csv = dir.resolve("november.csv").toAbsolutePath();
-        JarCli.Result export = smallHeap.run("usage", "export", "--from", "2026-11-30", "--to", "2026-11-30",
-                "--output", csv.toString(), "--json").ok();
+        JarCli.Result export = smallHeap
+                .run(
+                        "usage",
+                        "export",
+                        "--from",
+                        "2026-11-30",
+                        "--to",
+                        "2026-11-30",
+                        "--output",
+                        csv.toString(),
+                        "--json")
+                .ok();
         assertEquals(CALLS, JSON.readTree(export.err()).get("rows").asLong(), export.err());
         long lines = 0;
         String last = null;
@@ -97,19 +107,24 @@ class UsageExportIT {
             }
         }
         assertEquals(CALLS + 1, lines, "a header and one line per call");
-        assertTrue(last.matches("2026-11-30T\\d\\d:\\d\\d:\\d\\dZ,req-\\d+,consumer@export\\.example,export-[0-9a-f]+,"
-                + "exported,t{150}-\\d,200,1000,800,200"), last);
+        assertTrue(
+                last.matches("2026-11-30T\\d\\d:\\d\\d:\\d\\dZ,req-\\d+,consumer@export\\.example,export-[0-9a-f]+,"
+                        + "exported,t{150}-\\d,200,1000,800,200"),
+                last);
     }
 
     @Test
     void aHostileToolNameIsOneFieldInCsvAndOneStringInJsonLines() throws Exception {
-        JarCli.Result csv = smallHeap.run("usage", "export", "--from", "2026-12-01", "--to", "2026-12-01").ok();
+        JarCli.Result csv = smallHeap
+                .run("usage", "export", "--from", "2026-12-01", "--to", "2026-12-01")
+                .ok();
         String[] records = csv.out().split("\r\n(?=2026|$)");
         assertEquals(2, records.length, csv.out());
         assertTrue(records[1].contains(",exported,\"x\"\",\"\"y\r\nz,w\",200,1000,800,200"), records[1]);
 
-        JarCli.Result jsonl = smallHeap.run("usage", "export", "--from", "2026-12-01", "--to", "2026-12-01",
-                "--format", "jsonl").ok();
+        JarCli.Result jsonl = smallHeap
+                .run("usage", "export", "--from", "2026-12-01", "--to", "2026-12-01", "--format", "jsonl")
+                .ok();
         List<String> lines = jsonl.out().lines().toList();
         assertEquals(1, lines.size(), jsonl.out());
         JsonNode row = JSON.readTree(lines.getFirst());

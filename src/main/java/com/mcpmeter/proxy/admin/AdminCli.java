@@ -12,21 +12,31 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.List;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ScopeType;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The operator's commands, in the proxy's own jar: listings, keys, credit, usage export, revenue,
  * reconcile and migrate, each configured from the same environment (and {@code .env}) as {@code
  * serve}. Exit status per {@link ExitCode}; every failure is one line on stderr, never a stack trace.
  */
-@Command(name = "mcpmeter-proxy", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
+@Command(
+        name = "mcpmeter-proxy",
+        mixinStandardHelpOptions = true,
+        scope = ScopeType.INHERIT,
         version = "mcpmeter-proxy operator commands",
         description = "Runs the business without SQL. Configured from the environment and .env, as 'serve' is.",
-        subcommands = {ListingCommand.class, KeyCommand.class, CreditCommand.class, UsageCommand.class,
-                RevenueCommand.class, ReconcileCommand.class, MigrateCommand.class})
+        subcommands = {
+            ListingCommand.class,
+            KeyCommand.class,
+            CreditCommand.class,
+            UsageCommand.class,
+            RevenueCommand.class,
+            ReconcileCommand.class,
+            MigrateCommand.class
+        })
 public final class AdminCli extends Group {
     /** The commands this class runs; anything else is for {@code Main}. */
     public static final List<String> COMMANDS =
@@ -47,8 +57,9 @@ public final class AdminCli extends Group {
             cli.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
             cli.setParameterExceptionHandler((e, arguments) -> {
                 err.println("usage error: " + e.getMessage());
-                err.println("see: java -jar mcpmeter-proxy.jar " + e.getCommandLine().getCommandSpec().qualifiedName(" ")
-                        .replaceFirst("^mcpmeter-proxy ?", "") + " --help");
+                err.println("see: java -jar mcpmeter-proxy.jar "
+                        + e.getCommandLine().getCommandSpec().qualifiedName(" ").replaceFirst("^mcpmeter-proxy ?", "")
+                        + " --help");
                 return ExitCode.USAGE.code;
             });
             cli.setExecutionExceptionHandler((e, command, parsed) -> failure(e, err).code);

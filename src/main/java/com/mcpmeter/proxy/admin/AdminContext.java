@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
 final class AdminContext implements AutoCloseable {
     /** An operator command needs a connection or two, not a proxy's pool. */
     private static final int POOL_SIZE = 2;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     final PrintStream out;
@@ -47,8 +48,8 @@ final class AdminContext implements AutoCloseable {
 
     Config.Database databaseConfig() {
         Config.Database db = config().database();
-        return new Config.Database(db.host(), db.port(), db.user(), db.password(), db.name(), POOL_SIZE,
-                db.spoolDirectory());
+        return new Config.Database(
+                db.host(), db.port(), db.user(), db.password(), db.name(), POOL_SIZE, db.spoolDirectory());
     }
 
     Database database() {

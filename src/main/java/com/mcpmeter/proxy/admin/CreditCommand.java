@@ -4,21 +4,28 @@ import com.mcpmeter.proxy.store.CreditAdmin;
 import com.mcpmeter.proxy.store.CreditAdmin.Booking;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code credit add|adjust}: a consumer's balance moved by hand, each with its ledger row and true
  * {@code balance_after} in one transaction. Refused (exit 1, nothing written) if it would break an
  * invariant, such as a negative balance.
  */
-@Command(name = "credit", description = "Top up or adjust a consumer's pre-paid credit.",
+@Command(
+        name = "credit",
+        description = "Top up or adjust a consumer's pre-paid credit.",
         subcommands = {CreditCommand.Add.class, CreditCommand.Adjust.class})
 final class CreditCommand extends Group {
 
-    static int book(AdminContext context, boolean json, String consumer, CreditAdmin.Kind kind, long amount,
+    static int book(
+            AdminContext context,
+            boolean json,
+            String consumer,
+            CreditAdmin.Kind kind,
+            long amount,
             String description) {
         String email = Inputs.email(consumer);
         Booking booking = new CreditAdmin(context.database()).book(email, kind, amount, description);
@@ -28,8 +35,8 @@ final class CreditCommand extends Group {
                 yield ExitCode.FINDING.code;
             }
             case Booking.Refused refused -> {
-                context.err.println("refused, nothing booked: " + refused.reason() + " (balance " + refused.balance()
-                        + " µ¢)");
+                context.err.println(
+                        "refused, nothing booked: " + refused.reason() + " (balance " + refused.balance() + " µ¢)");
                 yield ExitCode.FINDING.code;
             }
             case Booking.Done done -> {
@@ -40,8 +47,11 @@ final class CreditCommand extends Group {
                 result.put("amount_micro_cents", done.amount());
                 result.put("balance_after_micro_cents", done.balanceAfter());
                 result.put("transaction_id", done.transactionId());
-                context.result(json, result, "booked " + done.amount() + " µ¢ for " + email + " (transaction "
-                        + done.transactionId() + "); balance now " + done.balanceAfter() + " µ¢");
+                context.result(
+                        json,
+                        result,
+                        "booked " + done.amount() + " µ¢ for " + email + " (transaction " + done.transactionId()
+                                + "); balance now " + done.balanceAfter() + " µ¢");
                 yield ExitCode.OK.code;
             }
         };
@@ -59,10 +69,10 @@ final class CreditCommand extends Group {
         boolean promo;
 
         @Option(names = "--note", paramLabel = "TEXT", description = "Ledger description, e.g. an invoice number.")
-        @Nullable String note;
+        @Nullable
+        String note;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Add(AdminContext context) {
             super(context);
         }
@@ -74,7 +84,12 @@ final class CreditCommand extends Group {
                 throw new IllegalArgumentException("AMOUNT must be more than 0");
             }
             String description = note == null ? (promo ? "promotion" : "top-up") : Inputs.text("--note", note);
-            return book(context, output.json, consumer, promo ? CreditAdmin.Kind.PROMO : CreditAdmin.Kind.TOPUP, value,
+            return book(
+                    context,
+                    output.json,
+                    consumer,
+                    promo ? CreditAdmin.Kind.PROMO : CreditAdmin.Kind.TOPUP,
+                    value,
                     description);
         }
     }
@@ -84,7 +99,10 @@ final class CreditCommand extends Group {
         @Parameters(index = "0", paramLabel = "EMAIL")
         String consumer;
 
-        @Option(names = "--amount", required = true, paramLabel = "AMOUNT",
+        @Option(
+                names = "--amount",
+                required = true,
+                paramLabel = "AMOUNT",
                 description = "µ¢ or dollars, negative to take credit away (--amount=-5000).")
         String amount;
 
@@ -92,7 +110,6 @@ final class CreditCommand extends Group {
         String reason;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Adjust(AdminContext context) {
             super(context);
         }
@@ -103,7 +120,12 @@ final class CreditCommand extends Group {
             if (value == 0) {
                 throw new IllegalArgumentException("--amount must not be 0");
             }
-            return book(context, output.json, consumer, CreditAdmin.Kind.ADJUSTMENT, value,
+            return book(
+                    context,
+                    output.json,
+                    consumer,
+                    CreditAdmin.Kind.ADJUSTMENT,
+                    value,
                     Inputs.text("--reason", reason));
         }
     }

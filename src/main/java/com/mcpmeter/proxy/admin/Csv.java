@@ -34,14 +34,21 @@ final class Csv {
             return "";
         }
         value = defused(value);
-        boolean quote = value.isEmpty() ? false
-                : value.indexOf(',') >= 0 || value.indexOf('"') >= 0 || value.indexOf('\r') >= 0
-                        || value.indexOf('\n') >= 0 || value.charAt(0) == ' ' || value.charAt(value.length() - 1) == ' ';
+        boolean quote = value.isEmpty()
+                ? false
+                : value.indexOf(',') >= 0
+                        || value.indexOf('"') >= 0
+                        || value.indexOf('\r') >= 0
+                        || value.indexOf('\n') >= 0
+                        || value.charAt(0) == ' '
+                        || value.charAt(value.length() - 1) == ' ';
         return quote ? '"' + value.replace("\"", "\"\"") + '"' : value;
     }
 
     private static String defused(String value) {
-        if (value.isEmpty() || "=+-@\t\r".indexOf(value.charAt(0)) < 0 || PLAIN_NUMBER.matcher(value).matches()) {
+        if (value.isEmpty()
+                || "=+-@\t\r".indexOf(value.charAt(0)) < 0
+                || PLAIN_NUMBER.matcher(value).matches()) {
             return value;
         }
         return "'" + value;

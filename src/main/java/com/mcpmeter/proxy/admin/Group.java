@@ -13,7 +13,9 @@ abstract class Group implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand: one of "
-                + String.join(", ", spec.subcommands().keySet()));
+        throw new ParameterException(
+                spec.commandLine(),
+                "missing subcommand: one of "
+                        + String.join(", ", spec.subcommands().keySet()));
     }
 }

@@ -21,12 +21,15 @@ import java.util.regex.Pattern;
 final class Inputs {
     /** A listing slug as the proxy routes it (SPEC §2 step 2). */
     private static final Pattern SLUG = Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
+
     private static final Pattern EMAIL = Pattern.compile("[^\\s@]+@[^\\s@]+");
     /** An HTTP field name (RFC 9110 token). */
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
     private static final Pattern INTEGER = Pattern.compile("-?[0-9]{1,19}");
     /** Dollars with at most six decimals: exactly a whole number of µ¢. */
     private static final Pattern DOLLARS = Pattern.compile("(-?)\\$([0-9]{1,13})(?:\\.([0-9]{1,6}))?");
+
     private static final long MICRO_CENTS_PER_DOLLAR = 100 * Money.MICRO_CENTS_PER_CENT;
     private static final int MAX_TEXT = 255;
 
@@ -50,8 +53,8 @@ final class Inputs {
     /** Free text stored in a 255-character column: no control characters. */
     static String text(String what, String text) {
         if (text.isBlank() || text.length() > MAX_TEXT || text.chars().anyMatch(Character::isISOControl)) {
-            throw new IllegalArgumentException(what + " must be 1-" + MAX_TEXT + " characters without control"
-                    + " characters");
+            throw new IllegalArgumentException(
+                    what + " must be 1-" + MAX_TEXT + " characters without control" + " characters");
         }
         return text;
     }
@@ -68,11 +71,14 @@ final class Inputs {
             if (INTEGER.matcher(t).matches()) {
                 value = Long.parseLong(t);
             } else if (dollars.matches()) {
-                BigDecimal amount = new BigDecimal(dollars.group(2) + "." + (dollars.group(3) == null ? "0" : dollars.group(3)));
-                value = amount.multiply(BigDecimal.valueOf(MICRO_CENTS_PER_DOLLAR)).longValueExact();
+                BigDecimal amount =
+                        new BigDecimal(dollars.group(2) + "." + (dollars.group(3) == null ? "0" : dollars.group(3)));
+                value = amount.multiply(BigDecimal.valueOf(MICRO_CENTS_PER_DOLLAR))
+                        .longValueExact();
                 value = dollars.group(1).isEmpty() ? value : -value;
             } else {
-                throw new IllegalArgumentException("amount '" + text + "' must be whole µ¢ (2500) or dollars ($0.0025)");
+                throw new IllegalArgumentException(
+                        "amount '" + text + "' must be whole µ¢ (2500) or dollars ($0.0025)");
             }
         } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException("amount '" + text + "' is out of range");
@@ -87,8 +93,8 @@ final class Inputs {
     static long price(String text) {
         long price = amount(text, false);
         if (!Money.validPrice(price)) {
-            throw new IllegalArgumentException("price '" + text + "' must be at most " + Money.MAX_PRICE_MICRO_CENTS
-                    + " µ¢ ($1,000,000)");
+            throw new IllegalArgumentException(
+                    "price '" + text + "' must be at most " + Money.MAX_PRICE_MICRO_CENTS + " µ¢ ($1,000,000)");
         }
         return price;
     }
@@ -140,7 +146,9 @@ final class Inputs {
         try {
             URI uri = new URI(text.strip());
             String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-            if ((scheme.equals("http") || scheme.equals("https")) && uri.getHost() != null && text.length() <= MAX_TEXT) {
+            if ((scheme.equals("http") || scheme.equals("https"))
+                    && uri.getHost() != null
+                    && text.length() <= MAX_TEXT) {
                 return uri.toString();
             }
         } catch (java.net.URISyntaxException e) {
@@ -170,7 +178,9 @@ final class Inputs {
         try {
             if (text.length() == 10) {
                 LocalDate day = LocalDate.parse(text);
-                return (endOfDay ? day.plusDays(1) : day).atStartOfDay(ZoneOffset.UTC).toInstant();
+                return (endOfDay ? day.plusDays(1) : day)
+                        .atStartOfDay(ZoneOffset.UTC)
+                        .toInstant();
             }
             return Instant.parse(text);
         } catch (DateTimeException e) {

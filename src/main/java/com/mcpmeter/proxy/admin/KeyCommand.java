@@ -8,40 +8,46 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code key create|revoke|list}. A key's token is printed once, by create, and stored only as its
  * SHA-256 and its first 16 characters; a revocation is published to the running instances.
  */
-@Command(name = "key", description = "Create, revoke and list consumers' API keys.",
+@Command(
+        name = "key",
+        description = "Create, revoke and list consumers' API keys.",
         subcommands = {KeyCommand.Create.class, KeyCommand.Revoke.class, KeyCommand.ListKeys.class})
 final class KeyCommand extends Group {
     private static final Pattern ID = Pattern.compile("[0-9]{1,19}");
     private static final Pattern TOKEN = Pattern.compile("mcpm_(live|test)_[A-Za-z0-9_-]{8,200}");
     private static final Pattern PREFIX = Pattern.compile("mcpm_[A-Za-z0-9_-]{1,11}");
 
-    @Command(name = "create", description = "Create a key for a consumer's project (both made if new); prints the"
-            + " token once.")
+    @Command(
+            name = "create",
+            description = "Create a key for a consumer's project (both made if new); prints the" + " token once.")
     static final class Create extends AdminCall {
         @Option(names = "--consumer", required = true, paramLabel = "EMAIL", description = "The consumer's e-mail.")
         String consumer;
 
-        @Option(names = "--project", paramLabel = "NAME", defaultValue = "default",
+        @Option(
+                names = "--project",
+                paramLabel = "NAME",
+                defaultValue = "default",
                 description = "The consumer's project the key bills (default: ${DEFAULT-VALUE}).")
         String project;
 
         @Option(names = "--name", paramLabel = "TEXT", description = "A label for the key.")
-        @Nullable String name;
+        @Nullable
+        String name;
 
         @Option(names = "--test", description = "A mcpm_test_ key instead of mcpm_live_.")
         boolean test;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Create(AdminContext context) {
             super(context);
         }
@@ -62,21 +68,24 @@ final class KeyCommand extends Group {
             result.put("project", key.projectSlug());
             result.put("project_id", key.projectId());
             result.put("project_created", key.projectCreated());
-            context.result(output.json, result, "key " + key.id() + " for " + email + ", project " + key.projectSlug()
-                    + (key.projectCreated() ? " (new)" : "") + ":\n" + key.token()
-                    + "\nThis token is shown once; only its hash is stored.");
+            context.result(
+                    output.json,
+                    result,
+                    "key " + key.id() + " for " + email + ", project " + key.projectSlug()
+                            + (key.projectCreated() ? " (new)" : "") + ":\n" + key.token()
+                            + "\nThis token is shown once; only its hash is stored.");
             return ExitCode.OK.code;
         }
     }
 
     @Command(name = "revoke", description = "Revoke a key, on every running instance within a second.")
     static final class Revoke extends AdminCall {
-        @Parameters(paramLabel = "KEY", description = "The key's id (see 'key list'), its whole token, or a prefix only"
-                + " it has.")
+        @Parameters(
+                paramLabel = "KEY",
+                description = "The key's id (see 'key list'), its whole token, or a prefix only" + " it has.")
         String key;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Revoke(AdminContext context) {
             super(context);
         }
@@ -101,15 +110,19 @@ final class KeyCommand extends Group {
                     result.put("prefix", already.prefix());
                     result.put("revoked_at", already.at().toString());
                     result.put("changed", false);
-                    context.result(output.json, result, "key " + already.id() + " (" + already.prefix()
-                            + ") was already revoked at " + already.at());
+                    context.result(
+                            output.json,
+                            result,
+                            "key " + already.id() + " (" + already.prefix() + ") was already revoked at "
+                                    + already.at());
                     yield ExitCode.OK.code;
                 }
                 case Revoked.Done done -> {
                     result.put("id", done.id());
                     result.put("prefix", done.prefix());
                     result.put("changed", true);
-                    result.put("instances_told", context.announce(invalidations -> invalidations.keyChanged(done.hash())));
+                    result.put(
+                            "instances_told", context.announce(invalidations -> invalidations.keyChanged(done.hash())));
                     context.result(output.json, result, "revoked key " + done.id() + " (" + done.prefix() + ")");
                     yield ExitCode.OK.code;
                 }
@@ -123,7 +136,9 @@ final class KeyCommand extends Group {
             if (key.length() > KeyAdmin.PREFIX_LENGTH && TOKEN.matcher(key).matches()) {
                 return new KeyAdmin.Selector.ByToken(key);
             }
-            if (PREFIX.matcher(key).matches() || key.length() == KeyAdmin.PREFIX_LENGTH && TOKEN.matcher(key).matches()) {
+            if (PREFIX.matcher(key).matches()
+                    || key.length() == KeyAdmin.PREFIX_LENGTH
+                            && TOKEN.matcher(key).matches()) {
                 return new KeyAdmin.Selector.ByPrefix(key);
             }
             throw new IllegalArgumentException("KEY must be a key id, a whole mcpm_live_/mcpm_test_ token, or the start"
@@ -139,13 +154,13 @@ final class KeyCommand extends Group {
     @Command(name = "list", description = "List keys (prefix only; tokens are never stored).")
     static final class ListKeys extends AdminCall {
         @Option(names = "--consumer", paramLabel = "EMAIL", description = "Only this consumer's keys.")
-        @Nullable String consumer;
+        @Nullable
+        String consumer;
 
         @Option(names = "--all", description = "Revoked keys too.")
         boolean all;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         ListKeys(AdminContext context) {
             super(context);
         }
@@ -165,9 +180,18 @@ final class KeyCommand extends Group {
                 row.put("created_at", k.createdAt().toString());
                 row.put("last_used_at", k.lastUsedAt().map(Instant::toString).orElse(null));
                 row.put("revoked_at", k.revokedAt().map(Instant::toString).orElse(null));
-                context.result(output.json, row, String.format("%-6d %-16s %-30s %-24s %-4s %s%s", k.id(), k.prefix(),
-                        k.consumer(), k.project(), k.env(), k.name().orElse("-"),
-                        k.revokedAt().map(at -> "  revoked " + at).orElse("")));
+                context.result(
+                        output.json,
+                        row,
+                        String.format(
+                                "%-6d %-16s %-30s %-24s %-4s %s%s",
+                                k.id(),
+                                k.prefix(),
+                                k.consumer(),
+                                k.project(),
+                                k.env(),
+                                k.name().orElse("-"),
+                                k.revokedAt().map(at -> "  revoked " + at).orElse("")));
             }
             if (!output.json) {
                 context.out.println(keys.size() + " key(s)");

@@ -7,20 +7,28 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code listing create|update|pause|resume|archive|price|show}. Every change is written with its
  * {@code updated_at} and then published to the running instances, so it applies within a second.
  */
-@Command(name = "listing", description = "Create and change listings (a publisher's MCP server).",
-        subcommands = {ListingCommand.Create.class, ListingCommand.Update.class, ListingCommand.Pause.class,
-                ListingCommand.Resume.class, ListingCommand.Archive.class, ListingPriceCommand.class,
-                ListingShowCommand.class})
+@Command(
+        name = "listing",
+        description = "Create and change listings (a publisher's MCP server).",
+        subcommands = {
+            ListingCommand.Create.class,
+            ListingCommand.Update.class,
+            ListingCommand.Pause.class,
+            ListingCommand.Resume.class,
+            ListingCommand.Archive.class,
+            ListingPriceCommand.class,
+            ListingShowCommand.class
+        })
 final class ListingCommand extends Group {
 
     /** Tells the instances, and adds how many heard it to the result. */
@@ -36,9 +44,12 @@ final class ListingCommand extends Group {
         @Option(names = "--publisher", required = true, paramLabel = "EMAIL", description = "The publisher's e-mail.")
         String publisher;
 
-        @Option(names = "--price", paramLabel = "AMOUNT",
+        @Option(
+                names = "--price",
+                paramLabel = "AMOUNT",
                 description = "Default price per tool call: µ¢ (2000) or dollars ($0.002); none or 0: free.")
-        @Nullable String price;
+        @Nullable
+        String price;
 
         @Option(names = "--tool-price", paramLabel = "TOOL=AMOUNT", description = "A tool's own price (repeatable).")
         List<String> toolPrices = new ArrayList<>();
@@ -50,7 +61,6 @@ final class ListingCommand extends Group {
         ListingOptions options;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Create(AdminContext context) {
             super(context);
         }
@@ -63,7 +73,8 @@ final class ListingCommand extends Group {
             Map<String, Long> tools = Inputs.toolPrices(toolPrices);
             ListingAdmin.Settings settings = options.settings();
             if (settings.upstreamUrl().isEmpty() && !draft) {
-                throw new IllegalArgumentException("--upstream is required (a listing without one can only be a --draft)");
+                throw new IllegalArgumentException(
+                        "--upstream is required (a listing without one can only be a --draft)");
             }
             if (options.clearHeaders) {
                 throw new IllegalArgumentException("--clear-headers is for 'listing update'");
@@ -86,10 +97,13 @@ final class ListingCommand extends Group {
                     result.put("default_price_micro_cents", defaultPrice);
                     result.put("tool_prices_micro_cents", tools);
                     announce(context, s, result);
-                    context.result(output.json, result, "created listing " + s + " (id " + done.id() + ", " + status
-                            + ") for publisher " + email + (done.publisherCreated() ? " (new user " : " (user ")
-                            + done.publisherId() + "); default price " + defaultPrice + " µ¢"
-                            + (tools.isEmpty() ? "" : ", tool prices " + tools + " µ¢"));
+                    context.result(
+                            output.json,
+                            result,
+                            "created listing " + s + " (id " + done.id() + ", " + status
+                                    + ") for publisher " + email + (done.publisherCreated() ? " (new user " : " (user ")
+                                    + done.publisherId() + "); default price " + defaultPrice + " µ¢"
+                                    + (tools.isEmpty() ? "" : ", tool prices " + tools + " µ¢"));
                     yield ExitCode.OK.code;
                 }
             };
@@ -105,7 +119,6 @@ final class ListingCommand extends Group {
         ListingOptions options;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Update(AdminContext context) {
             super(context);
         }
@@ -139,7 +152,6 @@ final class ListingCommand extends Group {
         String slug;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         StatusCommand(AdminContext context, String to, Set<String> from) {
             super(context);
             this.to = to;
@@ -158,8 +170,8 @@ final class ListingCommand extends Group {
                     yield ExitCode.FINDING.code;
                 }
                 case StatusChange.Refused refused -> {
-                    context.err.println("listing " + s + " is " + refused.current() + ": it cannot become " + to
-                            + " from there");
+                    context.err.println(
+                            "listing " + s + " is " + refused.current() + ": it cannot become " + to + " from there");
                     yield ExitCode.FINDING.code;
                 }
                 case StatusChange.Unchanged unchanged -> {

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import picocli.CommandLine.Option;
 import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Option;
 
 /** The settings {@code listing create} and {@code listing update} share; unset options change nothing. */
 final class ListingOptions {
@@ -17,34 +17,52 @@ final class ListingOptions {
     static final int MAX_TIMEOUT_SECONDS = 3_600;
 
     @Option(names = "--name", description = "Display name (default: the slug).")
-    @Nullable String name;
+    @Nullable
+    String name;
 
     @Option(names = "--category", description = "Marketplace category (default: tools).")
-    @Nullable String category;
+    @Nullable
+    String category;
 
     @Option(names = "--upstream", paramLabel = "URL", description = "The publisher's MCP server, http(s)://…")
-    @Nullable String upstream;
+    @Nullable
+    String upstream;
 
-    @Option(names = "--transport", paramLabel = "streamable|sse|http",
+    @Option(
+            names = "--transport",
+            paramLabel = "streamable|sse|http",
             description = "How the upstream speaks MCP (default: streamable).")
-    @Nullable String transport;
+    @Nullable
+    String transport;
 
     @Option(names = "--free-calls", paramLabel = "N", description = "Free calls per consumer per UTC month (0-65535).")
-    @Nullable Integer freeCalls;
+    @Nullable
+    Integer freeCalls;
 
-    @Option(names = "--rate-per-minute", paramLabel = "N",
+    @Option(
+            names = "--rate-per-minute",
+            paramLabel = "N",
             description = "Calls per consumer per sliding minute; 0: the operator default (RATE_LIMIT_PER_MINUTE).")
-    @Nullable Integer ratePerMinute;
+    @Nullable
+    Integer ratePerMinute;
 
-    @Option(names = "--rate-per-day", paramLabel = "N",
+    @Option(
+            names = "--rate-per-day",
+            paramLabel = "N",
             description = "Calls per consumer per sliding day; 0: the operator default (RATE_LIMIT_PER_DAY).")
-    @Nullable Integer ratePerDay;
+    @Nullable
+    Integer ratePerDay;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS",
+    @Option(
+            names = "--timeout",
+            paramLabel = "SECONDS",
             description = "Upstream timeout; 0: the operator default (UPSTREAM_TIMEOUT_SECONDS).")
-    @Nullable Integer timeout;
+    @Nullable
+    Integer timeout;
 
-    @Option(names = "--header", paramLabel = "'Name: value'",
+    @Option(
+            names = "--header",
+            paramLabel = "'Name: value'",
             description = "A publisher header sent to the upstream with every call (repeatable; replaces all).")
     List<String> headers = new ArrayList<>();
 
@@ -55,7 +73,8 @@ final class ListingOptions {
         if (clearHeaders && !headers.isEmpty()) {
             throw new IllegalArgumentException("--clear-headers and --header exclude each other");
         }
-        Optional<Map<String, String>> newHeaders = clearHeaders ? Optional.of(Map.of())
+        Optional<Map<String, String>> newHeaders = clearHeaders
+                ? Optional.of(Map.of())
                 : headers.isEmpty() ? Optional.empty() : Optional.of(Inputs.headers(headers));
         return new ListingAdmin.Settings(
                 Optional.ofNullable(name).map(n -> Inputs.text("--name", n)),

@@ -9,10 +9,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import org.jspecify.annotations.Nullable;
 
 /** {@code listing price SLUG [--default AMOUNT] [--tool TOOL=AMOUNT]… [--remove-tool TOOL]…}, in one transaction. */
 @Command(name = "price", description = "Set a listing's default price and per-tool prices (0: free).")
@@ -20,18 +20,23 @@ final class ListingPriceCommand extends AdminCall {
     @Parameters(paramLabel = "SLUG")
     String slug;
 
-    @Option(names = "--default", paramLabel = "AMOUNT", description = "Price of a tool call without a price of its own.")
-    @Nullable String defaultPrice;
+    @Option(
+            names = "--default",
+            paramLabel = "AMOUNT",
+            description = "Price of a tool call without a price of its own.")
+    @Nullable
+    String defaultPrice;
 
     @Option(names = "--tool", paramLabel = "TOOL=AMOUNT", description = "A tool's own price (repeatable).")
     List<String> tools = new ArrayList<>();
 
-    @Option(names = "--remove-tool", paramLabel = "TOOL",
+    @Option(
+            names = "--remove-tool",
+            paramLabel = "TOOL",
             description = "Drop a tool's own price: it costs the default again (repeatable).")
     List<String> removed = new ArrayList<>();
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
     ListingPriceCommand(AdminContext context) {
         super(context);
     }
@@ -39,7 +44,8 @@ final class ListingPriceCommand extends AdminCall {
     @Override
     public Integer call() {
         String s = Inputs.slug(slug);
-        OptionalLong newDefault = defaultPrice == null ? OptionalLong.empty() : OptionalLong.of(Inputs.price(defaultPrice));
+        OptionalLong newDefault =
+                defaultPrice == null ? OptionalLong.empty() : OptionalLong.of(Inputs.price(defaultPrice));
         Map<String, Long> toolPrices = Inputs.toolPrices(tools);
         Set<String> remove = new LinkedHashSet<>();
         removed.forEach(tool -> remove.add(Inputs.text("--remove-tool", tool)));
@@ -49,7 +55,8 @@ final class ListingPriceCommand extends AdminCall {
         remove.stream().filter(toolPrices::containsKey).findFirst().ifPresent(tool -> {
             throw new IllegalArgumentException("tool '" + tool + "' is both priced and removed");
         });
-        Optional<ListingPrices.View> after = new ListingPrices(context.database()).price(s, newDefault, toolPrices, remove);
+        Optional<ListingPrices.View> after =
+                new ListingPrices(context.database()).price(s, newDefault, toolPrices, remove);
         if (after.isEmpty()) {
             context.err.println("no listing " + s);
             return ExitCode.FINDING.code;
@@ -59,8 +66,11 @@ final class ListingPriceCommand extends AdminCall {
         result.put("default_price_micro_cents", after.get().defaultPrice());
         result.put("tool_prices_micro_cents", after.get().toolPrices());
         ListingCommand.announce(context, s, result);
-        context.result(output.json, result, "listing " + s + ": default price " + after.get().defaultPrice()
-                + " µ¢, tool prices " + after.get().toolPrices() + " µ¢");
+        context.result(
+                output.json,
+                result,
+                "listing " + s + ": default price " + after.get().defaultPrice() + " µ¢, tool prices "
+                        + after.get().toolPrices() + " µ¢");
         return ExitCode.OK.code;
     }
 }

@@ -5,9 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
-import org.jspecify.annotations.Nullable;
 
 /** {@code listing show SLUG}: what the proxy will do with it. Publisher header values are never shown. */
 @Command(name = "show", description = "Show a listing's settings and prices (header names only).")
@@ -16,7 +16,6 @@ final class ListingShowCommand extends AdminCall {
     String slug;
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
     ListingShowCommand(AdminContext context) {
         super(context);
     }
@@ -47,8 +46,8 @@ final class ListingShowCommand extends AdminCall {
         result.put("tool_prices_micro_cents", v.toolPrices());
         StringBuilder text = new StringBuilder();
         // Only the limits and the timeout may be unset, and then the operator's default applies.
-        result.forEach((key, value) -> text.append(String.format("%-26s %s%n", key,
-                value != null ? value : key.equals("upstream") ? "(none)" : "(operator default)")));
+        result.forEach((key, value) -> text.append(String.format(
+                "%-26s %s%n", key, value != null ? value : key.equals("upstream") ? "(none)" : "(operator default)")));
         context.result(output.json, result, text.toString().stripTrailing());
         return ExitCode.OK.code;
     }

@@ -4,9 +4,9 @@ import com.mcpmeter.proxy.store.SchemaMigration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalInt;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code migrate [--check]}: creates the database and its tables, or upgrades them to this build's
@@ -18,7 +18,6 @@ final class MigrateCommand extends AdminCall {
     boolean check;
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
     MigrateCommand(AdminContext context) {
         super(context);
     }
@@ -34,19 +33,33 @@ final class MigrateCommand extends AdminCall {
             boolean current = installed.isPresent() && installed.getAsInt() >= SchemaMigration.VERSION;
             result.put("version", installed.isPresent() ? installed.getAsInt() : null);
             result.put("current", current);
-            context.result(output.json, result, current ? "database " + database.name() + " is at schema version "
-                    + installed.getAsInt() + ": current" : SchemaMigration.outdated(database).orElse("outdated"));
+            context.result(
+                    output.json,
+                    result,
+                    current
+                            ? "database " + database.name() + " is at schema version " + installed.getAsInt()
+                                    + ": current"
+                            : SchemaMigration.outdated(database).orElse("outdated"));
             return current ? ExitCode.OK.code : ExitCode.FINDING.code;
         }
         SchemaMigration.Migration migration = SchemaMigration.migrate(database);
-        result.put("version_before", migration.before().isPresent() ? migration.before().getAsInt() : null);
+        result.put(
+                "version_before",
+                migration.before().isPresent() ? migration.before().getAsInt() : null);
         result.put("version", migration.after());
         result.put("changed", migration.changed());
-        context.result(output.json, result, migration.changed()
-                ? "database " + database.name() + " migrated from " + (migration.before().isPresent()
-                        ? "schema version " + migration.before().getAsInt() : "no recorded schema") + " to version "
-                        + migration.after()
-                : "database " + database.name() + " already at schema version " + migration.after() + ": nothing to do");
+        context.result(
+                output.json,
+                result,
+                migration.changed()
+                        ? "database " + database.name() + " migrated from "
+                                + (migration.before().isPresent()
+                                        ? "schema version " + migration.before().getAsInt()
+                                        : "no recorded schema")
+                                + " to version "
+                                + migration.after()
+                        : "database " + database.name() + " already at schema version " + migration.after()
+                                + ": nothing to do");
         return ExitCode.OK.code;
     }
 }

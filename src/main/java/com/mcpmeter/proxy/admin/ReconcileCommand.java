@@ -9,9 +9,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code reconcile [--from] [--to] [--stale-minutes N] [--repair [--abandon-instance ID]…
@@ -26,22 +26,30 @@ final class ReconcileCommand extends AdminCall {
     static final Duration DEFAULT_STALE = Duration.ofMinutes(5);
 
     @Option(names = "--from", paramLabel = "DATE|INSTANT", description = "Inclusive; default: the beginning.")
-    @Nullable String from;
+    @Nullable
+    String from;
 
     @Option(names = "--to", paramLabel = "DATE|INSTANT", description = "Default: now.")
-    @Nullable String to;
+    @Nullable
+    String to;
 
-    @Option(names = "--stale-minutes", paramLabel = "N",
+    @Option(
+            names = "--stale-minutes",
+            paramLabel = "N",
             description = "Minimum age of a debit --repair may refund (default: 5).")
-    @Nullable Long staleMinutes;
+    @Nullable
+    Long staleMinutes;
 
     @Option(names = "--stale-seconds", paramLabel = "N", description = "The same minimum age, in seconds.")
-    @Nullable Long staleSeconds;
+    @Nullable
+    Long staleSeconds;
 
     @Option(names = "--repair", description = "First refund debits whose call is over but was never closed.")
     boolean repair;
 
-    @Option(names = "--abandon-instance", paramLabel = "ID",
+    @Option(
+            names = "--abandon-instance",
+            paramLabel = "ID",
             description = "With --repair: give up on a dead instance's spool (repeatable).")
     List<String> abandoned = new ArrayList<>();
 
@@ -49,7 +57,6 @@ final class ReconcileCommand extends AdminCall {
     boolean abandonUnowned;
 
     @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
     ReconcileCommand(AdminContext context) {
         super(context);
     }
@@ -61,7 +68,8 @@ final class ReconcileCommand extends AdminCall {
         if (staleMinutes != null && staleSeconds != null) {
             throw new IllegalArgumentException("--stale-minutes and --stale-seconds exclude each other");
         }
-        Duration stale = staleSeconds != null ? Duration.ofSeconds(staleSeconds)
+        Duration stale = staleSeconds != null
+                ? Duration.ofSeconds(staleSeconds)
                 : staleMinutes != null ? Duration.ofMinutes(staleMinutes) : DEFAULT_STALE;
         if (stale.isNegative()) {
             throw new IllegalArgumentException("the minimum age must not be negative");
@@ -72,22 +80,27 @@ final class ReconcileCommand extends AdminCall {
         Reconciler reconciler = new Reconciler(context.database());
         Map<String, Object> result = new LinkedHashMap<>();
         if (repair) {
-            int refunded = reconciler.refundStale(stale, context.clock.instant(),
-                    new Orphans.Abandon(Set.copyOf(abandoned), abandonUnowned));
+            int refunded = reconciler.refundStale(
+                    stale, context.clock.instant(), new Orphans.Abandon(Set.copyOf(abandoned), abandonUnowned));
             result.put("refunded", refunded);
             if (!output.json) {
                 context.out.println("repaired: refunded " + refunded + " debit(s) whose call never finished");
             }
         }
         List<Reconciler.Violation> violations = reconciler.check(start, end, stale, context.clock.instant());
-        result.put("violations", violations.stream()
-                .map(v -> Map.of("invariant", v.invariant(), "detail", v.detail())).toList());
+        result.put(
+                "violations",
+                violations.stream()
+                        .map(v -> Map.of("invariant", v.invariant(), "detail", v.detail()))
+                        .toList());
         result.put("consistent", violations.isEmpty());
         if (!output.json) {
             violations.forEach(v -> context.out.println("DRIFT " + v));
         }
-        context.result(output.json, result, violations.isEmpty() ? "ledger consistent: no drift"
-                : violations.size() + " violation(s)");
+        context.result(
+                output.json,
+                result,
+                violations.isEmpty() ? "ledger consistent: no drift" : violations.size() + " violation(s)");
         return violations.isEmpty() ? ExitCode.OK.code : ExitCode.FINDING.code;
     }
 }

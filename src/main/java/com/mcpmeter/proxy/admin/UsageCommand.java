@@ -1,7 +1,7 @@
 package com.mcpmeter.proxy.admin;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.mcpmeter.proxy.store.UsageExport;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -17,28 +17,44 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import org.jspecify.annotations.Nullable;
 
 /** {@code usage export}: one row per call, streamed from MySQL to the output in constant memory. */
 @Command(name = "usage", description = "Export per-call usage.", subcommands = UsageCommand.Export.class)
 final class UsageCommand extends Group {
     /** The columns, in order; the same names are the JSON Lines keys. */
-    static final List<String> COLUMNS = List.of("time", "request_id", "consumer", "project", "listing", "tool",
-            "status", "billed_micro_cents", "payout_micro_cents", "fee_micro_cents");
+    static final List<String> COLUMNS = List.of(
+            "time",
+            "request_id",
+            "consumer",
+            "project",
+            "listing",
+            "tool",
+            "status",
+            "billed_micro_cents",
+            "payout_micro_cents",
+            "fee_micro_cents");
+
     private static final JsonFactory JSON = new JsonFactory();
 
     @Command(name = "export", description = "Every call from --from to --to: CSV (RFC 4180) or JSON Lines.")
     static final class Export implements Callable<Integer> {
         private final AdminContext context;
 
-        @Option(names = "--from", required = true, paramLabel = "DATE|INSTANT",
+        @Option(
+                names = "--from",
+                required = true,
+                paramLabel = "DATE|INSTANT",
                 description = "First day (UTC) or instant, inclusive.")
         String from;
 
-        @Option(names = "--to", required = true, paramLabel = "DATE|INSTANT",
+        @Option(
+                names = "--to",
+                required = true,
+                paramLabel = "DATE|INSTANT",
                 description = "Last day (UTC, inclusive) or instant (exclusive).")
         String to;
 
@@ -46,13 +62,13 @@ final class UsageCommand extends Group {
         String format;
 
         @Option(names = "--output", paramLabel = "FILE", description = "Write here instead of stdout.")
-        @Nullable Path output;
+        @Nullable
+        Path output;
 
         @Mixin
         JsonOption json;
 
         @SuppressWarnings("NullAway.Init") // picocli sets the options before call()
-
         Export(AdminContext context) {
             this.context = context;
         }
@@ -86,15 +102,25 @@ final class UsageCommand extends Group {
             summary.put("from", start.toString());
             summary.put("to", end.toString());
             // The summary goes to stderr: stdout holds nothing but the rows.
-            context.err.println(json.json ? AdminContext.json(summary)
-                    : "exported " + rows + " call(s) from " + start + " to " + end);
+            context.err.println(
+                    json.json
+                            ? AdminContext.json(summary)
+                            : "exported " + rows + " call(s) from " + start + " to " + end);
             return ExitCode.OK.code;
         }
 
         static List<String> fields(UsageExport.Row r) {
-            return List.of(r.calledAt().toString(), r.requestId() == null ? "" : r.requestId(), r.consumer(),
-                    r.project(), r.listing(), r.tool(), Integer.toString(r.status()), Long.toString(r.billed()),
-                    Long.toString(r.payout()), Long.toString(r.fee()));
+            return List.of(
+                    r.calledAt().toString(),
+                    r.requestId() == null ? "" : r.requestId(),
+                    r.consumer(),
+                    r.project(),
+                    r.listing(),
+                    r.tool(),
+                    Integer.toString(r.status()),
+                    Long.toString(r.billed()),
+                    Long.toString(r.payout()),
+                    Long.toString(r.fee()));
         }
 
         private static void jsonLine(Writer out, UsageExport.Row r) throws IOException {

@@ -11,8 +11,16 @@ import java.util.List;
  * running proxy never meets a bad value.
  */
 public record Config(
-        Server server, Database database, Redis redis, Caches caches, Limits limits, Upstream upstream, Money money,
-        Lease lease, Telemetry telemetry, Drain drain) {
+        Server server,
+        Database database,
+        Redis redis,
+        Caches caches,
+        Limits limits,
+        Upstream upstream,
+        Money money,
+        Lease lease,
+        Telemetry telemetry,
+        Drain drain) {
 
     /**
      * Where the proxy listens and how it names itself to OAuth clients. {@code trustedProxies}: peers
@@ -21,16 +29,23 @@ public record Config(
      * began (slowloris); {@code minBodyBytesPerSecond}: a request body must keep this average rate
      * once it has been arriving for {@code headerTimeout}.
      */
-    public record Server(String host, int port, URI publicBaseUrl, URI authorizationServer, String logLevel,
-            List<Cidr> trustedProxies, Duration headerTimeout, int minBodyBytesPerSecond) {
+    public record Server(
+            String host,
+            int port,
+            URI publicBaseUrl,
+            URI authorizationServer,
+            String logLevel,
+            List<Cidr> trustedProxies,
+            Duration headerTimeout,
+            int minBodyBytesPerSecond) {
         public Server {
             trustedProxies = List.copyOf(trustedProxies);
         }
     }
 
     /** {@code spoolDirectory}: where ledger writes wait on local disk while MySQL is unreachable. */
-    public record Database(String host, int port, String user, String password, String name, int poolSize,
-            Path spoolDirectory) {
+    public record Database(
+            String host, int port, String user, String password, String name, int poolSize, Path spoolDirectory) {
         public String jdbcUrl() {
             return "jdbc:mysql://" + host + ":" + port + "/" + name;
         }
@@ -57,7 +72,12 @@ public record Config(
      * on one instance before it is refused outright (no key lookup) until the minute is over.
      * {@code maxBatchCalls} bounds the envelopes of one JSON-RPC batch.
      */
-    public record Limits(int perMinute, int perDay, long maxBodyBytes, int instances, int authFailuresPerMinute,
+    public record Limits(
+            int perMinute,
+            int perDay,
+            long maxBodyBytes,
+            int instances,
+            int authFailuresPerMinute,
             int maxBatchCalls) {}
 
     /**
@@ -67,8 +87,8 @@ public record Config(
      * connection and proxy→upstream request alike); {@code defaultTimeout} only bounds the wait for
      * the answer to begin.
      */
-    public record Upstream(Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout,
-            List<Cidr> allowedNetworks) {
+    public record Upstream(
+            Duration defaultTimeout, Duration maxTimeout, Duration streamIdleTimeout, List<Cidr> allowedNetworks) {
         public Upstream {
             allowedNetworks = List.copyOf(allowedNetworks);
         }

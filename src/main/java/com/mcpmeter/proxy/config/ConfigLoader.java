@@ -51,6 +51,7 @@ public final class ConfigLoader {
     public static final String DEFAULT_ADMIN_HOST = "127.0.0.1";
     /** The port Prometheus exporters conventionally use. */
     public static final int DEFAULT_ADMIN_PORT = 9464;
+
     public static final String DEFAULT_LOG_FORMAT = "text";
     /** Longer than deploy/nginx.conf's upstream keepalive_timeout (4 s), so nginx holds no idle connection after it. */
     public static final int DEFAULT_DRAIN_DELAY_SECONDS = 5;
@@ -81,9 +82,18 @@ public final class ConfigLoader {
         URI publicBase = uri("PUBLIC_BASE_URL", "http://" + host + ":" + port);
         URI authServer = uri("OAUTH_AUTHORIZATION_SERVER", DEFAULT_AUTHORIZATION_SERVER);
         String logLevel = oneOf("LOG_LEVEL", "info", List.of("trace", "debug", "info", "warn", "error", "fatal"));
-        var server = new Config.Server(host, port, publicBase, authServer, logLevel, networks("TRUSTED_PROXIES"),
+        var server = new Config.Server(
+                host,
+                port,
+                publicBase,
+                authServer,
+                logLevel,
+                networks("TRUSTED_PROXIES"),
                 seconds("CLIENT_HEADER_TIMEOUT_SECONDS", DEFAULT_CLIENT_HEADER_TIMEOUT_SECONDS, 1, 3600),
-                integer("CLIENT_MIN_BODY_BYTES_PER_SECOND", DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND, 0,
+                integer(
+                        "CLIENT_MIN_BODY_BYTES_PER_SECOND",
+                        DEFAULT_CLIENT_MIN_BODY_BYTES_PER_SECOND,
+                        0,
                         Integer.MAX_VALUE));
 
         var database = new Config.Database(
@@ -116,8 +126,7 @@ public final class ConfigLoader {
                 integer("AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE, 1, Integer.MAX_VALUE),
                 integer("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1, MAX_MAX_BATCH_CALLS));
 
-        Duration maxTimeout =
-                seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);
+        Duration maxTimeout = seconds("UPSTREAM_TIMEOUT_MAX_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_MAX_SECONDS, 1, 3600);
         Duration defaultTimeout = seconds("UPSTREAM_TIMEOUT_SECONDS", DEFAULT_UPSTREAM_TIMEOUT_SECONDS, 1, 3600);
         if (defaultTimeout.compareTo(maxTimeout) > 0) {
             problems.add("UPSTREAM_TIMEOUT_SECONDS (" + defaultTimeout.toSeconds()
@@ -135,13 +144,15 @@ public final class ConfigLoader {
         Duration lease = seconds("INSTANCE_LEASE_SECONDS", DEFAULT_INSTANCE_LEASE_SECONDS, 2, 3600);
         if (lease.compareTo(heartbeat.multipliedBy(2)) < 0) {
             problems.add("INSTANCE_LEASE_SECONDS (" + lease.toSeconds() + ") must be at least twice"
-                    + " INSTANCE_HEARTBEAT_SECONDS (" + heartbeat.toSeconds() + "), or one late heartbeat ends the lease");
+                    + " INSTANCE_HEARTBEAT_SECONDS (" + heartbeat.toSeconds()
+                    + "), or one late heartbeat ends the lease");
         }
         var instanceLease = new Config.Lease(heartbeat, lease);
 
         var telemetry = telemetry(port);
 
-        var drain = new Config.Drain(seconds("DRAIN_DELAY_SECONDS", DEFAULT_DRAIN_DELAY_SECONDS, 0, 600),
+        var drain = new Config.Drain(
+                seconds("DRAIN_DELAY_SECONDS", DEFAULT_DRAIN_DELAY_SECONDS, 0, 600),
                 seconds("DRAIN_GRACE_SECONDS", DEFAULT_DRAIN_GRACE_SECONDS, 0, 3600));
 
         if (!problems.isEmpty()) {
@@ -196,7 +207,8 @@ public final class ConfigLoader {
     private Duration changePoll() {
         int millis = integer("CHANGE_POLL_MILLIS", DEFAULT_CHANGE_POLL_MILLIS, 0, 60_000);
         if (millis != 0 && millis < MIN_CHANGE_POLL_MILLIS) {
-            problems.add("CHANGE_POLL_MILLIS must be 0 (off) or at least " + MIN_CHANGE_POLL_MILLIS + ", got " + millis);
+            problems.add(
+                    "CHANGE_POLL_MILLIS must be 0 (off) or at least " + MIN_CHANGE_POLL_MILLIS + ", got " + millis);
         }
         return Duration.ofMillis(millis);
     }

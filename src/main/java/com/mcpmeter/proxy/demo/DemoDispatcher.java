@@ -46,13 +46,15 @@ final class DemoDispatcher {
         }
         JsonNode params = message.path("params");
         try {
-            return result(id, switch (method.textValue()) {
-                case "initialize" -> initialize(params);
-                case "ping" -> NODES.objectNode();
-                case "tools/list" -> TOOLS;
-                case "tools/call" -> callTool(params);
-                default -> throw new RpcError(-32601, "Method not found: " + method.textValue());
-            });
+            return result(
+                    id,
+                    switch (method.textValue()) {
+                        case "initialize" -> initialize(params);
+                        case "ping" -> NODES.objectNode();
+                        case "tools/list" -> TOOLS;
+                        case "tools/call" -> callTool(params);
+                        default -> throw new RpcError(-32601, "Method not found: " + method.textValue());
+                    });
         } catch (RpcError e) {
             return error(id, e.code, Objects.requireNonNull(e.getMessage()));
         }
@@ -61,7 +63,8 @@ final class DemoDispatcher {
     private static JsonNode initialize(JsonNode params) {
         String requested = params.path("protocolVersion").asText("");
         ObjectNode result = NODES.objectNode();
-        result.put("protocolVersion",
+        result.put(
+                "protocolVersion",
                 SUPPORTED_PROTOCOL_VERSIONS.contains(requested) ? requested : DEFAULT_PROTOCOL_VERSION);
         result.putObject("capabilities").putObject("tools");
         result.putObject("serverInfo").put("name", "mcpmeter-demo").put("version", "0.1.0");
@@ -87,7 +90,8 @@ final class DemoDispatcher {
                 }
                 BigDecimal sum = a.decimalValue().add(b.decimalValue());
                 // Plain decimal text, so 2 + 3 reads "5" rather than "5.0" or "5E+0".
-                yield textResult(sum.signum() == 0 ? "0" : sum.stripTrailingZeros().toPlainString());
+                yield textResult(
+                        sum.signum() == 0 ? "0" : sum.stripTrailingZeros().toPlainString());
             }
             case "time" -> textResult(Instant.now().toString());
             default -> throw new RpcError(-32602, "Unknown tool: " + name.asText(""));
@@ -116,7 +120,6 @@ final class DemoDispatcher {
         reply.putObject("error").put("code", code).put("message", message);
         return reply;
     }
-
 
     private static JsonNode buildToolList() {
         ObjectNode result = NODES.objectNode();

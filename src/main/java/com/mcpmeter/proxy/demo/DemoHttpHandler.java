@@ -27,8 +27,9 @@ import org.eclipse.jetty.util.thread.Invocable.InvocationType;
  */
 final class DemoHttpHandler extends Handler.Abstract {
     // Trailing tokens count as malformed: "{...} junk" is not one JSON-RPC message.
-    private static final ObjectMapper MAPPER =
-            JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     @Override
@@ -45,7 +46,9 @@ final class DemoHttpHandler extends Handler.Abstract {
                     break;
                 }
                 // NON_BLOCKING is true of onPost (parse, build, async write), so Jetty may run it in place.
-                Content.Source.asByteArrayAsync(request, DemoUpstream.MAX_BODY_BYTES,
+                Content.Source.asByteArrayAsync(
+                        request,
+                        DemoUpstream.MAX_BODY_BYTES,
                         Promise.Invocable.from(InvocationType.NON_BLOCKING, (byte[] body, Throwable failure) -> {
                             if (failure == null) {
                                 onPost(body, response, callback);
@@ -87,7 +90,10 @@ final class DemoHttpHandler extends Handler.Abstract {
             message = null;
         }
         if (message == null || message.isMissingNode()) {
-            send(response, callback, HttpStatus.BAD_REQUEST_400,
+            send(
+                    response,
+                    callback,
+                    HttpStatus.BAD_REQUEST_400,
                     DemoDispatcher.error(NullNode.instance, -32700, "Parse error"));
             return;
         }
@@ -95,7 +101,10 @@ final class DemoHttpHandler extends Handler.Abstract {
         JsonNode reply;
         if (message.isArray()) {
             if (message.isEmpty()) {
-                send(response, callback, HttpStatus.BAD_REQUEST_400,
+                send(
+                        response,
+                        callback,
+                        HttpStatus.BAD_REQUEST_400,
                         DemoDispatcher.error(NullNode.instance, -32600, "Empty batch"));
                 return;
             }

@@ -45,33 +45,87 @@ public final class Seeder {
 
         /** {@code streamable}, {@code sse} (legacy HTTP+SSE) or {@code http}. */
         public ListingSpec withTransport(String newTransport) {
-            return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay,
-                    timeoutSeconds, upstreamHeadersJson, defaultPriceMicroCents, newTransport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    status,
+                    freeCallsPerConsumer,
+                    ratePerMinute,
+                    ratePerDay,
+                    timeoutSeconds,
+                    upstreamHeadersJson,
+                    defaultPriceMicroCents,
+                    newTransport);
         }
 
         public ListingSpec withFreeCalls(int n) {
-            return new ListingSpec(slug, upstreamUrl, status, n, ratePerMinute, ratePerDay, timeoutSeconds,
-                    upstreamHeadersJson, defaultPriceMicroCents, transport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    status,
+                    n,
+                    ratePerMinute,
+                    ratePerDay,
+                    timeoutSeconds,
+                    upstreamHeadersJson,
+                    defaultPriceMicroCents,
+                    transport);
         }
 
         public ListingSpec withRateLimits(Integer perMinute, Integer perDay) {
-            return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, perMinute, perDay, timeoutSeconds,
-                    upstreamHeadersJson, defaultPriceMicroCents, transport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    status,
+                    freeCallsPerConsumer,
+                    perMinute,
+                    perDay,
+                    timeoutSeconds,
+                    upstreamHeadersJson,
+                    defaultPriceMicroCents,
+                    transport);
         }
 
         public ListingSpec withTimeout(int seconds) {
-            return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay, seconds,
-                    upstreamHeadersJson, defaultPriceMicroCents, transport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    status,
+                    freeCallsPerConsumer,
+                    ratePerMinute,
+                    ratePerDay,
+                    seconds,
+                    upstreamHeadersJson,
+                    defaultPriceMicroCents,
+                    transport);
         }
 
         public ListingSpec withStatus(String newStatus) {
-            return new ListingSpec(slug, upstreamUrl, newStatus, freeCallsPerConsumer, ratePerMinute, ratePerDay,
-                    timeoutSeconds, upstreamHeadersJson, defaultPriceMicroCents, transport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    newStatus,
+                    freeCallsPerConsumer,
+                    ratePerMinute,
+                    ratePerDay,
+                    timeoutSeconds,
+                    upstreamHeadersJson,
+                    defaultPriceMicroCents,
+                    transport);
         }
 
         public ListingSpec withUpstreamHeaders(String json) {
-            return new ListingSpec(slug, upstreamUrl, status, freeCallsPerConsumer, ratePerMinute, ratePerDay,
-                    timeoutSeconds, json, defaultPriceMicroCents, transport);
+            return new ListingSpec(
+                    slug,
+                    upstreamUrl,
+                    status,
+                    freeCallsPerConsumer,
+                    ratePerMinute,
+                    ratePerDay,
+                    timeoutSeconds,
+                    json,
+                    defaultPriceMicroCents,
+                    transport);
         }
     }
 
@@ -194,8 +248,7 @@ public final class Seeder {
                     INSERT INTO mcps (publisher_id, slug, name, category, upstream_url, upstream_headers, transport,
                                       status, free_calls_per_consumer, rate_limit_per_minute, rate_limit_per_day,
                                       upstream_timeout_seconds, created_at, updated_at)
-                    VALUES (?, ?, ?, 'tools', ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())""",
-                    Statement.RETURN_GENERATED_KEYS)) {
+                    VALUES (?, ?, ?, 'tools', ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())""", Statement.RETURN_GENERATED_KEYS)) {
                 ps.setLong(1, publisherId);
                 ps.setString(2, spec.slug());
                 ps.setString(3, spec.slug());

@@ -11,6 +11,7 @@ import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import com.mcpmeter.proxy.metrics.CallLabels;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -19,11 +20,10 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.RequestLog;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.NanoTime;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.spi.LoggingEventBuilder;
-import org.jspecify.annotations.Nullable;
-import java.util.Objects;
 
 /**
  * One access line per request, written once both halves of it are known: what the HTTP exchange
@@ -48,6 +48,7 @@ public final class AccessLog implements RequestLog, MetricsTracker {
      * meter's fields, and the servlet has logged the failure at ERROR).
      */
     static final int MAX_OPEN = 100_000;
+
     private static final String FORWARDED_FOR = "X-Forwarded-For";
     private static final int MAX_TOOLS_CHARS = 191; // as the usage row keeps them
 
@@ -69,12 +70,17 @@ public final class AccessLog implements RequestLog, MetricsTracker {
         final long admissionNanos;
         /** The response, and for an admitted call also its settlement. */
         final AtomicInteger pending;
+
         volatile @Nullable UpstreamOutcome outcome;
         volatile long refunded;
         volatile long durationMs;
         volatile @Nullable Http http;
 
-        Trail(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing, Admission admission,
+        Trail(
+                CallRequest request,
+                Optional<Consumer> consumer,
+                Optional<Listing> listing,
+                Admission admission,
                 long admissionNanos) {
             this.request = request;
             this.consumer = consumer;
@@ -89,8 +95,12 @@ public final class AccessLog implements RequestLog, MetricsTracker {
     private record Http(String method, String path, String client, int status, long bytes, long durationNanos) {}
 
     @Override
-    public void admission(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing,
-            Admission admission, long admissionNanos) {
+    public void admission(
+            CallRequest request,
+            Optional<Consumer> consumer,
+            Optional<Listing> listing,
+            Admission admission,
+            long admissionNanos) {
         if (open.size() < MAX_OPEN) {
             open.put(request.requestId(), new Trail(request, consumer, listing, admission, admissionNanos));
         }
@@ -111,10 +121,15 @@ public final class AccessLog implements RequestLog, MetricsTracker {
     @Override
     public void log(Request request, Response response) {
         String path = request.getHttpURI().getPath();
-        Http http = new Http(request.getMethod(), path == null ? "" : path,
-                ClientAddress.of(Request.getRemoteAddr(request), request.getHeaders().getValuesList(FORWARDED_FOR),
+        Http http = new Http(
+                request.getMethod(),
+                path == null ? "" : path,
+                ClientAddress.of(
+                        Request.getRemoteAddr(request),
+                        request.getHeaders().getValuesList(FORWARDED_FOR),
                         trustedProxies),
-                response.getStatus(), Response.getContentBytesWritten(response),
+                response.getStatus(),
+                Response.getContentBytesWritten(response),
                 NanoTime.since(request.getBeginNanoTime()));
         String requestId = response.getHeaders().get(MeterHeaders.REQUEST_ID);
         Trail trail = requestId == null ? null : open.get(requestId);
@@ -153,36 +168,48 @@ public final class AccessLog implements RequestLog, MetricsTracker {
     private static void write(Trail trail) {
         Http http = Objects.requireNonNull(trail.http, "written once the response is in");
         CallRequest request = trail.request;
-        LoggingEventBuilder line = log.atInfo().setMessage("request")
+        LoggingEventBuilder line = log.atInfo()
+                .setMessage("request")
                 .addKeyValue("request_id", request.requestId())
                 .addKeyValue("method", request.httpMethod())
                 .addKeyValue("route", "call")
                 .addKeyValue("client", request.clientAddress())
                 .addKeyValue("status", http.status());
         trail.consumer.ifPresent(c -> {
-            line.addKeyValue("user_id", c.userId()).addKeyValue("project_id", c.project().id());
+            line.addKeyValue("user_id", c.userId())
+                    .addKeyValue("project_id", c.project().id());
             c.principal().apiKeyId().ifPresent(key -> line.addKeyValue("key_id", key));
         });
         trail.listing.ifPresent(l -> line.addKeyValue("listing", l.slug()).addKeyValue("listing_id", l.id()));
         switch (trail.admission) {
             case Admission.Refused refused -> {
-                line.addKeyValue("outcome", "refused").addKeyValue("code", refused.rejection().codeWord());
-                tools(line, refused.message().label(request.httpMethod()), !refused.message().toolCalls().isEmpty());
+                line.addKeyValue("outcome", "refused")
+                        .addKeyValue("code", refused.rejection().codeWord());
+                tools(
+                        line,
+                        refused.message().label(request.httpMethod()),
+                        !refused.message().toolCalls().isEmpty());
                 line.addKeyValue("billed_micro_cents", 0L);
             }
-            case Admission.Replayed _ -> line.addKeyValue("outcome", "replayed").addKeyValue("code", CallLabels.OK)
-                    .addKeyValue("billed_micro_cents", 0L);
+            case Admission.Replayed _ ->
+                line.addKeyValue("outcome", "replayed")
+                        .addKeyValue("code", CallLabels.OK)
+                        .addKeyValue("billed_micro_cents", 0L);
             case Admission.Admitted admitted -> {
                 Call call = admitted.call();
                 UpstreamOutcome outcome = Objects.requireNonNull(trail.outcome, "written once settled");
                 line.addKeyValue("outcome", CallLabels.outcome(outcome))
                         .addKeyValue("code", CallLabels.code(outcome))
                         .addKeyValue("upstream_status", outcome.status());
-                tools(line, call.message().label(request.httpMethod()), !call.message().toolCalls().isEmpty());
+                tools(
+                        line,
+                        call.message().label(request.httpMethod()),
+                        !call.message().toolCalls().isEmpty());
                 line.addKeyValue("billed_micro_cents", call.charge().billedMicroCents() - trail.refunded)
                         .addKeyValue("refunded_micro_cents", trail.refunded)
-                        .addKeyValue("upstream_ms", Math.max(0,
-                                trail.durationMs - TimeUnit.NANOSECONDS.toMillis(trail.admissionNanos)));
+                        .addKeyValue(
+                                "upstream_ms",
+                                Math.max(0, trail.durationMs - TimeUnit.NANOSECONDS.toMillis(trail.admissionNanos)));
             }
         }
         line.addKeyValue("bytes", http.bytes())

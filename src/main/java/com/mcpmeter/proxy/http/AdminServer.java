@@ -64,8 +64,10 @@ public final class AdminServer implements AutoCloseable {
             server.start();
         } catch (Exception e) {
             server.stop();
-            throw new IllegalStateException("cannot open the admin port " + config.adminHost() + ":"
-                    + config.adminPort() + " (ADMIN_HOST/ADMIN_PORT): " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot open the admin port " + config.adminHost() + ":" + config.adminPort()
+                            + " (ADMIN_HOST/ADMIN_PORT): " + e.getMessage(),
+                    e);
         }
         return new AdminServer(server, connector);
     }
@@ -96,7 +98,9 @@ public final class AdminServer implements AutoCloseable {
             response.setStatus(HttpStatus.OK_200);
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
             response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-            response.write(true, "HEAD".equals(request.getMethod()) ? ByteBuffer.allocate(0) : ByteBuffer.wrap(body),
+            response.write(
+                    true,
+                    "HEAD".equals(request.getMethod()) ? ByteBuffer.allocate(0) : ByteBuffer.wrap(body),
                     callback);
             return true;
         }

@@ -147,7 +147,7 @@ final class AnswerScanner {
         return switch (token) {
             case VALUE_STRING -> JsonRpcId.ofString(parser.getText()).key();
             case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> // beyond a double: no request has that id
-                    JsonRpcId.number(parser.getText()).map(JsonRpcId::key).orElse(null);
+                JsonRpcId.number(parser.getText()).map(JsonRpcId::key).orElse(null);
             default -> null;
         };
     }

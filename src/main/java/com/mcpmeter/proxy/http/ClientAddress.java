@@ -21,7 +21,9 @@ final class ClientAddress {
 
     static String of(HttpServletRequest request, List<Cidr> trustedProxies) {
         Enumeration<String> headers = request.getHeaders(FORWARDED_FOR);
-        return of(request.getRemoteAddr(), headers == null ? List.of() : java.util.Collections.list(headers),
+        return of(
+                request.getRemoteAddr(),
+                headers == null ? List.of() : java.util.Collections.list(headers),
                 trustedProxies);
     }
 

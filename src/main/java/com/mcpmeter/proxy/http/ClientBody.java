@@ -43,7 +43,9 @@ final class ClientBody implements CallRequest.Body {
     }
 
     static ClientBody of(HttpServletRequest request) {
-        return new ClientBody(request.getContentLengthLong(), request.getHeader("Transfer-Encoding") != null,
+        return new ClientBody(
+                request.getContentLengthLong(),
+                request.getHeader("Transfer-Encoding") != null,
                 request::getInputStream);
     }
 

@@ -31,7 +31,12 @@ import org.slf4j.LoggerFactory;
 final class ClientDeadlines implements Connection.Listener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientDeadlines.class);
 
-    private enum Phase { FRESH, HEAD, BODY, OTHER }
+    private enum Phase {
+        FRESH,
+        HEAD,
+        BODY,
+        OTHER
+    }
 
     /** What a sweep last saw on one connection. Touched by the sweeping thread only. */
     private static final class Watch {
@@ -108,13 +113,18 @@ final class ClientDeadlines implements Connection.Listener, AutoCloseable {
         long elapsed = now - watch.since;
         boolean late = switch (phase) {
             case FRESH, HEAD -> elapsed > headerTimeoutNanos;
-            case BODY -> minBodyBytesPerSecond > 0 && elapsed > headerTimeoutNanos
-                    && (connection.getBytesIn() - watch.bytesAtStart) * 1_000_000_000.0 / elapsed < minBodyBytesPerSecond;
+            case BODY ->
+                minBodyBytesPerSecond > 0
+                        && elapsed > headerTimeoutNanos
+                        && (connection.getBytesIn() - watch.bytesAtStart) * 1_000_000_000.0 / elapsed
+                                < minBodyBytesPerSecond;
             case OTHER -> false;
         };
         if (late) {
             cut.incrementAndGet();
-            log.debug("closing {}: {} not done within its deadline", connection.getEndPoint().getRemoteSocketAddress(),
+            log.debug(
+                    "closing {}: {} not done within its deadline",
+                    connection.getEndPoint().getRemoteSocketAddress(),
                     phase == Phase.BODY ? "request body" : "request headers");
             open.remove(connection);
             connection.getEndPoint().close();

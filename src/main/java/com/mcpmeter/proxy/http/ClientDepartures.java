@@ -58,8 +58,9 @@ final class ClientDepartures implements AutoCloseable {
      */
     Watch watch(HttpServletRequest request, Runnable onGone) {
         ServletContextRequest core = ServletContextRequest.getServletContextRequest(request);
-        if (core == null || !(core.getConnectionMetaData().getConnection().getEndPoint().getTransport()
-                instanceof SocketChannel channel)) {
+        if (core == null
+                || !(core.getConnectionMetaData().getConnection().getEndPoint().getTransport()
+                        instanceof SocketChannel channel)) {
             return Watch.NONE;
         }
         HttpOutput output = core.getServletContextResponse().getHttpOutput();

@@ -27,8 +27,8 @@ final class ClientHeaders {
     /** Below this length a secret is matched only as a whole header value. */
     static final int MIN_CONTAINED_SECRET = 8;
 
-    private static final Set<String> DROPPED = Set.of(
-            "set-cookie", "set-cookie2", "server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version");
+    private static final Set<String> DROPPED =
+            Set.of("set-cookie", "set-cookie2", "server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version");
 
     private ClientHeaders() {}
 
@@ -43,7 +43,8 @@ final class ClientHeaders {
             if (header.getKey().equalsIgnoreCase(name)) {
                 return false;
             }
-            if (!lower.equals("content-length") && reflects(stripped, header.getValue().strip())) {
+            if (!lower.equals("content-length")
+                    && reflects(stripped, header.getValue().strip())) {
                 return false;
             }
         }

@@ -37,7 +37,11 @@ final class Drain extends Handler.Wrapper {
     /** How soon a refused client may try again (another instance, through the load balancer). */
     static final int RETRY_AFTER_SECONDS = 1;
 
-    enum Phase { SERVING, DRAINING, CLOSED }
+    enum Phase {
+        SERVING,
+        DRAINING,
+        CLOSED
+    }
 
     private volatile Phase phase = Phase.SERVING;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -116,8 +120,8 @@ final class Drain extends Handler.Wrapper {
     }
 
     private static void refuse(Response response, Callback callback) {
-        byte[] body = ErrorBodies.render(Rejection.DRAINING, Map.of("retry_after_seconds", RETRY_AFTER_SECONDS),
-                JsonRpcMessage.NONE, false);
+        byte[] body = ErrorBodies.render(
+                Rejection.DRAINING, Map.of("retry_after_seconds", RETRY_AFTER_SECONDS), JsonRpcMessage.NONE, false);
         response.setStatus(Rejection.DRAINING.httpStatus());
         var headers = response.getHeaders();
         headers.put(HttpHeader.CONTENT_TYPE, "application/json");

@@ -23,15 +23,32 @@ final class ErrorResponder {
      * @param balance the caller's balance, when the caller is known (a 401 has none to show)
      * @param path the request path, for the 401 challenge's resource metadata URL
      */
-    void send(HttpServletResponse response, String requestId, Rejection rejection, Map<String, Object> details,
-            JsonRpcMessage message, boolean jsonRpc, OptionalLong balance, long startedNanos, Optional<String> path)
+    void send(
+            HttpServletResponse response,
+            String requestId,
+            Rejection rejection,
+            Map<String, Object> details,
+            JsonRpcMessage message,
+            boolean jsonRpc,
+            OptionalLong balance,
+            long startedNanos,
+            Optional<String> path)
             throws IOException {
         write(response, requestId, rejection, details, message, jsonRpc, balance, startedNanos, path, false);
     }
 
-    private void write(HttpServletResponse response, String requestId, Rejection rejection,
-            Map<String, Object> details, JsonRpcMessage message, boolean jsonRpc, OptionalLong balance,
-            long startedNanos, Optional<String> path, boolean inBand) throws IOException {
+    private void write(
+            HttpServletResponse response,
+            String requestId,
+            Rejection rejection,
+            Map<String, Object> details,
+            JsonRpcMessage message,
+            boolean jsonRpc,
+            OptionalLong balance,
+            long startedNanos,
+            Optional<String> path,
+            boolean inBand)
+            throws IOException {
         byte[] body = ErrorBodies.render(rejection, details, message, jsonRpc);
         response.setStatus(status(rejection, message, jsonRpc && inBand));
         response.setContentType("application/json");
@@ -41,8 +58,9 @@ final class ErrorResponder {
         switch (rejection) {
             case RATE_LIMITED, TOO_MANY_FAILED_AUTHS, UPSTREAM_UNAVAILABLE ->
                 response.setHeader("Retry-After", String.valueOf(details.get("retry_after_seconds")));
-            case MISSING_TOKEN, INVALID_TOKEN -> response.setHeader("WWW-Authenticate",
-                    resource.challenge(path.orElse("/"), rejection == Rejection.INVALID_TOKEN));
+            case MISSING_TOKEN, INVALID_TOKEN ->
+                response.setHeader(
+                        "WWW-Authenticate", resource.challenge(path.orElse("/"), rejection == Rejection.INVALID_TOKEN));
             case METHOD_NOT_ALLOWED -> response.setHeader("Allow", "GET, POST, DELETE");
             default -> {}
         }
@@ -56,8 +74,9 @@ final class ErrorResponder {
      * authenticated caller's body is parsed, for the ids its error answer names (CallRequest's
      * contract).
      */
-    void refuse(HttpServletResponse response, CallRequest call, ClientBody body, Admission.Refused refused,
-            long started) throws IOException {
+    void refuse(
+            HttpServletResponse response, CallRequest call, ClientBody body, Admission.Refused refused, long started)
+            throws IOException {
         JsonRpcMessage message = refused.message();
         if (refused.authenticated()) {
             byte[] sniffed = body.readForErrorIds();
@@ -73,8 +92,17 @@ final class ErrorResponder {
         // Once the call was counted, the RateLimit headers say so; a refusal for bad params is a
         // JSON-RPC answer where the listing's transport reads answers from the POST.
         refused.rate().ifPresent(rate -> RateLimitHeaders.set(response, rate));
-        write(response, call.requestId(), refused.rejection(), refused.details(), message, isJsonRpc(call),
-                refused.balance(), started, Optional.of(call.path()), refused.inBand());
+        write(
+                response,
+                call.requestId(),
+                refused.rejection(),
+                refused.details(),
+                message,
+                isJsonRpc(call),
+                refused.balance(),
+                started,
+                Optional.of(call.path()),
+                refused.inBand());
     }
 
     /**
@@ -91,6 +119,8 @@ final class ErrorResponder {
     /** A JSON POST is answered with JSON-RPC errors; anything else with a plain JSON error. */
     static boolean isJsonRpc(CallRequest call) {
         return "POST".equals(call.httpMethod())
-                && call.contentType().map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json")).orElse(false);
+                && call.contentType()
+                        .map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json"))
+                        .orElse(false);
     }
 }

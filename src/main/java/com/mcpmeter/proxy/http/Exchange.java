@@ -32,6 +32,7 @@ final class Exchange {
     private volatile @Nullable String contentType;
     /** The answer so far, for a call under an Idempotency-Key; null otherwise. Written in order by Jetty. */
     private volatile @Nullable ByteArrayOutputStream kept;
+
     private volatile boolean keptOverflow;
     /** Set for a legacy SSE stream, whose endpoint event must point back at the proxy. */
     volatile @Nullable SseEndpointRewriter rewriter;
@@ -72,8 +73,8 @@ final class Exchange {
         if (kept == null || keptOverflow) {
             return Optional.empty();
         }
-        return Optional.of(new IdempotencyStore.Answer(upstreamStatus,
-                contentType == null ? "application/octet-stream" : contentType, kept.toByteArray()));
+        return Optional.of(new IdempotencyStore.Answer(
+                upstreamStatus, contentType == null ? "application/octet-stream" : contentType, kept.toByteArray()));
     }
 
     void began(int status, @Nullable String contentType, @Nullable String contentEncoding) {
@@ -156,8 +157,15 @@ final class Exchange {
         }
         UpstreamOutcome broken = outcome(UpstreamOutcome.Kind.BROKEN);
         // Nothing has left yet: the client is answered with an error instead and none of it is delivered.
-        return answerLeft ? broken : new UpstreamOutcome(UpstreamOutcome.Kind.BROKEN, broken.status(), Set.of(),
-                broken.errorIds(), broken.responseBytes(), false);
+        return answerLeft
+                ? broken
+                : new UpstreamOutcome(
+                        UpstreamOutcome.Kind.BROKEN,
+                        broken.status(),
+                        Set.of(),
+                        broken.errorIds(),
+                        broken.responseBytes(),
+                        false);
     }
 
     private UpstreamOutcome outcome(UpstreamOutcome.Kind kind) {
@@ -165,9 +173,13 @@ final class Exchange {
         boolean success = UpstreamOutcome.succeeded(status);
         // Compressed, or malformed after a 2xx began: charged as delivered, never refunded for that.
         boolean unreadable = meter.unreadable() || (success && meter.malformed());
-        return new UpstreamOutcome(kind, status,
+        return new UpstreamOutcome(
+                kind,
+                status,
                 kind == UpstreamOutcome.Kind.CLIENT_GONE ? meter.resultsBegun() : meter.resultIds(),
-                meter.errorIds(), meter.bytes(), unreadable);
+                meter.errorIds(),
+                meter.bytes(),
+                unreadable);
     }
 
     private static boolean isConnectFailure(Throwable failure) {

@@ -23,8 +23,8 @@ final class HeaderPolicy {
     private HeaderPolicy() {}
 
     /** client→pipeline: the request's metadata, by header name; the body is read only on demand. */
-    static CallRequest callRequest(HttpServletRequest request, String requestId, CallRequest.Body body,
-            String clientAddress) {
+    static CallRequest callRequest(
+            HttpServletRequest request, String requestId, CallRequest.Body body, String clientAddress) {
         return new CallRequest(
                 requestId,
                 request.getMethod(),

@@ -34,9 +34,11 @@ final class LegacySessions {
         final String id;
         /** The session's map this waits in. */
         final Map<String, Pending> owner;
+
         boolean closed;
         /** The POST's closing is written: a later error is refunded at once. */
         boolean settled;
+
         boolean answered;
         boolean failed;
 
@@ -53,6 +55,7 @@ final class LegacySessions {
      * soon as it has read the last answer, before that POST is closed, and the error must still count.
      */
     private final Map<String, List<Pending>> byRequest = new ConcurrentHashMap<>();
+
     private final BiConsumer<Call, String> refundClosed;
 
     /** @param refundClosed refunds one envelope of an already closed call (blocking; called off I/O threads) */
@@ -88,7 +91,8 @@ final class LegacySessions {
     }
 
     /** From the stream's meter. Returns a refund to run (off I/O threads), or null. */
-    @Nullable Runnable answered(long listingId, String session, String id, boolean error) {
+    @Nullable
+    Runnable answered(long listingId, String session, String id, boolean error) {
         Map<String, Pending> pending = expected.get(new Key(listingId, session));
         Pending p = pending == null ? null : pending.get(id);
         if (pending == null || p == null) {

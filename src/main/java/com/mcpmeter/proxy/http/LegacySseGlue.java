@@ -4,10 +4,10 @@ import com.mcpmeter.proxy.meter.Call;
 import com.mcpmeter.proxy.meter.LegacyEndpoints;
 import com.mcpmeter.proxy.meter.UpstreamOutcome;
 import java.util.HashSet;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
-import java.util.Objects;
 
 /**
  * Where a legacy HTTP+SSE listing meets the proxy's hooks. Its GET stream announces, in an
@@ -38,7 +38,8 @@ final class LegacySseGlue {
      */
     static Optional<String> sessionOf(Call call) {
         return isLegacy(call) && "POST".equals(call.request().httpMethod())
-                ? Optional.of(SseEndpointRewriter.withoutPublisherParams(call.target().getRawQuery(),
+                ? Optional.of(SseEndpointRewriter.withoutPublisherParams(
+                        call.target().getRawQuery(),
                         call.listing().upstreamUrl().orElseThrow()))
                 : Optional.empty();
     }
@@ -52,7 +53,9 @@ final class LegacySseGlue {
     void streamBegan(Exchange exchange) {
         Call call = exchange.call;
         if (isLegacy(call) && "GET".equals(call.request().httpMethod())) {
-            exchange.rewriter = new SseEndpointRewriter(call.target(), call.listing().upstreamUrl().orElseThrow(),
+            exchange.rewriter = new SseEndpointRewriter(
+                    call.target(),
+                    call.listing().upstreamUrl().orElseThrow(),
                     publicPath + "/" + call.listing().slug());
         }
     }
@@ -107,8 +110,13 @@ final class LegacySseGlue {
         }
         Set<String> errors = new HashSet<>(outcome.errorIds());
         errors.addAll(failed);
-        return new UpstreamOutcome(outcome.kind(), outcome.status(), outcome.resultIds(), errors,
-                outcome.responseBytes(), outcome.unreadable());
+        return new UpstreamOutcome(
+                outcome.kind(),
+                outcome.status(),
+                outcome.resultIds(),
+                errors,
+                outcome.responseBytes(),
+                outcome.unreadable());
     }
 
     private static boolean isLegacy(Call call) {

@@ -29,9 +29,9 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Scheduler;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The HTTP edge of the pipeline: translates client→proxy requests into {@link CallRequest}s, runs
@@ -58,13 +58,20 @@ final class MeterProxyServlet extends ProxyServlet {
     private final transient ClientDepartures departures;
     private final transient LoopGuard loops;
 
-    MeterProxyServlet(Pipeline pipeline, ExecutorService settler, Config config, ErrorResponder errors,
+    MeterProxyServlet(
+            Pipeline pipeline,
+            ExecutorService settler,
+            Config config,
+            ErrorResponder errors,
             ClientDepartures departures) {
         this.pipeline = pipeline;
         this.config = config;
         this.errors = errors;
         this.departures = departures;
-        this.legacy = new LegacySseGlue(new LegacySessions(pipeline::refundClosed), pipeline.legacyEndpoints(), settler,
+        this.legacy = new LegacySseGlue(
+                new LegacySessions(pipeline::refundClosed),
+                pipeline.legacyEndpoints(),
+                settler,
                 config.server().publicBaseUrl().getRawPath());
         this.settlement = new Settlement(pipeline::settle, pipeline::balance, settler, errors, legacy);
         this.loops = new LoopGuard(config.server().publicBaseUrl());
@@ -78,8 +85,8 @@ final class MeterProxyServlet extends ProxyServlet {
     /** Connects only to addresses the upstream guard vetted; never follows redirects. */
     @Override
     protected HttpClient newHttpClient() {
-        return UpstreamClient.vetted((Executor) getServletContext().getAttribute(UPSTREAM_EXECUTOR),
-                pipeline.upstreamGuard());
+        return UpstreamClient.vetted(
+                (Executor) getServletContext().getAttribute(UPSTREAM_EXECUTOR), pipeline.upstreamGuard());
     }
 
     @Override
@@ -87,14 +94,26 @@ final class MeterProxyServlet extends ProxyServlet {
             throws ServletException, IOException {
         long started = System.nanoTime();
         ClientBody body = ClientBody.of(request);
-        CallRequest call = HeaderPolicy.callRequest(request, UUID.randomUUID().toString(), body,
+        CallRequest call = HeaderPolicy.callRequest(
+                request,
+                UUID.randomUUID().toString(),
+                body,
                 ClientAddress.of(request, config.server().trustedProxies()));
         if (loops.looped(request)) {
-            log.warn("request_id={} refused: it already passed through this deployment (an upstream loop)",
+            log.warn(
+                    "request_id={} refused: it already passed through this deployment (an upstream loop)",
                     call.requestId());
             pipeline.refusedAtEdge(call, Rejection.LOOP_DETECTED);
-            errors.send(response, call.requestId(), Rejection.LOOP_DETECTED, Map.of(), JsonRpcMessage.NONE,
-                    ErrorResponder.isJsonRpc(call), OptionalLong.empty(), started, Optional.of(call.path()));
+            errors.send(
+                    response,
+                    call.requestId(),
+                    Rejection.LOOP_DETECTED,
+                    Map.of(),
+                    JsonRpcMessage.NONE,
+                    ErrorResponder.isJsonRpc(call),
+                    OptionalLong.empty(),
+                    started,
+                    Optional.of(call.path()));
             return;
         }
         Admission admission = pipeline.admit(call);
@@ -115,8 +134,9 @@ final class MeterProxyServlet extends ProxyServlet {
     }
 
     /** A retry under a delivered Idempotency-Key: the first call's answer again, nothing charged. */
-    private static void replay(HttpServletResponse response, String requestId, Admission.Replayed replayed,
-            long started) throws IOException {
+    private static void replay(
+            HttpServletResponse response, String requestId, Admission.Replayed replayed, long started)
+            throws IOException {
         IdempotencyStore.Answer answer = replayed.answer();
         response.setStatus(answer.status());
         response.setContentType(answer.contentType());
@@ -155,14 +175,15 @@ final class MeterProxyServlet extends ProxyServlet {
     @Override
     protected Request.Content proxyRequestContent(
             HttpServletRequest request, HttpServletResponse response, Request proxyRequest) {
-        return new BytesRequestContent(request.getContentType(), exchange(request).call.body());
+        return new BytesRequestContent(
+                request.getContentType(), exchange(request).call.body());
     }
 
     /** Built whole by {@link UpstreamHeaders}: one deny list for every header, however it came. */
     @Override
     protected void copyRequestHeaders(HttpServletRequest request, Request proxyRequest) {
-        HttpFields.Mutable upstream = HeaderPolicy.toUpstream(HeaderPolicy.clientFields(request),
-                exchange(request).call.listing());
+        HttpFields.Mutable upstream = HeaderPolicy.toUpstream(
+                HeaderPolicy.clientFields(request), exchange(request).call.listing());
         proxyRequest.headers(headers -> headers.clear().add(upstream));
     }
 
@@ -182,11 +203,17 @@ final class MeterProxyServlet extends ProxyServlet {
         // as long as both ends do, bounded only by the idle timeout.
         proxyRequest.timeout(0, TimeUnit.MILLISECONDS);
         proxyRequest.idleTimeout(config.upstream().streamIdleTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        Scheduler.Task deadline = getHttpClient().getScheduler().schedule(() -> {
-            if (!exchange.hasBegun()) {
-                proxyRequest.abort(new TimeoutException("no answer within " + exchange.call.timeout().toSeconds() + " s"));
-            }
-        }, exchange.call.timeout().toMillis(), TimeUnit.MILLISECONDS);
+        Scheduler.Task deadline = getHttpClient()
+                .getScheduler()
+                .schedule(
+                        () -> {
+                            if (!exchange.hasBegun()) {
+                                proxyRequest.abort(new TimeoutException("no answer within "
+                                        + exchange.call.timeout().toSeconds() + " s"));
+                            }
+                        },
+                        exchange.call.timeout().toMillis(),
+                        TimeUnit.MILLISECONDS);
         exchange.upstreamRequest = proxyRequest;
         // Jetty would notice a client that hangs up only when it writes the answer: by then the
         // upstream has done the work. Watched from now, the upstream request is cancelled and the
@@ -204,7 +231,9 @@ final class MeterProxyServlet extends ProxyServlet {
             HttpServletRequest request, HttpServletResponse response, Response serverResponse) {
         Exchange exchange = exchange(request);
         String contentType = serverResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
-        exchange.began(serverResponse.getStatus(), contentType,
+        exchange.began(
+                serverResponse.getStatus(),
+                contentType,
                 serverResponse.getHeaders().get(HttpHeader.CONTENT_ENCODING));
         super.onServerResponseHeaders(request, response, serverResponse);
         HeaderPolicy.identify(response::setHeader, exchange.call.requestId(), exchange.durationMillis());
@@ -231,8 +260,14 @@ final class MeterProxyServlet extends ProxyServlet {
     }
 
     @Override
-    protected void onResponseContent(HttpServletRequest request, HttpServletResponse response, Response proxyResponse,
-            byte[] buffer, int offset, int length, Callback callback) {
+    protected void onResponseContent(
+            HttpServletRequest request,
+            HttpServletResponse response,
+            Response proxyResponse,
+            byte[] buffer,
+            int offset,
+            int length,
+            Callback callback) {
         Exchange exchange = exchange(request);
         exchange.meter().accept(buffer, offset, length);
         exchange.keep(buffer, offset, length);
@@ -240,7 +275,9 @@ final class MeterProxyServlet extends ProxyServlet {
             // Before these bytes are written, as they may commit the headers: a full buffer does, and
             // so does the last byte of a Content-Length body, by which the whole answer is known.
             long whole = proxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-            BilledHeaders.soFar(exchange.call, exchange.soFar(whole >= 0 && exchange.meter().bytes() >= whole))
+            BilledHeaders.soFar(
+                            exchange.call,
+                            exchange.soFar(whole >= 0 && exchange.meter().bytes() >= whole))
                     .writeTo(response::setHeader);
         }
         try {

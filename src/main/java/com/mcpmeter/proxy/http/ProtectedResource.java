@@ -46,7 +46,8 @@ final class ProtectedResource extends HttpServlet {
         if (!suffix.isEmpty() && !SLUG.matcher(suffix).matches()) {
             response.setStatus(404);
             response.setContentType("application/json");
-            response.getOutputStream().write("{\"error\":\"not_found\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            response.getOutputStream()
+                    .write("{\"error\":\"not_found\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
             return;
         }
         ObjectNode doc = JSON.createObjectNode();

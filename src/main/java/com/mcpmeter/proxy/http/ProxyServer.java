@@ -3,9 +3,9 @@ package com.mcpmeter.proxy.http;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.meter.Pipeline;
 import java.time.Duration;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
@@ -42,8 +42,14 @@ public final class ProxyServer implements AutoCloseable {
     private final Drain drain;
     private final Config.Drain drainTimes;
 
-    private ProxyServer(Server server, ServerConnector connector, ExecutorService settler, ClientDepartures departures,
-            ClientDeadlines deadlines, Drain drain, Config.Drain drainTimes) {
+    private ProxyServer(
+            Server server,
+            ServerConnector connector,
+            ExecutorService settler,
+            ClientDepartures departures,
+            ClientDeadlines deadlines,
+            Drain drain,
+            Config.Drain drainTimes) {
         this.server = server;
         this.drain = drain;
         this.drainTimes = drainTimes;
@@ -58,8 +64,15 @@ public final class ProxyServer implements AutoCloseable {
      * @param spooled ledger writes waiting on local disk for MySQL, for {@code /health}
      * @param accessLog writes one line per request once its response is complete
      */
-    public static ProxyServer start(Config config, Pipeline pipeline, BooleanSupplier mysqlUp, BooleanSupplier redisUp,
-            LongSupplier rateLimitFallbacks, IntSupplier spooled, RequestLog accessLog) throws Exception {
+    public static ProxyServer start(
+            Config config,
+            Pipeline pipeline,
+            BooleanSupplier mysqlUp,
+            BooleanSupplier redisUp,
+            LongSupplier rateLimitFallbacks,
+            IntSupplier spooled,
+            RequestLog accessLog)
+            throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -76,9 +89,8 @@ public final class ProxyServer implements AutoCloseable {
         connector.setHost(config.server().host());
         connector.setPort(config.server().port());
         connector.setIdleTimeout(config.upstream().streamIdleTimeout().toMillis());
-        ClientDeadlines deadlines =
-                new ClientDeadlines(config.server().headerTimeout(), config.server().minBodyBytesPerSecond(),
-                        System::nanoTime);
+        ClientDeadlines deadlines = new ClientDeadlines(
+                config.server().headerTimeout(), config.server().minBodyBytesPerSecond(), System::nanoTime);
         connector.addEventListener(deadlines);
         server.addConnector(connector);
         // Errors Jetty writes itself (unparseable requests, 404 outside the servlets, exceptions) are JSON.
@@ -86,8 +98,8 @@ public final class ProxyServer implements AutoCloseable {
         // The upstream guard must know where this proxy listens (an upstream there is a loop), and
         // with PORT=0 that is known only once the connector is bound.
         connector.open();
-        pipeline.upstreamGuard().listeningOn(java.net.InetAddress.getByName(config.server().host()),
-                connector.getLocalPort());
+        pipeline.upstreamGuard()
+                .listeningOn(java.net.InetAddress.getByName(config.server().host()), connector.getLocalPort());
         // The proxy→upstream client's callbacks block while a slow reader's socket is full: they run
         // on virtual threads (its selector on a few platform threads), so a few hundred slow
         // readers hold no pool. Jetty's VirtualThreadPool would cap them at 200 concurrent tasks.
@@ -106,18 +118,20 @@ public final class ProxyServer implements AutoCloseable {
         context.setErrorHandler(new JsonErrorHandler.ContextLevel());
         context.setAttribute(MeterProxyServlet.UPSTREAM_EXECUTOR, clientThreads);
 
-        MeterProxyServlet meter = new MeterProxyServlet(pipeline, settler, config, new ErrorResponder(resource),
-                departures);
+        MeterProxyServlet meter =
+                new MeterProxyServlet(pipeline, settler, config, new ErrorResponder(resource), departures);
         ServletHolder proxy = new ServletHolder("meter", meter);
         proxy.setAsyncSupported(true);
         proxy.setInitParameter("maxConnections", "1024");
-        proxy.setInitParameter("idleTimeout", Long.toString(config.upstream().streamIdleTimeout().toMillis()));
+        proxy.setInitParameter(
+                "idleTimeout",
+                Long.toString(config.upstream().streamIdleTimeout().toMillis()));
         proxy.setInitParameter("timeout", "0");
         proxy.setInitParameter("maxThreads", "-"); // not used: see MeterProxyServlet.newHttpClient
         context.addServlet(proxy, "/*");
         Drain drain = new Drain(context);
-        var health = new HealthServlet.Probe(mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled,
-                drain::draining);
+        var health = new HealthServlet.Probe(
+                mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled, drain::draining);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");
@@ -133,8 +147,8 @@ public final class ProxyServer implements AutoCloseable {
         if (meter.upstreamExecutor() != clientThreads) {
             server.stop();
             deadlines.close();
-            throw new IllegalStateException("the upstream client must run on virtual threads, got "
-                    + meter.upstreamExecutor());
+            throw new IllegalStateException(
+                    "the upstream client must run on virtual threads, got " + meter.upstreamExecutor());
         }
         return new ProxyServer(server, connector, settler, departures, deadlines, drain, config.drain());
     }
@@ -173,11 +187,15 @@ public final class ProxyServer implements AutoCloseable {
 
     private void drain() throws Exception {
         drain.beginDraining();
-        log.info("draining: /health answers 503 for {} s while calls are still served", drainTimes.delay().toSeconds());
+        log.info(
+                "draining: /health answers 503 for {} s while calls are still served",
+                drainTimes.delay().toSeconds());
         // A pause on purpose, not a wait for a condition: health checkers need this long to notice.
         Thread.sleep(drainTimes.delay());
         connector.close(); // no new connections; open ones are still served, each answer closing its own
-        log.info("stopped accepting; waiting up to {} s for {} request(s) in flight", drainTimes.grace().toSeconds(),
+        log.info(
+                "stopped accepting; waiting up to {} s for {} request(s) in flight",
+                drainTimes.grace().toSeconds(),
                 drain.inFlight());
         boolean idle = false;
         try {
@@ -191,8 +209,10 @@ public final class ProxyServer implements AutoCloseable {
             }
         }
         if (!idle) {
-            log.warn("drain grace of {} s is over with {} request(s) in flight: cutting them",
-                    drainTimes.grace().toSeconds(), drain.inFlight());
+            log.warn(
+                    "drain grace of {} s is over with {} request(s) in flight: cutting them",
+                    drainTimes.grace().toSeconds(),
+                    drain.inFlight());
         }
     }
 }

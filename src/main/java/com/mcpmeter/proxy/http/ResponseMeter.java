@@ -3,9 +3,9 @@ package com.mcpmeter.proxy.http;
 import com.mcpmeter.proxy.meter.JsonRpcId;
 import java.util.HashSet;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
-import java.util.Objects;
 
 /**
  * Watches an upstream→proxy answer as it passes, chunk by chunk, and notes which JSON-RPC ids were
@@ -35,6 +35,7 @@ final class ResponseMeter {
     private final Set<String> errorIds = new HashSet<>();
     /** Ids whose {@code result} has begun to pass (a superset of resultIds). */
     private final Set<String> resultsBegun = new HashSet<>();
+
     private final boolean sse;
     private final boolean enabled;
     private final boolean unreadable;
@@ -72,7 +73,8 @@ final class ResponseMeter {
         String ct = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
         boolean sse = ct.startsWith("text/event-stream");
         boolean json = ct.startsWith("application/json") || ct.contains("+json");
-        boolean encoded = contentEncoding != null && !contentEncoding.isBlank()
+        boolean encoded = contentEncoding != null
+                && !contentEncoding.isBlank()
                 && !contentEncoding.strip().equalsIgnoreCase("identity");
         return new ResponseMeter((sse || json) && !encoded, sse, encoded);
     }

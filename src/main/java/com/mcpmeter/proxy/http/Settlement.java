@@ -40,8 +40,7 @@ final class Settlement {
     private final LegacySseGlue legacy;
 
     /** @param balance a consumer's balance now, by user id (may throw {@link StoreUnavailableException}) */
-    Settlement(Step7 step7, LongUnaryOperator balance, Executor settler, ErrorResponder errors,
-            LegacySseGlue legacy) {
+    Settlement(Step7 step7, LongUnaryOperator balance, Executor settler, ErrorResponder errors, LegacySseGlue legacy) {
         this.step7 = step7;
         this.balance = balance;
         this.settler = settler;
@@ -94,8 +93,8 @@ final class Settlement {
      * left in flight for {@code reconcile --repair}; the client gets the usual JSON error. Runs on
      * the request's own virtual thread, which may block.
      */
-    void failedBeforeSending(HttpServletRequest request, HttpServletResponse response, Exchange exchange,
-            Throwable failure) {
+    void failedBeforeSending(
+            HttpServletRequest request, HttpServletResponse response, Exchange exchange, Throwable failure) {
         log.error("request_id={} failed after the debit: {}", exchange.call.requestId(), failure.toString());
         if (!exchange.end()) {
             return; // Jetty's failure callback already settles it
@@ -116,9 +115,16 @@ final class Settlement {
     private void answerError(HttpServletResponse response, Exchange exchange, Rejection rejection) throws IOException {
         response.reset();
         RateLimitHeaders.set(response, exchange.call.rate());
-        errors.send(response, exchange.call.requestId(), rejection, Map.of(), exchange.call.message(),
-                ErrorResponder.isJsonRpc(exchange.call.request()), currentBalance(exchange.call),
-                exchange.startedNanos, Optional.empty());
+        errors.send(
+                response,
+                exchange.call.requestId(),
+                rejection,
+                Map.of(),
+                exchange.call.message(),
+                ErrorResponder.isJsonRpc(exchange.call.request()),
+                currentBalance(exchange.call),
+                exchange.startedNanos,
+                Optional.empty());
     }
 
     /**

@@ -99,7 +99,8 @@ final class SseEndpointRewriter {
 
     private String rewrite(String event) {
         String[] lines = event.split("\r?\n", -1);
-        boolean isEndpoint = Arrays.stream(lines).anyMatch(l -> l.equals("event: endpoint") || l.equals("event:endpoint"));
+        boolean isEndpoint =
+                Arrays.stream(lines).anyMatch(l -> l.equals("event: endpoint") || l.equals("event:endpoint"));
         if (!isEndpoint) {
             return event;
         }
@@ -126,8 +127,10 @@ final class SseEndpointRewriter {
         if (!sameOrigin(target, upstreamBase)) {
             return Optional.empty();
         }
-        String basePath = upstreamBase.getRawPath() == null || upstreamBase.getRawPath().isEmpty()
-                ? "/" : upstreamBase.getRawPath();
+        String basePath =
+                upstreamBase.getRawPath() == null || upstreamBase.getRawPath().isEmpty()
+                        ? "/"
+                        : upstreamBase.getRawPath();
         String dir = basePath.substring(0, basePath.lastIndexOf('/') + 1);
         String path = target.getRawPath();
         if (path == null || !path.startsWith(dir)) {
@@ -136,8 +139,13 @@ final class SseEndpointRewriter {
         String query = withoutPublisherParams(target.getRawQuery(), upstreamBase);
         String subpath = path.substring(dir.length());
         sessionQuery = Optional.of(query);
-        announced = Optional.of(new LegacyEndpoints.Endpoint(subpath, query.isEmpty() ? Set.of()
-                : Arrays.stream(query.split("&")).map(p -> p.split("=", 2)[0]).collect(Collectors.toSet())));
+        announced = Optional.of(new LegacyEndpoints.Endpoint(
+                subpath,
+                query.isEmpty()
+                        ? Set.of()
+                        : Arrays.stream(query.split("&"))
+                                .map(p -> p.split("=", 2)[0])
+                                .collect(Collectors.toSet())));
         return Optional.of(proxyPrefix + "/" + subpath + (query.isEmpty() ? "" : "?" + query));
     }
 
@@ -155,7 +163,9 @@ final class SseEndpointRewriter {
     }
 
     private static boolean sameOrigin(URI a, URI b) {
-        return a.getScheme() != null && a.getScheme().equalsIgnoreCase(b.getScheme())
-                && a.getRawAuthority() != null && a.getRawAuthority().equalsIgnoreCase(b.getRawAuthority());
+        return a.getScheme() != null
+                && a.getScheme().equalsIgnoreCase(b.getScheme())
+                && a.getRawAuthority() != null
+                && a.getRawAuthority().equalsIgnoreCase(b.getRawAuthority());
     }
 }

@@ -19,8 +19,8 @@ final class UpstreamClient extends HttpClient {
     /** Connects only to addresses the upstream guard vetted; never follows redirects. */
     static HttpClient vetted(Executor executor, UpstreamGuard guard) {
         HttpClient client = new UpstreamClient(executor);
-        client.setSocketAddressResolver(new VettedAddressResolver(guard, Thread.ofVirtual()
-                .name("mcpmeter-resolve")::start));
+        client.setSocketAddressResolver(
+                new VettedAddressResolver(guard, Thread.ofVirtual().name("mcpmeter-resolve")::start));
         client.setFollowRedirects(false);
         return client;
     }

@@ -38,20 +38,35 @@ final class UpstreamHeaders {
     /** Denied from every source. */
     private static final Set<String> DENIED = Set.of(
             // framing and connection management
-            "content-length", "transfer-encoding", "te", "trailer", "connection", "keep-alive", "upgrade", "host",
-            "expect", "proxy-connection",
+            "content-length",
+            "transfer-encoding",
+            "te",
+            "trailer",
+            "connection",
+            "keep-alive",
+            "upgrade",
+            "host",
+            "expect",
+            "proxy-connection",
             // encodings
-            "accept-encoding", "content-encoding",
+            "accept-encoding",
+            "content-encoding",
             // MCP routing
-            "mcp-method", "mcp-name", "mcp-session-id", "mcp-protocol-version",
+            "mcp-method",
+            "mcp-name",
+            "mcp-session-id",
+            "mcp-protocol-version",
             // who the consumer is, and which proxies the request passed
-            "forwarded", "x-real-ip", "via");
+            "forwarded",
+            "x-real-ip",
+            "via");
+
     private static final Set<String> DENIED_PREFIXES = Set.of("x-forwarded-", "x-mcpmeter-", "proxy-");
     /** The consumer's credentials to the proxy; allowed only unwrapped from X-Forward- or from the publisher. */
     private static final Set<String> CONSUMER_CREDENTIALS = Set.of("authorization", "cookie");
     /** Sent as they came, from the consumer's real request only (InspectBody checked them). */
-    private static final Set<String> FROM_REQUEST_ONLY = Set.of(
-            "mcp-method", "mcp-name", "mcp-session-id", "mcp-protocol-version");
+    private static final Set<String> FROM_REQUEST_ONLY =
+            Set.of("mcp-method", "mcp-name", "mcp-session-id", "mcp-protocol-version");
 
     private UpstreamHeaders() {}
 
@@ -89,7 +104,9 @@ final class UpstreamHeaders {
             if (lower.startsWith(MeterHeaders.FORWARD_PREFIX)) {
                 String unwrapped = name.substring(MeterHeaders.FORWARD_PREFIX.length());
                 String unwrappedLower = unwrapped.toLowerCase(Locale.ROOT);
-                if (!unwrapped.isEmpty() && !denied(unwrapped) && !publisherNames.contains(unwrappedLower)
+                if (!unwrapped.isEmpty()
+                        && !denied(unwrapped)
+                        && !publisherNames.contains(unwrappedLower)
                         && !hopByHop.contains(unwrappedLower)) {
                     out.add(unwrapped, field.getValue());
                 }

@@ -36,7 +36,9 @@ final class VettedAddressResolver implements SocketAddressResolver {
             try {
                 switch (guard.vet(host, port)) {
                     case UpstreamGuard.Vetting.Allowed(List<java.net.InetAddress> addresses) ->
-                        promise.succeeded(addresses.stream().map(a -> new InetSocketAddress(a, port)).toList());
+                        promise.succeeded(addresses.stream()
+                                .map(a -> new InetSocketAddress(a, port))
+                                .toList());
                     case UpstreamGuard.Vetting.Refused(var rejection, String reason) -> {
                         log.warn("upstream connection refused ({}): {}", rejection.codeWord(), reason);
                         promise.failed(new ConnectException("upstream address not allowed"));

@@ -22,14 +22,25 @@ public sealed interface Admission {
      * @param inBand whether a refusal {@link Rejection#answeredInBand() answered in JSON-RPC} may be
      *     (the listing's transport carries answers on the POST's own response: not legacy SSE)
      */
-    record Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message,
-            boolean authenticated, Optional<RateWindows.Decision> rate, boolean inBand) implements Admission {
+    record Refused(
+            Rejection rejection,
+            Map<String, Object> details,
+            OptionalLong balance,
+            JsonRpcMessage message,
+            boolean authenticated,
+            Optional<RateWindows.Decision> rate,
+            boolean inBand)
+            implements Admission {
         public Refused {
             details = Map.copyOf(details);
         }
 
         /** A refusal before the listing is known or the call is counted. */
-        public Refused(Rejection rejection, Map<String, Object> details, OptionalLong balance, JsonRpcMessage message,
+        public Refused(
+                Rejection rejection,
+                Map<String, Object> details,
+                OptionalLong balance,
+                JsonRpcMessage message,
                 boolean authenticated) {
             this(rejection, details, balance, message, authenticated, Optional.empty(), false);
         }

@@ -7,7 +7,8 @@ import java.util.OptionalLong;
  * What an admitted call costs: its priced envelopes, the µ¢ debited for them, the usage row the
  * debit wrote (when there was one) and the balance right after.
  */
-public record Charge(List<PricedCall> pricedCalls, long billedMicroCents, OptionalLong usageEventId, long balanceAfter) {
+public record Charge(
+        List<PricedCall> pricedCalls, long billedMicroCents, OptionalLong usageEventId, long balanceAfter) {
     public Charge {
         pricedCalls = List.copyOf(pricedCalls);
     }

@@ -69,7 +69,8 @@ public final class CircuitBreaker {
             return 1;
         }
         synchronized (state) {
-            return Math.max(1, Duration.between(clock.instant(), state.openUntil).toSeconds());
+            return Math.max(
+                    1, Duration.between(clock.instant(), state.openUntil).toSeconds());
         }
     }
 
@@ -114,11 +115,19 @@ public final class CircuitBreaker {
     void changed(Call call, UpstreamOutcome outcome, int before, int after) {
         Listing listing = call.listing();
         if (before < threshold && after >= threshold) {
-            log.warn("circuit=open listing_id={} slug={} consecutive_failures={} last_status={} request_id={}",
-                    listing.id(), listing.slug(), after, outcome.recordedStatus(), call.requestId());
+            log.warn(
+                    "circuit=open listing_id={} slug={} consecutive_failures={} last_status={} request_id={}",
+                    listing.id(),
+                    listing.slug(),
+                    after,
+                    outcome.recordedStatus(),
+                    call.requestId());
             tracker.circuitOpened(listing, after);
         } else if (before >= threshold && after == 0) {
-            log.info("circuit=closed listing_id={} slug={} request_id={}", listing.id(), listing.slug(),
+            log.info(
+                    "circuit=closed listing_id={} slug={} request_id={}",
+                    listing.id(),
+                    listing.slug(),
                     call.requestId());
             tracker.circuitClosed(listing);
         }

@@ -24,10 +24,12 @@ final class CreditGate {
         return switch (ledger.debit(row.withBilled(due), period)) {
             case Ledger.DebitResult.Debited d ->
                 Verdict.pass(new Charge(priced, due, OptionalLong.of(d.usageEventId()), d.balanceAfter()));
-            case Ledger.DebitResult.InsufficientCredit i -> Verdict.fail(Rejection.INSUFFICIENT_CREDIT,
-                    Map.of("balance", i.balance(), "price", due));
-            case Ledger.DebitResult.CapReached c -> Verdict.fail(Rejection.PROJECT_CAP_REACHED,
-                    Map.of("month_to_date", c.spentMicroCents(), "cap", c.capMicroCents(), "price", due));
+            case Ledger.DebitResult.InsufficientCredit i ->
+                Verdict.fail(Rejection.INSUFFICIENT_CREDIT, Map.of("balance", i.balance(), "price", due));
+            case Ledger.DebitResult.CapReached c ->
+                Verdict.fail(
+                        Rejection.PROJECT_CAP_REACHED,
+                        Map.of("month_to_date", c.spentMicroCents(), "cap", c.capMicroCents(), "price", due));
         };
     }
 }

@@ -42,8 +42,11 @@ final class FailedAuths {
             windows.clear();
         }
         long second = now.getEpochSecond();
-        windows.merge(address, new Window(second, 1), (old, one) -> second - old.startSecond() >= WINDOW_SECONDS
-                ? one
-                : new Window(old.startSecond(), old.failures() + 1));
+        windows.merge(
+                address,
+                new Window(second, 1),
+                (old, one) -> second - old.startSecond() >= WINDOW_SECONDS
+                        ? one
+                        : new Window(old.startSecond(), old.failures() + 1));
     }
 }

@@ -27,8 +27,8 @@ final class FreeTier {
     }
 
     /** @return the priced calls with the first ones marked free as far as the allowance reaches */
-    List<PricedCall> apply(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period,
-            String requestId) {
+    List<PricedCall> apply(
+            Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period, String requestId) {
         int allowance = listing.freeCallsPerConsumer();
         if (allowance <= 0 || priced.isEmpty()) {
             return priced;
@@ -37,8 +37,8 @@ final class FreeTier {
         if (exhausted.containsKey(memo)) {
             return priced;
         }
-        int granted = ledger.grantFreeCalls(listing.id(), consumer.userId(), period, allowance, priced.size(),
-                requestId);
+        int granted =
+                ledger.grantFreeCalls(listing.id(), consumer.userId(), period, allowance, priced.size(), requestId);
         if (granted < priced.size()) {
             if (exhausted.size() >= MAX_REMEMBERED) {
                 exhausted.clear();
@@ -57,14 +57,19 @@ final class FreeTier {
      * effort, since the store may still be away; grants it cannot give back are logged with their
      * ids (the consumer then has that many fewer free calls this month).
      */
-    void giveBackAfterFailure(Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period,
-            String requestId) {
+    void giveBackAfterFailure(
+            Listing listing, Consumer consumer, List<PricedCall> priced, YearMonth period, String requestId) {
         try {
             giveBack(listing, consumer, priced, period, requestId);
         } catch (StoreUnavailableException e) {
-            log.error("request_id={} listing={} user={} period={} free_calls={} granted free calls not given back: {}",
-                    requestId, listing.id(), consumer.userId(), period,
-                    priced.stream().filter(PricedCall::free).count(), e.getMessage());
+            log.error(
+                    "request_id={} listing={} user={} period={} free_calls={} granted free calls not given back: {}",
+                    requestId,
+                    listing.id(),
+                    consumer.userId(),
+                    period,
+                    priced.stream().filter(PricedCall::free).count(),
+                    e.getMessage());
         }
     }
 

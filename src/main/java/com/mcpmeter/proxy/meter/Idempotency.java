@@ -48,9 +48,9 @@ final class Idempotency {
             case IdempotencyStore.Claim.Claimed c -> Verdict.pass(new Decision.Claimed(scoped));
             case IdempotencyStore.Claim.InFlight c -> Verdict.fail(Rejection.IDEMPOTENCY_IN_FLIGHT);
             case IdempotencyStore.Claim.Mismatch c -> Verdict.fail(Rejection.IDEMPOTENCY_KEY_REUSED);
-            case IdempotencyStore.Claim.Done(Optional<IdempotencyStore.Answer> answer) -> answer
-                    .<Verdict<Decision>>map(a -> Verdict.pass(new Decision.Replay(a)))
-                    .orElseGet(() -> Verdict.fail(Rejection.IDEMPOTENT_ANSWER_GONE));
+            case IdempotencyStore.Claim.Done(Optional<IdempotencyStore.Answer> answer) ->
+                answer.<Verdict<Decision>>map(a -> Verdict.pass(new Decision.Replay(a)))
+                        .orElseGet(() -> Verdict.fail(Rejection.IDEMPOTENT_ANSWER_GONE));
         };
     }
 
@@ -84,8 +84,10 @@ final class Idempotency {
             try {
                 store.complete(key, call.requestId(), delivered ? answer : Optional.empty());
             } catch (StoreUnavailableException e) {
-                log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
-                        call.requestId(), e.getMessage());
+                log.warn(
+                        "request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
+                        call.requestId(),
+                        e.getMessage());
             }
         });
     }
@@ -95,7 +97,9 @@ final class Idempotency {
         try {
             store.release(key, requestId);
         } catch (StoreUnavailableException e) {
-            log.warn("request_id={} idempotency key not written yet (retried until MySQL takes it): {}", requestId,
+            log.warn(
+                    "request_id={} idempotency key not written yet (retried until MySQL takes it): {}",
+                    requestId,
                     e.getMessage());
         }
     }

@@ -16,7 +16,9 @@ public interface IdempotencyStore {
     record Answer(int status, String contentType, byte[] body) {
         @Override
         public boolean equals(Object o) {
-            return o instanceof Answer a && a.status == status && a.contentType.equals(contentType)
+            return o instanceof Answer a
+                    && a.status == status
+                    && a.contentType.equals(contentType)
                     && Arrays.equals(a.body, body);
         }
 

@@ -39,7 +39,8 @@ final class InspectBody {
             }
         }
         if (!isJson(request.contentType())) {
-            return Verdict.fail(Rejection.UNSUPPORTED_MEDIA_TYPE,
+            return Verdict.fail(
+                    Rejection.UNSUPPORTED_MEDIA_TYPE,
                     Map.of("content_type", request.contentType().orElse("")));
         }
         Optional<byte[]> body = request.body().read(maxBodyBytes);
@@ -48,9 +49,10 @@ final class InspectBody {
         }
         return switch (JsonRpcMessage.parse(body.get(), maxBatchCalls)) {
             case Verdict.Fail<JsonRpcMessage> f -> Verdict.fail(f.rejection(), f.details());
-            case Verdict.Pass<JsonRpcMessage> p -> McpHeaders.agree(request.mcpMethodHeader(), request.mcpNameHeader(), p.value())
-                    ? Verdict.pass(new Inspected(p.value(), body.get()))
-                    : Verdict.fail(Rejection.HEADER_MISMATCH);
+            case Verdict.Pass<JsonRpcMessage> p ->
+                McpHeaders.agree(request.mcpMethodHeader(), request.mcpNameHeader(), p.value())
+                        ? Verdict.pass(new Inspected(p.value(), body.get()))
+                        : Verdict.fail(Rejection.HEADER_MISMATCH);
         };
     }
 

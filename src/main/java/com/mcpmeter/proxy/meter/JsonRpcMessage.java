@@ -22,8 +22,9 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
 
     public static final String TOOLS_CALL = "tools/call";
     /** Refuses a key repeated in one object; text after the first value is refused by {@link #parse}. */
-    private static final ObjectMapper STRICT = new ObjectMapper(
-            JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+    private static final ObjectMapper STRICT = new ObjectMapper(JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build());
     /** For error answers only: the ids of a body that was refused, read as far as they can be. */
     private static final ObjectMapper LENIENT =
             new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -46,7 +47,11 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
      *     empty for other methods, and when the body lacks it as a string
      */
     public record Envelope(
-            Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName, Optional<String> mcpName) {
+            Kind kind,
+            Optional<JsonNode> id,
+            Optional<String> method,
+            Optional<String> toolName,
+            Optional<String> mcpName) {
         public Envelope(Kind kind, Optional<JsonNode> id, Optional<String> method, Optional<String> toolName) {
             this(kind, id, method, toolName, toolName);
         }
@@ -78,17 +83,22 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
 
     /** The one method a single message carries, for the usage row and for header checks. */
     public Optional<String> singleMethod() {
-        return batch || envelopes.size() != 1 ? Optional.empty() : envelopes.getFirst().method();
+        return batch || envelopes.size() != 1
+                ? Optional.empty()
+                : envelopes.getFirst().method();
     }
 
     /** The {@code Mcp-Name} value of a single message, when its method defines one (SEP-2243). */
     public Optional<String> singleMcpName() {
-        return batch || envelopes.size() != 1 ? Optional.empty() : envelopes.getFirst().mcpName();
+        return batch || envelopes.size() != 1
+                ? Optional.empty()
+                : envelopes.getFirst().mcpName();
     }
 
     /** What the usage row calls this call: tool names for tool calls, else the method. */
     public String label(String httpMethod) {
-        List<String> tools = toolCalls().stream().map(e -> e.toolName().orElse("")).toList();
+        List<String> tools =
+                toolCalls().stream().map(e -> e.toolName().orElse("")).toList();
         if (!tools.isEmpty()) {
             return String.join(",", tools);
         }
@@ -115,9 +125,8 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             if (first == null) {
                 return Verdict.fail(Rejection.PARSE_ERROR);
             }
-            Verdict<JsonRpcMessage> read = first == JsonToken.START_ARRAY
-                    ? batch(parser, maxBatchCalls)
-                    : single(STRICT.readTree(parser));
+            Verdict<JsonRpcMessage> read =
+                    first == JsonToken.START_ARRAY ? batch(parser, maxBatchCalls) : single(STRICT.readTree(parser));
             if (read instanceof Verdict.Pass<JsonRpcMessage> && parser.nextToken() != null) {
                 return Verdict.fail(Rejection.PARSE_ERROR); // an upstream might run the second value unbilled
             }
@@ -145,7 +154,8 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             }
             // Only requests: their ids are what the upstream's answers are matched by. A client's
             // responses answer the server's own requests, whose ids are another numbering.
-            if (envelope.kind() == Kind.REQUEST && !requestIds.add(envelope.canonicalId().orElseThrow())) {
+            if (envelope.kind() == Kind.REQUEST
+                    && !requestIds.add(envelope.canonicalId().orElseThrow())) {
                 return Verdict.fail(Rejection.DUPLICATE_ID, Map.of("index", envelopes.size()));
             }
             envelopes.add(envelope);
@@ -239,11 +249,14 @@ public record JsonRpcMessage(boolean batch, List<Envelope> envelopes) {
             JsonNode toolName = node.path("params").get("name");
             if (toolName == null || !toolName.isTextual() || toolName.asText().isEmpty()) {
                 // A well-formed request the tool cannot be named from: the method's params are wrong.
-                return Verdict.fail(Rejection.INVALID_PARAMS, Map.of("reason", "a tools/call needs params.name as a non-empty string"));
+                return Verdict.fail(
+                        Rejection.INVALID_PARAMS,
+                        Map.of("reason", "a tools/call needs params.name as a non-empty string"));
             }
             tool = Optional.of(toolName.asText());
         }
-        return Verdict.pass(new Envelope(Kind.REQUEST, id, Optional.of(name), tool, tool.or(() -> namedBy(name, node))));
+        return Verdict.pass(
+                new Envelope(Kind.REQUEST, id, Optional.of(name), tool, tool.or(() -> namedBy(name, node))));
     }
 
     /** SEP-2243: the member of {@code params} that {@code Mcp-Name} repeats, for the methods that have one. */

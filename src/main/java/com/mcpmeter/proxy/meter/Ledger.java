@@ -27,8 +27,18 @@ public interface Ledger {
             int platformFeeBps) {
 
         public UsageRow withBilled(long micro) {
-            return new UsageRow(requestId, userId, projectId, mcpId, apiKeyId, toolName, client, userAgent, calledAt,
-                    micro, platformFeeBps);
+            return new UsageRow(
+                    requestId,
+                    userId,
+                    projectId,
+                    mcpId,
+                    apiKeyId,
+                    toolName,
+                    client,
+                    userAgent,
+                    calledAt,
+                    micro,
+                    platformFeeBps);
         }
     }
 

@@ -17,6 +17,7 @@ import java.util.Optional;
 final class McpHeaders {
     /** SEP-2243's marker for a value that is not plain ASCII: {@code =?base64?<base64 of UTF-8>?=}. */
     private static final String SENTINEL_START = "=?base64?";
+
     private static final String SENTINEL_END = "?=";
 
     private McpHeaders() {}
@@ -65,7 +66,8 @@ final class McpHeaders {
         try {
             byte[] bytes = Base64.getDecoder().decode(encoded);
             // Strict UTF-8: a replacement character could make two different byte strings look alike.
-            return Optional.of(StandardCharsets.UTF_8.newDecoder()
+            return Optional.of(StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(bytes))

@@ -22,8 +22,12 @@ public interface MetricsTracker {
      * @param listing the listing, once resolved
      * @param admissionNanos how long steps 1–5 took: the latency the proxy adds before forwarding
      */
-    default void admission(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing,
-            Admission admission, long admissionNanos) {}
+    default void admission(
+            CallRequest request,
+            Optional<Consumer> consumer,
+            Optional<Listing> listing,
+            Admission admission,
+            long admissionNanos) {}
 
     /**
      * Step 7 closed an admitted call (called once per admitted call).
@@ -50,8 +54,12 @@ public interface MetricsTracker {
         MetricsTracker first = this;
         return new MetricsTracker() {
             @Override
-            public void admission(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing,
-                    Admission admission, long admissionNanos) {
+            public void admission(
+                    CallRequest request,
+                    Optional<Consumer> consumer,
+                    Optional<Listing> listing,
+                    Admission admission,
+                    long admissionNanos) {
                 first.admission(request, consumer, listing, admission, admissionNanos);
                 other.admission(request, consumer, listing, admission, admissionNanos);
             }

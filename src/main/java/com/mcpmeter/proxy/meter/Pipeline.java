@@ -53,13 +53,15 @@ public final class Pipeline {
             Clock clock,
             MetricsTracker tracker) {
         this.tracker = tracker;
-        this.breaker = new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock,
-                tracker);
-        this.authenticate = new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
+        this.breaker =
+                new CircuitBreaker(CircuitBreaker.DEFAULT_THRESHOLD, CircuitBreaker.DEFAULT_COOL_DOWN, clock, tracker);
+        this.authenticate =
+                new Authenticate(keys, projects, new FailedAuths(config.limits().authFailuresPerMinute()));
         this.resolveListing = new ResolveListing(listings, legacyEndpoints);
         this.upstreamGuard = new UpstreamGuard(config.upstream().allowedNetworks(), UpstreamGuard.SYSTEM_DNS, clock);
         upstreamGuard.publicUrl(config.server().publicBaseUrl());
-        this.inspectBody = new InspectBody(config.limits().maxBodyBytes(), config.limits().maxBatchCalls());
+        this.inspectBody =
+                new InspectBody(config.limits().maxBodyBytes(), config.limits().maxBatchCalls());
         this.idempotency = new Idempotency(idempotencyStore);
         this.rateLimit = new RateLimit(windows, config.limits());
         this.freeTier = new FreeTier(ledger);
@@ -91,8 +93,12 @@ public final class Pipeline {
      * every other refusal.
      */
     public void refusedAtEdge(CallRequest request, Rejection rejection) {
-        tracker.admission(request, Optional.empty(), Optional.empty(),
-                new Admission.Refused(rejection, Map.of(), OptionalLong.empty(), JsonRpcMessage.NONE, false), 0);
+        tracker.admission(
+                request,
+                Optional.empty(),
+                Optional.empty(),
+                new Admission.Refused(rejection, Map.of(), OptionalLong.empty(), JsonRpcMessage.NONE, false),
+                0);
     }
 
     private Admission admit(CallRequest request, Known known) throws IOException {
@@ -115,19 +121,25 @@ public final class Pipeline {
             known.listing = Optional.of(listing);
             // 2b. Upstream address guard: an internal or looping upstream is refused before any charge.
             if (upstreamGuard.vet(route.target()) instanceof UpstreamGuard.Vetting.Refused(var why, String reason)) {
-                log.warn("request_id={} slug={} upstream refused ({}): {}", request.requestId(), listing.slug(),
-                        why.codeWord(), reason);
+                log.warn(
+                        "request_id={} slug={} upstream refused ({}): {}",
+                        request.requestId(),
+                        listing.slug(),
+                        why.codeWord(),
+                        reason);
                 return new Admission.Refused(why, Map.of(), balanceOf(consumer), JsonRpcMessage.NONE);
             }
             if (!breaker.allow(listing.id())) {
-                return new Admission.Refused(Rejection.UPSTREAM_UNAVAILABLE,
+                return new Admission.Refused(
+                        Rejection.UPSTREAM_UNAVAILABLE,
                         Map.of("retry_after_seconds", breaker.retryAfterSeconds(listing.id())),
-                        balanceOf(consumer), JsonRpcMessage.NONE);
+                        balanceOf(consumer),
+                        JsonRpcMessage.NONE);
             }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
-                return refused(what, balanceOf(consumer), JsonRpcMessage.NONE, Optional.empty(),
-                        listing.answersOnThePost());
+                return refused(
+                        what, balanceOf(consumer), JsonRpcMessage.NONE, Optional.empty(), listing.answersOnThePost());
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
@@ -138,9 +150,8 @@ public final class Pipeline {
             if (decision instanceof Idempotency.Decision.Replay(IdempotencyStore.Answer answer)) {
                 return new Admission.Replayed(answer, balanceOf(consumer));
             }
-            Optional<IdempotencyStore.Key> claimed = decision instanceof Idempotency.Decision.Claimed(var key)
-                    ? Optional.of(key)
-                    : Optional.empty();
+            Optional<IdempotencyStore.Key> claimed =
+                    decision instanceof Idempotency.Decision.Claimed(var key) ? Optional.of(key) : Optional.empty();
             Admission admission;
             try {
                 admission = admitClaimed(request, consumer, route, inspected, claimed, now);
@@ -155,25 +166,37 @@ public final class Pipeline {
         } catch (StoreUnavailableException e) {
             // Not per call: the store logs each outage once, when it begins and when it ends.
             log.debug("request_id={} store unavailable: {}", request.requestId(), e.getMessage());
-            return new Admission.Refused(Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(),
-                    JsonRpcMessage.NONE, authenticated);
+            return new Admission.Refused(
+                    Rejection.STORE_UNAVAILABLE, Map.of(), OptionalLong.empty(), JsonRpcMessage.NONE, authenticated);
         }
     }
 
     /** Steps 3–5, for a call that is not a replay. */
-    private Admission admitClaimed(CallRequest request, Consumer consumer, ResolveListing.Route route,
-            InspectBody.Inspected inspected, Optional<IdempotencyStore.Key> claimed, Instant now) {
+    private Admission admitClaimed(
+            CallRequest request,
+            Consumer consumer,
+            ResolveListing.Route route,
+            InspectBody.Inspected inspected,
+            Optional<IdempotencyStore.Key> claimed,
+            Instant now) {
         Listing listing = route.listing();
         JsonRpcMessage message = inspected.message();
         // 3. Rate limit
         RateWindows.Decision rate = rateLimit.apply(listing, consumer, message, now);
         if (!rate.allowed()) {
-            return new Admission.Refused(Rejection.RATE_LIMITED, RateLimit.refusal(rate, message), balanceOf(consumer),
-                    message, true, Optional.of(rate), false);
+            return new Admission.Refused(
+                    Rejection.RATE_LIMITED,
+                    RateLimit.refusal(rate, message),
+                    balanceOf(consumer),
+                    message,
+                    true,
+                    Optional.of(rate),
+                    false);
         }
         // 4. Free tier
         YearMonth period = YearMonth.from(now.atZone(ZoneOffset.UTC));
-        List<PricedCall> priced = freeTier.apply(listing, consumer, UsageRows.price(listing, message), period, request.requestId());
+        List<PricedCall> priced =
+                freeTier.apply(listing, consumer, UsageRows.price(listing, message), period, request.requestId());
         // 5. Credit gate
         Ledger.UsageRow usage = UsageRows.of(request, consumer, listing, message, now);
         Verdict<Charge> paid;
@@ -188,9 +211,19 @@ public final class Pipeline {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
             return refused(paid, balanceOf(consumer), message, Optional.of(rate), false);
         }
-        return new Admission.Admitted(new Call(request, consumer, listing, route.target(), message,
-                inspected.body(), charge, usage.withBilled(charge.billedMicroCents()), period,
-                timeoutOf(listing), claimed, rate));
+        return new Admission.Admitted(new Call(
+                request,
+                consumer,
+                listing,
+                route.target(),
+                message,
+                inspected.body(),
+                charge,
+                usage.withBilled(charge.billedMicroCents()),
+                period,
+                timeoutOf(listing),
+                claimed,
+                rate));
     }
 
     /** Step 7. Blocking; call it once per admitted call, off any I/O callback thread. */
@@ -244,16 +277,23 @@ public final class Pipeline {
             // then means the call was closed otherwise (refunded whole by repair): say so, never silently.
             boolean refunded;
             try {
-                refunded = ledger.refundClosed(call.charge().usageEventId().getAsLong(), call.usage(), call.period(),
-                        amount);
+                refunded = ledger.refundClosed(
+                        call.charge().usageEventId().getAsLong(), call.usage(), call.period(), amount);
             } catch (RuntimeException e) {
-                log.error("request_id={} refund of failed envelope {} ({} µ¢) not written: {}", call.requestId(),
-                        failedId, amount, e.toString());
+                log.error(
+                        "request_id={} refund of failed envelope {} ({} µ¢) not written: {}",
+                        call.requestId(),
+                        failedId,
+                        amount,
+                        e.toString());
                 return;
             }
             if (!refunded) {
-                log.error("request_id={} refund of failed envelope {} ({} µ¢) found the call not closed as billed",
-                        call.requestId(), failedId, amount);
+                log.error(
+                        "request_id={} refund of failed envelope {} ({} µ¢) found the call not closed as billed",
+                        call.requestId(),
+                        failedId,
+                        amount);
             } else {
                 tracker.refundedAfterClosing(call, amount);
             }
@@ -283,15 +323,20 @@ public final class Pipeline {
     /** Refused at step 1: no balance to show, and the edge may not parse the body (CallRequest). */
     private static Admission unauthenticated(Verdict<?> verdict) {
         var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE, false);
+        return new Admission.Refused(
+                fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE, false);
     }
 
     private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
         return refused(verdict, balance, message, Optional.empty(), false);
     }
 
-    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message,
-            Optional<RateWindows.Decision> rate, boolean inBand) {
+    private static Admission refused(
+            Verdict<?> verdict,
+            OptionalLong balance,
+            JsonRpcMessage message,
+            Optional<RateWindows.Decision> rate,
+            boolean inBand) {
         var fail = (Verdict.Fail<?>) verdict;
         return new Admission.Refused(fail.rejection(), fail.details(), balance, message, true, rate, inBand);
     }

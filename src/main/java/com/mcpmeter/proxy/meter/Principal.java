@@ -12,11 +12,7 @@ import java.util.OptionalLong;
  * @param expiresAt when the token stops working (OAuth tokens only)
  */
 public record Principal(
-        long userId,
-        String userStatus,
-        OptionalLong projectId,
-        OptionalLong apiKeyId,
-        Optional<Instant> expiresAt) {
+        long userId, String userStatus, OptionalLong projectId, OptionalLong apiKeyId, Optional<Instant> expiresAt) {
 
     public boolean active() {
         return "active".equals(userStatus);

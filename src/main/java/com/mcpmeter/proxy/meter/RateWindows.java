@@ -19,7 +19,11 @@ public interface RateWindows {
     record Window(String name, int limit, long lengthSeconds, long remaining, long resetSeconds) {
         /** From what a limiter counted: {@code counted} calls, the oldest leaving in {@code resetMillis}. */
         public static Window of(String name, int limit, long lengthMillis, long counted, long resetMillis) {
-            return new Window(name, limit, lengthMillis / 1000, Math.max(0, limit - counted),
+            return new Window(
+                    name,
+                    limit,
+                    lengthMillis / 1000,
+                    Math.max(0, limit - counted),
                     Math.max(0, (resetMillis + 999) / 1000));
         }
     }

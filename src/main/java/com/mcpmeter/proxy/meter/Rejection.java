@@ -27,36 +27,53 @@ public enum Rejection {
     DUPLICATE_ID(400, -32600, "duplicate_id", "Two requests of the batch share an id (1, 1.0 and 1e0 are one id)"),
     BATCH_TOO_LARGE(400, -32600, "batch_too_large", "The batch holds more envelopes than the limit"),
     HEADER_MISMATCH(400, -32600, "header_mismatch", "Mcp-Method / Mcp-Name headers disagree with the body"),
-    INVALID_IDEMPOTENCY_KEY(400, -32600, "invalid_idempotency_key",
-            "Idempotency-Key must be 1-255 visible ASCII characters"),
-    IDEMPOTENCY_IN_FLIGHT(409, -32010, "idempotency_in_flight",
+    INVALID_IDEMPOTENCY_KEY(
+            400, -32600, "invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII characters"),
+    IDEMPOTENCY_IN_FLIGHT(
+            409,
+            -32010,
+            "idempotency_in_flight",
             "A call with this Idempotency-Key is still under way; retry when it has finished"),
-    IDEMPOTENT_ANSWER_GONE(409, -32010, "idempotent_answer_gone",
+    IDEMPOTENT_ANSWER_GONE(
+            409,
+            -32010,
+            "idempotent_answer_gone",
             "The call with this Idempotency-Key was delivered, but its answer was too large to keep"),
-    IDEMPOTENCY_KEY_REUSED(422, -32011, "idempotency_key_reused",
-            "This Idempotency-Key was used with a different request body"),
+    IDEMPOTENCY_KEY_REUSED(
+            422, -32011, "idempotency_key_reused", "This Idempotency-Key was used with a different request body"),
     LISTING_NOT_FOUND(404, -32004, "listing_not_found", "No listing has this slug"),
     LISTING_ARCHIVED(410, -32004, "listing_archived", "The listing is archived"),
     LISTING_PAUSED(503, -32005, "listing_paused", "The publisher has paused this listing"),
     LISTING_NOT_LIVE(503, -32005, "listing_not_live", "The listing is not live"),
-    LISTING_MISCONFIGURED(503, -32005, "listing_misconfigured",
+    LISTING_MISCONFIGURED(
+            503,
+            -32005,
+            "listing_misconfigured",
             "The listing's price or fee rate is outside what the proxy can bill; nothing was charged"),
     RATE_LIMITED(429, -32029, "rate_limited", "Rate limit exceeded; retry after the given seconds"),
-    TOO_MANY_FAILED_AUTHS(429, -32029, "too_many_failed_auths",
+    TOO_MANY_FAILED_AUTHS(
+            429,
+            -32029,
+            "too_many_failed_auths",
             "Too many failed authentications from this address; retry after the given seconds"),
     INSUFFICIENT_CREDIT(402, -32002, "insufficient_credit", "Not enough credit for this call"),
     PROJECT_CAP_REACHED(402, -32002, "project_cap_reached", "The project's monthly spending cap is reached"),
-    UPSTREAM_UNAVAILABLE(503, -32009, "upstream_unavailable",
+    UPSTREAM_UNAVAILABLE(
+            503,
+            -32009,
+            "upstream_unavailable",
             "The publisher's server keeps failing; calls are paused for a moment and nothing was charged"),
-    DRAINING(503, -32015, "draining",
-            "This proxy instance is shutting down; retry the call, nothing was charged"),
+    DRAINING(503, -32015, "draining", "This proxy instance is shutting down; retry the call, nothing was charged"),
     STORE_UNAVAILABLE(503, -32006, "store_unavailable", "The proxy cannot reach its ledger; nothing was charged"),
     UPSTREAM_FAILED(502, -32007, "upstream_failed", "The publisher's server failed; the call was refunded"),
     UPSTREAM_TIMEOUT(504, -32008, "upstream_timeout", "The publisher's server timed out; the call was refunded"),
-    UPSTREAM_FORBIDDEN(502, -32012, "upstream_forbidden",
-            "The listing's upstream address is not allowed; nothing was charged"),
+    UPSTREAM_FORBIDDEN(
+            502, -32012, "upstream_forbidden", "The listing's upstream address is not allowed; nothing was charged"),
     UPSTREAM_INVALID(502, -32014, "upstream_invalid", "The listing's upstream URL is not usable; nothing was charged"),
-    LOOP_DETECTED(508, -32013, "loop_detected",
+    LOOP_DETECTED(
+            508,
+            -32013,
+            "loop_detected",
             "The request already passed through this proxy (an upstream pointing back at it); nothing was charged");
 
     private final int httpStatus;

@@ -138,7 +138,8 @@ final class ResolveListing {
             }
             path = resolved;
         }
-        String joined = baseQuery.isEmpty() ? query.orElse("")
+        String joined = baseQuery.isEmpty()
+                ? query.orElse("")
                 : query.map(extra -> baseQuery + "&" + extra).orElse(baseQuery);
         return URI.create(joined.isEmpty() ? path.toString() : path + "?" + joined);
     }

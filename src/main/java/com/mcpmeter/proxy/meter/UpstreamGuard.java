@@ -39,21 +39,32 @@ public final class UpstreamGuard {
     private static final Pattern HOST_LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
     /** Last labels that make a host look numeric: {@code 127.1}, {@code 2130706433}, {@code 0x7f}. */
     private static final Pattern NUMERIC_LABEL = Pattern.compile("[0-9]+|0x[0-9a-f]*");
+
     private static final List<Cidr> INTERNAL = java.util.stream.Stream.of(
-            "0.0.0.0/8", // "this network", 0.0.0.0 included
-            "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", // RFC 1918
-            "100.64.0.0/10", // CGNAT
-            "127.0.0.0/8", // loopback
-            "169.254.0.0/16", // link-local, cloud metadata 169.254.169.254
-            "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", // special use
-            "224.0.0.0/4", // multicast
-            "240.0.0.0/4", // reserved, broadcast
-            "::/128", "::1/128", // unspecified, loopback
-            "fe80::/10", "fec0::/10", // link-local, old site-local
-            "fc00::/7", // ULA, fd00:ec2::254 (EC2 metadata) included
-            "ff00::/8", // multicast
-            "100::/64", "2001:db8::/32") // discard, documentation
-            .map(Cidr::parse).toList();
+                    "0.0.0.0/8", // "this network", 0.0.0.0 included
+                    "10.0.0.0/8",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16", // RFC 1918
+                    "100.64.0.0/10", // CGNAT
+                    "127.0.0.0/8", // loopback
+                    "169.254.0.0/16", // link-local, cloud metadata 169.254.169.254
+                    "192.0.0.0/24",
+                    "192.0.2.0/24",
+                    "198.18.0.0/15",
+                    "198.51.100.0/24",
+                    "203.0.113.0/24", // special use
+                    "224.0.0.0/4", // multicast
+                    "240.0.0.0/4", // reserved, broadcast
+                    "::/128",
+                    "::1/128", // unspecified, loopback
+                    "fe80::/10",
+                    "fec0::/10", // link-local, old site-local
+                    "fc00::/7", // ULA, fd00:ec2::254 (EC2 metadata) included
+                    "ff00::/8", // multicast
+                    "100::/64",
+                    "2001:db8::/32") // discard, documentation
+            .map(Cidr::parse)
+            .toList();
 
     /** Resolves a host name to its addresses; the system resolver in production. */
     @FunctionalInterface
@@ -124,7 +135,8 @@ public final class UpstreamGuard {
     public Vetting vet(String host, int port) {
         String name = host.toLowerCase(Locale.ROOT);
         if (publicAuthority.filter(authority(name, port)::equals).isPresent()) {
-            return new Vetting.Refused(Rejection.UPSTREAM_FORBIDDEN, "upstream " + name + ":" + port + " is this proxy");
+            return new Vetting.Refused(
+                    Rejection.UPSTREAM_FORBIDDEN, "upstream " + name + ":" + port + " is this proxy");
         }
         List<InetAddress> addresses;
         Optional<InetAddress> literal = Cidr.literal(name);
@@ -141,11 +153,13 @@ public final class UpstreamGuard {
         }
         for (InetAddress address : addresses) {
             if (self.contains(new InetAddressAndPort(address, port))) {
-                return new Vetting.Refused(Rejection.UPSTREAM_FORBIDDEN,
+                return new Vetting.Refused(
+                        Rejection.UPSTREAM_FORBIDDEN,
                         "upstream " + name + ":" + port + " is this proxy (" + address.getHostAddress() + ")");
             }
             if (isInternal(address) && allowed.stream().noneMatch(n -> n.contains(address))) {
-                return new Vetting.Refused(Rejection.UPSTREAM_FORBIDDEN,
+                return new Vetting.Refused(
+                        Rejection.UPSTREAM_FORBIDDEN,
                         "upstream " + name + " resolves to internal address " + address.getHostAddress());
             }
         }

@@ -88,6 +88,7 @@ public record UpstreamOutcome(
 
         /** The usage row's status; 0: the upstream's own. 499 is the usual "client closed request". */
         private final int recordedStatus;
+
         private final Refund refund;
         private final Health health;
         private final Rejection answer;

@@ -23,6 +23,7 @@ public final class CallLabels {
     public static final String OTHER = "other";
     /** More than one {@code tools/call} in one batch. */
     public static final String BATCH = "batch";
+
     public static final String OK = "ok";
 
     private CallLabels() {}

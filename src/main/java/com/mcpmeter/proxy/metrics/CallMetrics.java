@@ -37,6 +37,7 @@ public final class CallMetrics implements MetricsTracker {
         Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
         Duration.ofSeconds(60)
     };
+
     private static final double[] BATCH_BUCKETS = {1, 2, 5, 10, 20, 50, 100, 200};
 
     private final MeterRegistry registry;
@@ -52,18 +53,24 @@ public final class CallMetrics implements MetricsTracker {
     }
 
     @Override
-    public void admission(CallRequest request, Optional<Consumer> consumer, Optional<Listing> listing,
-            Admission admission, long nanos) {
+    public void admission(
+            CallRequest request,
+            Optional<Consumer> consumer,
+            Optional<Listing> listing,
+            Admission admission,
+            long nanos) {
         String slug = CallLabels.listing(listing);
         switch (admission) {
             case Admission.Refused refused -> {
                 String code = refused.rejection().codeWord();
                 calls(slug, CallLabels.tool(listing, refused.message()), "refused", code);
-                Counter.builder("mcpmeter.refusals").description("Requests the proxy refused, by code word")
-                        .tag("reason", code).register(registry).increment();
+                Counter.builder("mcpmeter.refusals")
+                        .description("Requests the proxy refused, by code word")
+                        .tag("reason", code)
+                        .register(registry)
+                        .increment();
             }
-            case Admission.Replayed _ ->
-                calls(slug, CallLabels.NO_TOOL, "replayed", CallLabels.OK);
+            case Admission.Replayed _ -> calls(slug, CallLabels.NO_TOOL, "replayed", CallLabels.OK);
             case Admission.Admitted admitted -> {
                 if (admitted.call().charge().usageEventId().isPresent()) {
                     inFlightDebits.incrementAndGet();
@@ -72,7 +79,8 @@ public final class CallMetrics implements MetricsTracker {
                 Timer.builder("mcpmeter.proxy.added.latency")
                         .description("Time from a request's arrival to its forwarding: authentication, limits, debit")
                         .serviceLevelObjectives(LATENCY_BUCKETS)
-                        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+                        .register(registry)
+                        .record(nanos, TimeUnit.NANOSECONDS);
             }
         }
     }
@@ -80,7 +88,10 @@ public final class CallMetrics implements MetricsTracker {
     @Override
     public void settled(Call call, UpstreamOutcome outcome, long refunded, long durationMs) {
         String slug = call.listing().slug();
-        calls(slug, CallLabels.tool(Optional.of(call.listing()), call.message()), CallLabels.outcome(outcome),
+        calls(
+                slug,
+                CallLabels.tool(Optional.of(call.listing()), call.message()),
+                CallLabels.outcome(outcome),
                 CallLabels.code(outcome));
         long billed = call.charge().billedMicroCents();
         if (call.charge().usageEventId().isPresent()) {
@@ -90,7 +101,10 @@ public final class CallMetrics implements MetricsTracker {
             long kept = billed - refunded;
             amount("mcpmeter.billed.micro.cents", "µ¢ debited from consumers", slug, billed);
             amount("mcpmeter.refunded.micro.cents", "µ¢ given back to consumers", slug, refunded);
-            amount("mcpmeter.paid.out.micro.cents", "µ¢ owed to publishers (what stayed billed, less the fee)", slug,
+            amount(
+                    "mcpmeter.paid.out.micro.cents",
+                    "µ¢ owed to publishers (what stayed billed, less the fee)",
+                    slug,
                     Money.publisherPayout(kept, call.usage().platformFeeBps()));
         }
         Long admitted = admissionNanos.remove(call.requestId());
@@ -100,7 +114,8 @@ public final class CallMetrics implements MetricsTracker {
                     .description("Time from forwarding to the upstream's first byte")
                     .serviceLevelObjectives(LATENCY_BUCKETS)
                     .tag("listing", slug)
-                    .register(registry).record(Math.max(0, upstreamNanos), TimeUnit.NANOSECONDS);
+                    .register(registry)
+                    .record(Math.max(0, upstreamNanos), TimeUnit.NANOSECONDS);
         }
     }
 
@@ -110,7 +125,10 @@ public final class CallMetrics implements MetricsTracker {
         long billed = call.usage().billedMicroCents();
         int feeBps = call.usage().platformFeeBps();
         amount("mcpmeter.refunded.micro.cents", "µ¢ given back to consumers", slug, refunded);
-        amount("mcpmeter.payout.reversed.micro.cents", "µ¢ of publisher payout taken back by a later refund", slug,
+        amount(
+                "mcpmeter.payout.reversed.micro.cents",
+                "µ¢ of publisher payout taken back by a later refund",
+                slug,
                 Money.publisherPayout(billed, feeBps) - Money.publisherPayout(billed - refunded, feeBps));
     }
 
@@ -130,23 +148,31 @@ public final class CallMetrics implements MetricsTracker {
                 .description("Rows per ledger batch statement")
                 .serviceLevelObjectives(BATCH_BUCKETS)
                 .tag("writer", writer)
-                .register(registry).record(rows);
+                .register(registry)
+                .record(rows);
     }
 
     private void calls(String listing, String tool, String outcome, String code) {
         Counter.builder("mcpmeter.calls")
                 .description("Requests that reached the pipeline, by listing, tool, outcome and code word")
                 .tags("listing", listing, "tool", tool, "outcome", outcome, "code", code)
-                .register(registry).increment();
+                .register(registry)
+                .increment();
     }
 
     private void amount(String name, String description, String listing, long microCents) {
-        Counter.builder(name).description(description).tag("listing", listing).register(registry)
+        Counter.builder(name)
+                .description(description)
+                .tag("listing", listing)
+                .register(registry)
                 .increment(microCents);
     }
 
     private void circuit(String state) {
-        Counter.builder("mcpmeter.circuit.transitions").description("Circuits opened and closed")
-                .tag("state", state).register(registry).increment();
+        Counter.builder("mcpmeter.circuit.transitions")
+                .description("Circuits opened and closed")
+                .tag("state", state)
+                .register(registry)
+                .increment();
     }
 }

@@ -25,8 +25,8 @@ public final class InstanceMetrics implements AutoCloseable {
      * @param spooled ledger writes waiting on this instance's disk for MySQL
      * @param redisFallbacks calls rate-limited without Redis since start
      */
-    public InstanceMetrics(MeterRegistry registry, IntSupplier openCircuits, IntSupplier spooled,
-            LongSupplier redisFallbacks) {
+    public InstanceMetrics(
+            MeterRegistry registry, IntSupplier openCircuits, IntSupplier spooled, LongSupplier redisFallbacks) {
         Gauge.builder("mcpmeter.open.circuits", openCircuits::getAsInt)
                 .description("Listings whose upstream circuit is open on this instance")
                 .register(registry);

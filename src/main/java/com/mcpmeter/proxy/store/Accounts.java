@@ -64,7 +64,8 @@ final class Accounts {
             }
         }
         // Project slugs are unique across users: a random suffix keeps two users' "default" apart.
-        String base = name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-+|-+$", "");
+        String base =
+                name.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-+|-+$", "");
         String slug = (base.isEmpty() ? "project" : base.substring(0, Math.min(base.length(), 200))) + "-"
                 + KeyAdmin.randomHex(4);
         try (PreparedStatement ps = c.prepareStatement("""

@@ -29,6 +29,7 @@ final class BatchWriter<T, R> implements AutoCloseable {
     private final LinkedBlockingQueue<Pending<T, R>> queue = new LinkedBlockingQueue<>(CAPACITY);
     /** Writes a batch and answers for each row, in the batch's order. */
     private final Function<List<T>, List<R>> flush;
+
     private final int maxBatch;
     private final Thread writer;
     private volatile boolean closing;

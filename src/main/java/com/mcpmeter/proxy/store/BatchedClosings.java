@@ -32,10 +32,10 @@ final class BatchedClosings implements AutoCloseable {
     private final BatchWriter<Unbilled, Boolean> unbilled;
 
     BatchedClosings(Database db) {
-        this.closings = new BatchWriter<>("ledger-closings", MAX_BATCH,
-                batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
-        this.unbilled = new BatchWriter<>("ledger-unbilled", MAX_BATCH,
-                batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
+        this.closings = new BatchWriter<>(
+                "ledger-closings", MAX_BATCH, batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
+        this.unbilled = new BatchWriter<>(
+                "ledger-unbilled", MAX_BATCH, batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
     }
 
     /** Closes an in-flight call that keeps its charge; false if it was already closed. */
@@ -115,7 +115,8 @@ final class BatchedClosings implements AutoCloseable {
     private static List<Boolean> insertAll(Connection c, List<Unbilled> batch) throws SQLException {
         List<Closing> details = new ArrayList<>(batch.size());
         for (Unbilled u : batch) {
-            long id = MoneyStatements.insertUsage(c, u.row(), u.ending().status(), u.ending().durationMs());
+            long id = MoneyStatements.insertUsage(
+                    c, u.row(), u.ending().status(), u.ending().durationMs());
             details.add(new Closing(id, u.row().requestId(), u.ending()));
         }
         insertDetails(c, details);

@@ -67,13 +67,16 @@ public final class CachedKeyDirectory implements KeyDirectory {
         if (cached != null) {
             return UNKNOWN.equals(cached) ? Optional.empty() : Optional.of(decode(cached));
         }
-        Optional<Principal> found = db.call("look up key", c -> kind == TokenKind.OAUTH
-                ? loadOAuth(c, tokenHash)
-                : loadApiKey(c, tokenHash));
+        Optional<Principal> found = db.call(
+                "look up key", c -> kind == TokenKind.OAUTH ? loadOAuth(c, tokenHash) : loadApiKey(c, tokenHash));
         try {
             Duration life = found.map(this::lifetime).orElse(negativeTtl);
             if (!life.isNegative() && !life.isZero()) {
-                redis.sync().setex(key, Math.max(1, life.toSeconds()), found.map(CachedKeyDirectory::encode).orElse(UNKNOWN));
+                redis.sync()
+                        .setex(
+                                key,
+                                Math.max(1, life.toSeconds()),
+                                found.map(CachedKeyDirectory::encode).orElse(UNKNOWN));
             }
         } catch (RuntimeException e) {
             log.debug("redis unavailable for key cache write: {}", e.getMessage());
@@ -96,7 +99,8 @@ public final class CachedKeyDirectory implements KeyDirectory {
 
     /** Never cache a token past its own expiry. */
     private Duration lifetime(Principal principal) {
-        return principal.expiresAt()
+        return principal
+                .expiresAt()
                 .map(at -> Duration.between(clock.instant(), at))
                 .filter(left -> left.compareTo(ttl) < 0)
                 .orElse(ttl);
@@ -112,8 +116,12 @@ public final class CachedKeyDirectory implements KeyDirectory {
                 if (!rs.next() || rs.getTimestamp(4) != null) {
                     return Optional.empty();
                 }
-                return Optional.of(new Principal(rs.getLong(2), rs.getString(5), OptionalLong.of(rs.getLong(3)),
-                        OptionalLong.of(rs.getLong(1)), Optional.empty()));
+                return Optional.of(new Principal(
+                        rs.getLong(2),
+                        rs.getString(5),
+                        OptionalLong.of(rs.getLong(3)),
+                        OptionalLong.of(rs.getLong(1)),
+                        Optional.empty()));
             }
         }
     }
@@ -133,16 +141,22 @@ public final class CachedKeyDirectory implements KeyDirectory {
                 Timestamp expires = rs.getTimestamp(2);
                 long project = rs.getLong(5);
                 OptionalLong projectId = rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(project);
-                return Optional.of(new Principal(rs.getLong(1), rs.getString(4), projectId, OptionalLong.empty(),
+                return Optional.of(new Principal(
+                        rs.getLong(1),
+                        rs.getString(4),
+                        projectId,
+                        OptionalLong.empty(),
                         Optional.of(expires.toInstant())));
             }
         }
     }
 
     static String encode(Principal p) {
-        return p.userId() + "|" + p.userStatus() + "|" + (p.projectId().isPresent() ? p.projectId().getAsLong() : "")
+        return p.userId() + "|" + p.userStatus() + "|"
+                + (p.projectId().isPresent() ? p.projectId().getAsLong() : "")
                 + "|" + (p.apiKeyId().isPresent() ? p.apiKeyId().getAsLong() : "")
-                + "|" + p.expiresAt().map(at -> Long.toString(at.toEpochMilli())).orElse("");
+                + "|"
+                + p.expiresAt().map(at -> Long.toString(at.toEpochMilli())).orElse("");
     }
 
     static Principal decode(String text) {

@@ -61,6 +61,7 @@ final class ChangePoll implements Runnable {
     private long polledAt;
     /** Start of the first poll whose changes Redis may still hold, or {@link #NONE}. */
     private long redisBehindSince = NONE;
+
     private boolean failing;
 
     ChangePoll(Database db, Redis redis, Revocations revocations, Duration firstLook, LongSupplier nanoTime) {
@@ -90,7 +91,8 @@ final class ChangePoll implements Runnable {
             changes = db.call("poll changes", c -> changes(c, lookBackSeconds(started - from)));
         } catch (StoreUnavailableException e) {
             if (!failing) {
-                log.warn("change poll: database unavailable, cached keys and listings live on their TTLs: {}",
+                log.warn(
+                        "change poll: database unavailable, cached keys and listings live on their TTLs: {}",
                         e.getMessage());
                 failing = true;
             }

@@ -29,6 +29,7 @@ import org.jspecify.annotations.Nullable;
 final class ClosingJournal {
     /** Short, so a start after a kill hands on few closings that had in fact been written. */
     private static final long ROTATE_MILLIS = 1_000;
+
     private static final String PREFIX = "closings.";
 
     private final Path directory;
@@ -111,7 +112,8 @@ final class ClosingJournal {
             }
         }
         generation = Math.max(generation + 1, clock.millis());
-        FileChannel opened = FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        FileChannel opened =
+                FileChannel.open(file(generation), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         current = opened;
         openedAtMillis = clock.millis();
         return opened;

@@ -46,8 +46,8 @@ public final class CreditAdmin {
         return db.inTransaction("book credit", c -> {
             long userId;
             long balance;
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT id, credit_micro_cents FROM users WHERE email = ? FOR UPDATE")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("SELECT id, credit_micro_cents FROM users WHERE email = ? FOR UPDATE")) {
                 ps.setString(1, email);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
@@ -59,8 +59,10 @@ public final class CreditAdmin {
             }
             OptionalLong chained = lastBalanceAfter(c, userId);
             if (balance != chained.orElse(0)) {
-                return new Booking.Refused("the balance " + balance + " µ¢ differs from the ledger's last balance_after "
-                        + chained.orElse(0) + " µ¢; run reconcile and settle the difference first", balance);
+                return new Booking.Refused(
+                        "the balance " + balance + " µ¢ differs from the ledger's last balance_after "
+                                + chained.orElse(0) + " µ¢; run reconcile and settle the difference first",
+                        balance);
             }
             long after;
             try {
@@ -69,11 +71,11 @@ public final class CreditAdmin {
                 return new Booking.Refused("the balance would pass the largest amount a balance can hold", balance);
             }
             if (after < 0) {
-                return new Booking.Refused("the balance would be " + after + " µ¢; a balance never goes negative",
-                        balance);
+                return new Booking.Refused(
+                        "the balance would be " + after + " µ¢; a balance never goes negative", balance);
             }
-            try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE users SET credit_micro_cents = ?, updated_at = NOW() WHERE id = ?")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("UPDATE users SET credit_micro_cents = ?, updated_at = NOW() WHERE id = ?")) {
                 ps.setLong(1, after);
                 ps.setLong(2, userId);
                 ps.executeUpdate();
@@ -82,8 +84,7 @@ public final class CreditAdmin {
                     INSERT INTO credit_transactions
                         (user_id, amount_micro_cents, type, balance_after_micro_cents, description, metadata,
                          created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, '{"booked_by":"mcpmeter-proxy credit"}', NOW(), NOW())""",
-                    Statement.RETURN_GENERATED_KEYS)) {
+                    VALUES (?, ?, ?, ?, ?, '{"booked_by":"mcpmeter-proxy credit"}', NOW(), NOW())""", Statement.RETURN_GENERATED_KEYS)) {
                 ps.setLong(1, userId);
                 ps.setLong(2, amount);
                 ps.setString(3, kind.column());

@@ -4,13 +4,13 @@ import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.sql.SQLTransientException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 
 /**
@@ -43,6 +43,7 @@ public final class Database implements AutoCloseable {
      * means Hikari never has a waiter.
      */
     private final Semaphore permits;
+
     private final DatabaseOutage outage;
 
     public Database(Config.Database config) {
@@ -144,8 +145,10 @@ public final class Database implements AutoCloseable {
 
     private void failFastDuringOutage(String what) {
         if (outage.isDown()) {
-            throw new StoreUnavailableException(what, new SQLTransientConnectionException(
-                    "database unreachable for " + outage.millisDown() + " ms; failing fast until a connection is made"));
+            throw new StoreUnavailableException(
+                    what,
+                    new SQLTransientConnectionException("database unreachable for " + outage.millisDown()
+                            + " ms; failing fast until a connection is made"));
         }
     }
 
@@ -172,9 +175,11 @@ public final class Database implements AutoCloseable {
     private void acquire(String what) {
         try {
             if (!permits.tryAcquire(PERMIT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                throw new StoreUnavailableException(what, new SQLTransientException("no database connection free within "
-                        + PERMIT_TIMEOUT_MS + " ms (pool " + pool.getMaximumPoolSize() + ", waiting "
-                        + permits.getQueueLength() + ")"));
+                throw new StoreUnavailableException(
+                        what,
+                        new SQLTransientException("no database connection free within "
+                                + PERMIT_TIMEOUT_MS + " ms (pool " + pool.getMaximumPoolSize() + ", waiting "
+                                + permits.getQueueLength() + ")"));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 final class DatabaseOutage implements AutoCloseable {
     /** Paces a probe whose attempt failed without waiting (the pool answered at once). */
     private static final long MIN_ATTEMPT_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+
     private static final Logger log = LoggerFactory.getLogger(DatabaseOutage.class);
 
     @FunctionalInterface

@@ -69,8 +69,9 @@ final class FreeCalls {
         return false;
     }
 
-    private static void recordGrant(Connection c, String requestId, long mcpId, long userId, String month, int granted,
-            int allowance) throws SQLException {
+    private static void recordGrant(
+            Connection c, String requestId, long mcpId, long userId, String month, int granted, int allowance)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO proxy_free_grants
                     (request_id, mcp_id, user_id, period_year_month, free_calls, allowance, created_at)

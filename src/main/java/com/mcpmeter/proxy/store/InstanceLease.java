@@ -63,15 +63,22 @@ public final class InstanceLease implements AutoCloseable {
      * owner of what it debits, and so leaves it alone).
      */
     public static InstanceLease register(Database db, Path spoolDirectory, Config.Lease config) {
-        InstanceLease lease = new InstanceLease(db, UUID.randomUUID().toString(), spoolIdentity(spoolDirectory), config);
+        InstanceLease lease =
+                new InstanceLease(db, UUID.randomUUID().toString(), spoolIdentity(spoolDirectory), config);
         try {
             db.call("register instance", lease::renew);
-            log.info("instance {} registered (spool {}, lease {} s)", lease.id, lease.spool, config.lease().toSeconds());
+            log.info(
+                    "instance {} registered (spool {}, lease {} s)",
+                    lease.id,
+                    lease.spool,
+                    config.lease().toSeconds());
         } catch (StoreUnavailableException e) {
             if (e.getCause() instanceof SQLSyntaxErrorException missing) {
                 // Every debit would fail on proxy_inflight too: refuse to start rather than answer 503s.
-                throw new IllegalStateException("proxy_instances or proxy_inflight is missing or outdated in database"
-                        + " (" + missing.getMessage() + "): apply schema.sql, then start again", e);
+                throw new IllegalStateException(
+                        "proxy_instances or proxy_inflight is missing or outdated in database" + " ("
+                                + missing.getMessage() + "): apply schema.sql, then start again",
+                        e);
             }
             log.warn("instance {} not registered yet, the heartbeat will: {}", lease.id, e.getMessage());
             lease.failing = true;
@@ -148,7 +155,8 @@ public final class InstanceLease implements AutoCloseable {
             changed = ps.executeUpdate();
         }
         if (startedAt == null) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT started_at FROM proxy_instances WHERE instance_id = ?")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("SELECT started_at FROM proxy_instances WHERE instance_id = ?")) {
                 ps.setString(1, id);
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
@@ -217,7 +225,8 @@ public final class InstanceLease implements AutoCloseable {
         try (PreparedStatement ps = c.prepareStatement("SELECT i.usage_event_id FROM proxy_inflight i"
                 + " JOIN usage_events e ON e.id = i.usage_event_id"
                 + " LEFT JOIN proxy_instances n ON n.instance_id = i.instance_id"
-                + " WHERE e.status <> ? AND (i.instance_id = ? OR n.handed_over_at IS NOT NULL) LIMIT " + PURGE_BATCH)) {
+                + " WHERE e.status <> ? AND (i.instance_id = ? OR n.handed_over_at IS NOT NULL) LIMIT "
+                + PURGE_BATCH)) {
             ps.setInt(1, MoneyStatements.IN_FLIGHT);
             ps.setString(2, id);
             List<Long> ids = new ArrayList<>();

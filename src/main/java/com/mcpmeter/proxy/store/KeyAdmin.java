@@ -24,6 +24,7 @@ import org.jspecify.annotations.Nullable;
 public final class KeyAdmin {
     /** Characters of a token kept in {@code key_prefix}, so that an operator can tell keys apart. */
     public static final int PREFIX_LENGTH = 16;
+
     private static final int TOKEN_BYTES = 16;
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -33,8 +34,15 @@ public final class KeyAdmin {
         this.db = db;
     }
 
-    public record Created(long id, String token, String prefix, long userId, boolean userCreated, long projectId,
-            String projectSlug, boolean projectCreated) {}
+    public record Created(
+            long id,
+            String token,
+            String prefix,
+            long userId,
+            boolean userCreated,
+            long projectId,
+            String projectSlug,
+            boolean projectCreated) {}
 
     /** A key of the consumer's project (user and project are made if missing). {@code test}: a mcpm_test_ key. */
     public Created create(String consumerEmail, String projectName, @Nullable String name, boolean test) {
@@ -54,8 +62,15 @@ public final class KeyAdmin {
                 ps.setString(5, TokenHash.of(token));
                 ps.setString(6, env);
                 ps.executeUpdate();
-                return new Created(Accounts.generatedId(ps), token, prefix, user.id(), user.created(), project.id(),
-                        project.slug(), project.created());
+                return new Created(
+                        Accounts.generatedId(ps),
+                        token,
+                        prefix,
+                        user.id(),
+                        user.created(),
+                        project.id(),
+                        project.slug(),
+                        project.created());
             }
         });
     }
@@ -87,8 +102,9 @@ public final class KeyAdmin {
                 case Selector.ByToken _ -> "key_hash = ?";
                 case Selector.ByPrefix _ -> "key_prefix LIKE CONCAT(?, '%')";
             };
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT id, key_prefix, key_hash, revoked_at FROM api_keys WHERE " + where + " LIMIT 2 FOR UPDATE")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("SELECT id, key_prefix, key_hash, revoked_at FROM api_keys WHERE " + where
+                            + " LIMIT 2 FOR UPDATE")) {
                 switch (selector) {
                     case Selector.ById(long id) -> ps.setLong(1, id);
                     case Selector.ByToken(String token) -> ps.setString(1, TokenHash.of(token));
@@ -120,8 +136,8 @@ public final class KeyAdmin {
     }
 
     private static int countPrefix(Connection c, String prefix) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT COUNT(*) FROM api_keys WHERE key_prefix LIKE CONCAT(?, '%')")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT COUNT(*) FROM api_keys WHERE key_prefix LIKE CONCAT(?, '%')")) {
             ps.setString(1, escapeLike(prefix));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -142,8 +158,16 @@ public final class KeyAdmin {
         return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
     }
 
-    public record Key(long id, String prefix, String consumer, String project, Optional<String> name, String env,
-            Instant createdAt, Optional<Instant> lastUsedAt, Optional<Instant> revokedAt) {}
+    public record Key(
+            long id,
+            String prefix,
+            String consumer,
+            String project,
+            Optional<String> name,
+            String env,
+            Instant createdAt,
+            Optional<Instant> lastUsedAt,
+            Optional<Instant> revokedAt) {}
 
     /** Keys, newest first: of one consumer, or all when {@code consumerEmail} is empty. */
     public List<Key> list(Optional<String> consumerEmail, boolean includeRevoked) {
@@ -160,9 +184,16 @@ public final class KeyAdmin {
                 List<Key> keys = new ArrayList<>();
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        keys.add(new Key(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                                Optional.ofNullable(rs.getString(5)), rs.getString(6), instant(rs, 7).orElse(Instant.EPOCH),
-                                instant(rs, 8), instant(rs, 9)));
+                        keys.add(new Key(
+                                rs.getLong(1),
+                                rs.getString(2),
+                                rs.getString(3),
+                                rs.getString(4),
+                                Optional.ofNullable(rs.getString(5)),
+                                rs.getString(6),
+                                instant(rs, 7).orElse(Instant.EPOCH),
+                                instant(rs, 8),
+                                instant(rs, 9)));
                     }
                 }
                 return keys;

@@ -109,8 +109,8 @@ final class LedgerSpool {
             text.append(SpoolLines.encode(entry)).append('\n');
         }
         synchronized (lock) {
-            try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.APPEND)) {
+            try (FileChannel out = FileChannel.open(
+                    file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
                 ByteBuffer buffer = ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8));
                 while (buffer.hasRemaining()) {
                     out.write(buffer);
@@ -176,8 +176,8 @@ final class LedgerSpool {
         for (Entry entry : left) {
             text.append(SpoolLines.encode(entry)).append('\n');
         }
-        try (FileChannel out = FileChannel.open(next, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel out = FileChannel.open(
+                next, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             out.write(ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
             out.force(false);
         }
@@ -201,8 +201,12 @@ final class LedgerSpool {
         byte[] line = (SpoolLines.encode(entry) + "\n").getBytes(StandardCharsets.UTF_8);
         synchronized (lock) {
             try {
-                Files.write(file.resolveSibling("ledger.spool.rejected"), line, StandardOpenOption.CREATE,
-                        StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+                Files.write(
+                        file.resolveSibling("ledger.spool.rejected"),
+                        line,
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE,
+                        StandardOpenOption.APPEND);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the rejected spool entries", e);
             }

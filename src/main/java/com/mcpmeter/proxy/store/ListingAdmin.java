@@ -37,17 +37,30 @@ public final class ListingAdmin {
      * timeout of 0 is stored as NULL: the operator's default applies. {@code headers} replaces the
      * whole set of publisher headers.
      */
-    public record Settings(Optional<String> name, Optional<String> category, Optional<String> upstreamUrl,
-            Optional<String> transport, OptionalInt freeCalls, OptionalInt ratePerMinute, OptionalInt ratePerDay,
-            OptionalInt timeoutSeconds, Optional<Map<String, String>> headers) {
+    public record Settings(
+            Optional<String> name,
+            Optional<String> category,
+            Optional<String> upstreamUrl,
+            Optional<String> transport,
+            OptionalInt freeCalls,
+            OptionalInt ratePerMinute,
+            OptionalInt ratePerDay,
+            OptionalInt timeoutSeconds,
+            Optional<Map<String, String>> headers) {
         public Settings {
             headers = headers.map(Map::copyOf);
         }
 
         public boolean isEmpty() {
-            return name.isEmpty() && category.isEmpty() && upstreamUrl.isEmpty() && transport.isEmpty()
-                    && freeCalls.isEmpty() && ratePerMinute.isEmpty() && ratePerDay.isEmpty()
-                    && timeoutSeconds.isEmpty() && headers.isEmpty();
+            return name.isEmpty()
+                    && category.isEmpty()
+                    && upstreamUrl.isEmpty()
+                    && transport.isEmpty()
+                    && freeCalls.isEmpty()
+                    && ratePerMinute.isEmpty()
+                    && ratePerDay.isEmpty()
+                    && timeoutSeconds.isEmpty()
+                    && headers.isEmpty();
         }
     }
 
@@ -58,7 +71,12 @@ public final class ListingAdmin {
     }
 
     /** A listing of {@code publisherEmail} (a publisher user is made if there is none), with its prices. */
-    public Created create(String slug, String publisherEmail, String status, Settings settings, long defaultPrice,
+    public Created create(
+            String slug,
+            String publisherEmail,
+            String status,
+            Settings settings,
+            long defaultPrice,
             Map<String, Long> toolPrices) {
         return db.inTransaction("create listing", c -> {
             if (ListingPrices.lockListing(c, slug).isPresent()) {
@@ -76,7 +94,8 @@ public final class ListingAdmin {
                 ps.setString(3, settings.name().orElse(slug));
                 ps.setString(4, settings.category().orElse("tools"));
                 ps.setString(5, settings.upstreamUrl().orElse(null));
-                ps.setString(6, settings.headers().map(ListingAdmin::headersJson).orElse(null));
+                ps.setString(
+                        6, settings.headers().map(ListingAdmin::headersJson).orElse(null));
                 ps.setString(7, settings.transport().orElse("streamable"));
                 ps.setString(8, status);
                 ps.setInt(9, settings.freeCalls().orElse(0));
@@ -104,13 +123,15 @@ public final class ListingAdmin {
         settings.category().ifPresent(v -> add(columns, values, "category", v));
         settings.upstreamUrl().ifPresent(v -> add(columns, values, "upstream_url", v));
         settings.transport().ifPresent(v -> add(columns, values, "transport", v));
-        settings.headers().ifPresent(v -> add(columns, values, "upstream_headers", v.isEmpty() ? null : headersJson(v)));
+        settings.headers()
+                .ifPresent(v -> add(columns, values, "upstream_headers", v.isEmpty() ? null : headersJson(v)));
         settings.freeCalls().ifPresent(v -> add(columns, values, "free_calls_per_consumer", v));
         settings.ratePerMinute().ifPresent(v -> add(columns, values, "rate_limit_per_minute", v == 0 ? null : v));
         settings.ratePerDay().ifPresent(v -> add(columns, values, "rate_limit_per_day", v == 0 ? null : v));
         settings.timeoutSeconds().ifPresent(v -> add(columns, values, "upstream_timeout_seconds", v == 0 ? null : v));
         // Column names come from the fixed list above, never from input; values are bound.
-        String sql = "UPDATE mcps SET " + String.join("", columns.stream().map(col -> col + " = ?, ").toList())
+        String sql = "UPDATE mcps SET "
+                + String.join("", columns.stream().map(col -> col + " = ?, ").toList())
                 + "updated_at = NOW() WHERE slug = ?";
         return db.inTransaction("update listing", c -> {
             try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -148,8 +169,8 @@ public final class ListingAdmin {
             if (!from.contains(current.get())) {
                 return new StatusChange.Refused(current.get());
             }
-            try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE mcps SET status = ?, updated_at = NOW() WHERE slug = ?")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("UPDATE mcps SET status = ?, updated_at = NOW() WHERE slug = ?")) {
                 ps.setString(1, to);
                 ps.setString(2, slug);
                 ps.executeUpdate();
@@ -167,7 +188,8 @@ public final class ListingAdmin {
         }
     }
 
-    private static void add(List<String> columns, List<@Nullable Object> values, String column, @Nullable Object value) {
+    private static void add(
+            List<String> columns, List<@Nullable Object> values, String column, @Nullable Object value) {
         columns.add(column);
         values.add(value);
     }

@@ -26,9 +26,21 @@ public final class ListingPrices {
     }
 
     /** A listing as the operator sees it; publisher header values are secrets and are not shown. */
-    public record View(long id, String slug, String name, String publisher, String status, Optional<String> upstreamUrl,
-            String transport, int freeCalls, OptionalInt ratePerMinute, OptionalInt ratePerDay,
-            OptionalInt timeoutSeconds, List<String> headerNames, long defaultPrice, Map<String, Long> toolPrices) {
+    public record View(
+            long id,
+            String slug,
+            String name,
+            String publisher,
+            String status,
+            Optional<String> upstreamUrl,
+            String transport,
+            int freeCalls,
+            OptionalInt ratePerMinute,
+            OptionalInt ratePerDay,
+            OptionalInt timeoutSeconds,
+            List<String> headerNames,
+            long defaultPrice,
+            Map<String, Long> toolPrices) {
         public View {
             headerNames = List.copyOf(headerNames);
             toolPrices = Map.copyOf(toolPrices);
@@ -45,8 +57,8 @@ public final class ListingPrices {
      *
      * @return the listing afterwards; empty when there is no such listing
      */
-    public Optional<View> price(String slug, java.util.OptionalLong defaultPrice, Map<String, Long> toolPrices,
-            Set<String> removeTools) {
+    public Optional<View> price(
+            String slug, java.util.OptionalLong defaultPrice, Map<String, Long> toolPrices, Set<String> removeTools) {
         return db.inTransaction("price listing", c -> {
             Optional<Long> id = lockListing(c, slug);
             if (id.isEmpty()) {
@@ -59,8 +71,8 @@ public final class ListingPrices {
                 setTool(c, id.get(), tool.getKey(), tool.getValue());
             }
             for (String tool : removeTools) {
-                try (PreparedStatement ps = c.prepareStatement(
-                        "DELETE FROM pricing_rules WHERE mcp_id = ? AND tool_name = ?")) {
+                try (PreparedStatement ps =
+                        c.prepareStatement("DELETE FROM pricing_rules WHERE mcp_id = ? AND tool_name = ?")) {
                     ps.setLong(1, id.get());
                     ps.setString(2, tool);
                     ps.executeUpdate();
@@ -164,11 +176,22 @@ public final class ListingPrices {
                         }
                     }
                 }
-                return Optional.of(new View(id, slug, rs.getString(2), rs.getString(3), rs.getString(4),
-                        Optional.ofNullable(rs.getString(5)), rs.getString(6), rs.getInt(7), optionalInt(rs, 8),
-                        optionalInt(rs, 9), optionalInt(rs, 10),
-                        List.copyOf(new java.util.TreeSet<>(SqlDirectory.headers(rs.getString(11)).keySet())),
-                        defaultPrice, tools));
+                return Optional.of(new View(
+                        id,
+                        slug,
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getString(4),
+                        Optional.ofNullable(rs.getString(5)),
+                        rs.getString(6),
+                        rs.getInt(7),
+                        optionalInt(rs, 8),
+                        optionalInt(rs, 9),
+                        optionalInt(rs, 10),
+                        List.copyOf(new java.util.TreeSet<>(
+                                SqlDirectory.headers(rs.getString(11)).keySet())),
+                        defaultPrice,
+                        tools));
             }
         }
     }

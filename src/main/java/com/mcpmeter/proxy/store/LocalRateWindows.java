@@ -101,11 +101,17 @@ final class LocalRateWindows implements RateWindows {
             long inMinute = minute.dropBefore(MINUTE.oldestBucket(nowMillis));
             long inDay = day.dropBefore(DAY.oldestBucket(nowMillis));
             if (inMinute + calls > minuteLimit) {
-                return Decision.refuse(minute.waitMillis(inMinute, minuteLimit, calls, MINUTE, nowMillis),
-                        MINUTE.name(), minuteLimit, windows(nowMillis, minuteLimit, inMinute, dayLimit, inDay));
+                return Decision.refuse(
+                        minute.waitMillis(inMinute, minuteLimit, calls, MINUTE, nowMillis),
+                        MINUTE.name(),
+                        minuteLimit,
+                        windows(nowMillis, minuteLimit, inMinute, dayLimit, inDay));
             }
             if (inDay + calls > dayLimit) {
-                return Decision.refuse(day.waitMillis(inDay, dayLimit, calls, DAY, nowMillis), DAY.name(), dayLimit,
+                return Decision.refuse(
+                        day.waitMillis(inDay, dayLimit, calls, DAY, nowMillis),
+                        DAY.name(),
+                        dayLimit,
                         windows(nowMillis, minuteLimit, inMinute, dayLimit, inDay));
             }
             minute.count(MINUTE.bucketOf(nowMillis), calls);
@@ -113,13 +119,17 @@ final class LocalRateWindows implements RateWindows {
             return Decision.allow(windows(nowMillis, minuteLimit, inMinute + calls, dayLimit, inDay + calls));
         }
 
-        private List<RateWindows.Window> windows(long nowMillis, int minuteLimit, long inMinute, int dayLimit,
-                long inDay) {
+        private List<RateWindows.Window> windows(
+                long nowMillis, int minuteLimit, long inMinute, int dayLimit, long inDay) {
             return List.of(
-                    RateWindows.Window.of(MINUTE.name(), minuteLimit, MINUTE.lengthMillis(), inMinute,
+                    RateWindows.Window.of(
+                            MINUTE.name(),
+                            minuteLimit,
+                            MINUTE.lengthMillis(),
+                            inMinute,
                             minute.resetMillis(MINUTE, nowMillis)),
-                    RateWindows.Window.of(DAY.name(), dayLimit, DAY.lengthMillis(), inDay,
-                            day.resetMillis(DAY, nowMillis)));
+                    RateWindows.Window.of(
+                            DAY.name(), dayLimit, DAY.lengthMillis(), inDay, day.resetMillis(DAY, nowMillis)));
         }
 
         /** Forgets what has left the windows; true when nothing is left. */
@@ -200,7 +210,8 @@ final class LocalRateWindows implements RateWindows {
         long resetMillis(Window window, long nowMillis) {
             return size == 0
                     ? 0
-                    : (index[0] + window.lengthMillis() / window.bucketMillis() + 1) * window.bucketMillis() - nowMillis;
+                    : (index[0] + window.lengthMillis() / window.bucketMillis() + 1) * window.bucketMillis()
+                            - nowMillis;
         }
 
         boolean isEmpty() {

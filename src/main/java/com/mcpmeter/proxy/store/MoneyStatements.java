@@ -40,7 +40,8 @@ final class MoneyStatements {
             if (ps.executeUpdate() != 1) {
                 return OptionalLong.empty();
             }
-            return OptionalLong.of(ps.unwrap(com.mysql.cj.jdbc.StatementImpl.class).getLastInsertID());
+            return OptionalLong.of(
+                    ps.unwrap(com.mysql.cj.jdbc.StatementImpl.class).getLastInsertID());
         }
     }
 
@@ -61,8 +62,7 @@ final class MoneyStatements {
     }
 
     /** The cap is read live from projects, so a cap changed in the web app applies at once. */
-    static boolean addToProjectSpend(Connection c, long projectId, YearMonth period, long amount)
-            throws SQLException {
+    static boolean addToProjectSpend(Connection c, long projectId, YearMonth period, long amount) throws SQLException {
         String sql = """
                 UPDATE proxy_project_spend s JOIN projects p ON p.id = s.project_id
                    SET s.spent_micro_cents = s.spent_micro_cents + ?, s.updated_at = NOW()
@@ -144,8 +144,16 @@ final class MoneyStatements {
         }
     }
 
-    static void insertTransaction(Connection c, long userId, long amount, String type, long usageEventId,
-            long balanceAfter, UsageRow row, String description) throws SQLException {
+    static void insertTransaction(
+            Connection c,
+            long userId,
+            long amount,
+            String type,
+            long usageEventId,
+            long balanceAfter,
+            UsageRow row,
+            String description)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 INSERT INTO credit_transactions
                     (user_id, amount_micro_cents, type, reference_type, reference_id, balance_after_micro_cents,
@@ -182,7 +190,8 @@ final class MoneyStatements {
             ps.setString(4, period.toString());
             ps.executeUpdate();
         }
-        insertTransaction(c, row.userId(), amount, "refund", usageEventId, balanceAfter, row, "refund: call not delivered");
+        insertTransaction(
+                c, row.userId(), amount, "refund", usageEventId, balanceAfter, row, "refund: call not delivered");
     }
 
     /**
@@ -190,8 +199,8 @@ final class MoneyStatements {
      * only once that run is known to be over (see {@link InstanceLease}), never by its age alone.
      */
     static void insertOwner(Connection c, long usageEventId, String instanceId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)")) {
             ps.setLong(1, usageEventId);
             ps.setString(2, instanceId);
             ps.executeUpdate();

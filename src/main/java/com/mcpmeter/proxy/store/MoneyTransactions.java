@@ -47,8 +47,8 @@ final class MoneyTransactions {
             long[] spentAndCap = MoneyStatements.spentAndCap(c, row.projectId(), period);
             return new DebitResult.CapReached(spentAndCap[0], spentAndCap[1]);
         }
-        MoneyStatements.insertTransaction(c, row.userId(), -amount, "usage", usageId, balanceAfter.getAsLong(), row,
-                "tool call");
+        MoneyStatements.insertTransaction(
+                c, row.userId(), -amount, "usage", usageId, balanceAfter.getAsLong(), row, "tool call");
         return new DebitResult.Debited(usageId, balanceAfter.getAsLong());
     }
 
@@ -84,8 +84,8 @@ final class MoneyTransactions {
         if (close.refund() > 0) {
             MoneyStatements.refund(c, close.usageEventId(), row, close.period(), close.refund());
         }
-        BatchedClosings.insertDetails(c,
-                List.of(new BatchedClosings.Closing(close.usageEventId(), row.requestId(), close.ending())));
+        BatchedClosings.insertDetails(
+                c, List.of(new BatchedClosings.Closing(close.usageEventId(), row.requestId(), close.ending())));
         return true;
     }
 
@@ -138,7 +138,13 @@ final class MoneyTransactions {
                 usageEventId = rs.getLong(1);
             }
         }
-        return settle(c, new LedgerSpool.Entry.Close(usageEventId, row, u.period(),
-                new Ending(STORE_UNAVAILABLE_STATUS, 0, 0, 0), row.billedMicroCents()));
+        return settle(
+                c,
+                new LedgerSpool.Entry.Close(
+                        usageEventId,
+                        row,
+                        u.period(),
+                        new Ending(STORE_UNAVAILABLE_STATUS, 0, 0, 0),
+                        row.billedMicroCents()));
     }
 }

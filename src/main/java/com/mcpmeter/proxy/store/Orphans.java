@@ -60,7 +60,8 @@ public final class Orphans {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Optional<String> instance = Optional.ofNullable(rs.getString("instance_id"));
-                    boolean abandoned = instance.map(abandon.instances()::contains).orElse(abandon.unowned());
+                    boolean abandoned =
+                            instance.map(abandon.instances()::contains).orElse(abandon.unowned());
                     State state;
                     if (instance.isEmpty() || !rs.getBoolean("registered")) {
                         state = abandoned ? State.OVER : State.OWNER_UNKNOWN;
@@ -71,9 +72,12 @@ public final class Orphans {
                     }
                     String owner = instance.isEmpty()
                             ? "no instance (debited before leases)"
-                            : "instance " + instance.get() + (rs.getString("spool") == null ? " (never registered)"
-                                    : " on " + rs.getString("spool") + ", lease until "
-                                            + rs.getTimestamp("lease_until").toInstant());
+                            : "instance " + instance.get()
+                                    + (rs.getString("spool") == null
+                                            ? " (never registered)"
+                                            : " on " + rs.getString("spool") + ", lease until "
+                                                    + rs.getTimestamp("lease_until")
+                                                            .toInstant());
                     found.add(new InFlight(rs.getLong("id"), instance, state, owner));
                 }
             }
@@ -88,15 +92,21 @@ public final class Orphans {
             String remedy = switch (d.state()) {
                 case LIVE -> null;
                 case OVER -> "its call is over: --repair refunds it";
-                case AWAITING_HANDOVER -> "its closing may wait in that instance's journal or spool: start it again on"
-                        + " its SPOOL_DIR, or give those up with --repair --abandon-instance " + d.instanceId().orElseThrow();
-                case OWNER_UNKNOWN -> d.instanceId().isPresent()
-                        ? "--repair --abandon-instance " + d.instanceId().get() + " refunds it if that instance is dead"
-                        : "--repair --abandon-unowned refunds it once no proxy from before leases runs";
+                case AWAITING_HANDOVER ->
+                    "its closing may wait in that instance's journal or spool: start it again on"
+                            + " its SPOOL_DIR, or give those up with --repair --abandon-instance "
+                            + d.instanceId().orElseThrow();
+                case OWNER_UNKNOWN ->
+                    d.instanceId().isPresent()
+                            ? "--repair --abandon-instance " + d.instanceId().get()
+                                    + " refunds it if that instance is dead"
+                            : "--repair --abandon-unowned refunds it once no proxy from before leases runs";
             };
             if (remedy != null) {
-                found.add(new Reconciler.Violation("every debit ends",
-                        "usage_event " + d.usageEventId() + " is still in flight, owned by " + d.owner() + "; " + remedy));
+                found.add(new Reconciler.Violation(
+                        "every debit ends",
+                        "usage_event " + d.usageEventId() + " is still in flight, owned by " + d.owner() + "; "
+                                + remedy));
             }
         }
         return found;

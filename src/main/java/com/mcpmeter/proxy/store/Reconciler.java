@@ -33,7 +33,8 @@ public final class Reconciler {
     private record Check(String invariant, String sql, boolean ranged) {}
 
     private static final List<Check> CHECKS = List.of(
-            new Check("balance >= 0",
+            new Check(
+                    "balance >= 0",
                     "SELECT CONCAT('user ', id, ' balance ', credit_micro_cents) FROM users WHERE credit_micro_cents < 0",
                     false),
             new Check("balance = sum of ledger", """
@@ -89,8 +90,7 @@ public final class Reconciler {
                       LEFT JOIN (SELECT mcp_id, user_id, period_year_month, MAX(allowance) AS allowance
                                    FROM proxy_free_grants GROUP BY mcp_id, user_id, period_year_month) g
                         ON g.mcp_id = u.mcp_id AND g.user_id = u.user_id AND g.period_year_month = u.period_year_month
-                     WHERE u.free_calls_used > GREATEST(m.free_calls_per_consumer, COALESCE(g.allowance, 0))""",
-                    false),
+                     WHERE u.free_calls_used > GREATEST(m.free_calls_per_consumer, COALESCE(g.allowance, 0))""", false),
             // The calls' own grants, not the counter (which a reset can make lie): a month's grants
             // never pass the highest allowance they were granted under (each was granted while fewer
             // than its allowance had been), so a lowered allowance is no false alarm.
@@ -117,8 +117,7 @@ public final class Reconciler {
                       FROM credit_transactions
                      WHERE reference_type = 'usage_event' AND created_at BETWEEN ? AND ?
                      GROUP BY reference_id
-                    HAVING MAX(CASE WHEN type = 'usage' THEN id END) > MIN(CASE WHEN type = 'refund' THEN id END)""",
-                    true),
+                    HAVING MAX(CASE WHEN type = 'usage' THEN id END) > MIN(CASE WHEN type = 'refund' THEN id END)""", true),
             // Grouped over the whole ledger and ranged by the refund's time, so a range that starts
             // between a debit and its refund is no false alarm.
             new Check("every refund has its debit", """
@@ -126,8 +125,7 @@ public final class Reconciler {
                       FROM credit_transactions
                      WHERE reference_type = 'usage_event'
                      GROUP BY reference_id
-                    HAVING SUM(type = 'usage') = 0 AND SUM(type = 'refund') > 0 AND MAX(created_at) BETWEEN ? AND ?""",
-                    true),
+                    HAVING SUM(type = 'usage') = 0 AND SUM(type = 'refund') > 0 AND MAX(created_at) BETWEEN ? AND ?""", true),
             new Check("one debit per request id", """
                     SELECT CONCAT('request ', e.request_id, ' has ', COUNT(*), ' debits')
                       FROM credit_transactions t JOIN usage_events e ON e.id = t.reference_id
@@ -186,8 +184,11 @@ public final class Reconciler {
      * @return how many were refunded
      */
     public int refundStale(Duration staleAfter, Instant now, Orphans.Abandon abandon) {
-        List<Long> ids = db.call("find stale debits", c -> Orphans.calledBefore(c, now.minus(staleAfter), abandon))
-                .stream().filter(d -> d.state() == Orphans.State.OVER).map(Orphans.InFlight::usageEventId).toList();
+        List<Long> ids =
+                db.call("find stale debits", c -> Orphans.calledBefore(c, now.minus(staleAfter), abandon)).stream()
+                        .filter(d -> d.state() == Orphans.State.OVER)
+                        .map(Orphans.InFlight::usageEventId)
+                        .toList();
         int repaired = 0;
         for (long id : ids) {
             if (db.inTransaction("refund stale debit", c -> refundOne(c, id))) {
@@ -212,8 +213,18 @@ public final class Reconciler {
                 if (!rs.next()) {
                     return false;
                 }
-                row = new Ledger.UsageRow(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4),
-                        OptionalLong.empty(), "", "", "", rs.getTimestamp(5).toInstant(), rs.getLong(6), 0);
+                row = new Ledger.UsageRow(
+                        rs.getString(1),
+                        rs.getLong(2),
+                        rs.getLong(3),
+                        rs.getLong(4),
+                        OptionalLong.empty(),
+                        "",
+                        "",
+                        "",
+                        rs.getTimestamp(5).toInstant(),
+                        rs.getLong(6),
+                        0);
             }
         }
         MoneyStatements.lockUser(c, row.userId());
@@ -228,8 +239,12 @@ public final class Reconciler {
             }
         }
         if (row.billedMicroCents() > 0) {
-            MoneyStatements.refund(c, usageEventId, row,
-                    YearMonth.from(row.calledAt().atZone(ZoneOffset.UTC)), row.billedMicroCents());
+            MoneyStatements.refund(
+                    c,
+                    usageEventId,
+                    row,
+                    YearMonth.from(row.calledAt().atZone(ZoneOffset.UTC)),
+                    row.billedMicroCents());
         }
         return true;
     }

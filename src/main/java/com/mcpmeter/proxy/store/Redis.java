@@ -8,10 +8,10 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import io.lettuce.core.pubsub.RedisPubSubAdapter;
-import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
 import io.lettuce.core.metrics.MicrometerOptions;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -57,14 +57,15 @@ public final class Redis implements AutoCloseable {
             uri.withPassword(config.password().toCharArray());
         }
         ClientResources.Builder resources = ClientResources.builder();
-        registry.ifPresent(r -> resources.commandLatencyRecorder(
-                new MicrometerCommandLatencyRecorder(r, MicrometerOptions.create())));
+        registry.ifPresent(r ->
+                resources.commandLatencyRecorder(new MicrometerCommandLatencyRecorder(r, MicrometerOptions.create())));
         this.resources = resources.build();
         this.client = RedisClient.create(this.resources, uri.build());
         client.setOptions(ClientOptions.builder()
                 .autoReconnect(true)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+                .socketOptions(
+                        SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
                 .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
                 .build());
         this.prefix = config.keyPrefix();

@@ -34,6 +34,7 @@ public final class RedisRateWindows implements RateWindows {
     private final AtomicLong fallbacks = new AtomicLong();
     /** Whether the local limiter is deciding; each flip is logged, one line as an outage starts and one as it ends. */
     private final AtomicBoolean fallingBack = new AtomicBoolean();
+
     private volatile @Nullable String sha;
 
     /** @param instances how many proxies share the limits ({@code PROXY_INSTANCES}) */
@@ -45,15 +46,21 @@ public final class RedisRateWindows implements RateWindows {
     @Override
     public Decision acquire(String subject, int perMinute, int perDay, int calls, Instant now) {
         String[] keys = {redis.key("rl:m:" + subject), redis.key("rl:d:" + subject)};
-        String[] args = {Long.toString(now.toEpochMilli()), Integer.toString(perMinute), Integer.toString(perDay),
-            Integer.toString(calls)};
+        String[] args = {
+            Long.toString(now.toEpochMilli()),
+            Integer.toString(perMinute),
+            Integer.toString(perDay),
+            Integer.toString(calls)
+        };
         List<Long> answer;
         try {
             answer = run(keys, args);
         } catch (RuntimeException e) {
             long count = fallbacks.incrementAndGet();
             if (fallingBack.compareAndSet(false, true)) {
-                log.warn("rate_limits=local fallback_decisions={} cause=\"redis unavailable: {}\"", count,
+                log.warn(
+                        "rate_limits=local fallback_decisions={} cause=\"redis unavailable: {}\"",
+                        count,
                         e.getMessage());
             }
             return local.acquire(subject, perMinute, perDay, calls, now);
@@ -64,10 +71,18 @@ public final class RedisRateWindows implements RateWindows {
         local.expireIdle(now); // so the outage's local windows do not outlive it
         // sliding-window.lua: {allowed, retry ms, refusing window, minute counted, minute reset ms, day …}
         List<Window> windows = List.of(
-                Window.of(LocalRateWindows.MINUTE.name(), perMinute, LocalRateWindows.MINUTE.lengthMillis(),
-                        answer.get(3), answer.get(4)),
-                Window.of(LocalRateWindows.DAY.name(), perDay, LocalRateWindows.DAY.lengthMillis(),
-                        answer.get(5), answer.get(6)));
+                Window.of(
+                        LocalRateWindows.MINUTE.name(),
+                        perMinute,
+                        LocalRateWindows.MINUTE.lengthMillis(),
+                        answer.get(3),
+                        answer.get(4)),
+                Window.of(
+                        LocalRateWindows.DAY.name(),
+                        perDay,
+                        LocalRateWindows.DAY.lengthMillis(),
+                        answer.get(5),
+                        answer.get(6)));
         if (answer.get(0) == 1L) {
             return Decision.allow(windows);
         }

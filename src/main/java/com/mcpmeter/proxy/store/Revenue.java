@@ -61,8 +61,14 @@ public final class Revenue {
                 List<Line> lines = new ArrayList<>();
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        lines.add(new Line(rs.getString(1), rs.getString(2), rs.getLong(3),
-                                exact(rs, 4), exact(rs, 5), exact(rs, 6), exact(rs, 7)));
+                        lines.add(new Line(
+                                rs.getString(1),
+                                rs.getString(2),
+                                rs.getLong(3),
+                                exact(rs, 4),
+                                exact(rs, 5),
+                                exact(rs, 6),
+                                exact(rs, 7)));
                     }
                 }
                 return lines;

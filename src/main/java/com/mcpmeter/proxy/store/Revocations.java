@@ -59,25 +59,30 @@ public final class Revocations implements AutoCloseable {
      * Subscribes to the channel and starts polling MySQL every {@code caches.changePoll()} (not at
      * all when that is zero: then only pushed messages and the TTLs apply).
      */
-    public static Revocations start(Database db, Redis redis, CachedKeyDirectory keys, SqlDirectory listings,
-            Config.Caches caches) {
+    public static Revocations start(
+            Database db, Redis redis, CachedKeyDirectory keys, SqlDirectory listings, Config.Caches caches) {
         Revocations revocations = new Revocations(redis, keys, listings);
         revocations.subscribe();
         ChangePoll poll = null;
         if (!caches.changePoll().isZero()) {
             // The first poll looks back as far as any cache may hold a copy made before this start.
-            Duration firstLook = caches.keyTtl().compareTo(caches.listingTtl()) > 0 ? caches.keyTtl() : caches.listingTtl();
+            Duration firstLook =
+                    caches.keyTtl().compareTo(caches.listingTtl()) > 0 ? caches.keyTtl() : caches.listingTtl();
             poll = new ChangePoll(db, redis, revocations, firstLook, System::nanoTime);
         }
         // Without a poll the thread still subscribes again after Redis was away at start.
         long every = poll == null ? RESUBSCRIBE.toMillis() : caches.changePoll().toMillis();
         ChangePoll scheduled = poll;
-        revocations.poller.scheduleWithFixedDelay(() -> {
-            revocations.subscribe();
-            if (scheduled != null) {
-                scheduled.run();
-            }
-        }, 0, every, TimeUnit.MILLISECONDS);
+        revocations.poller.scheduleWithFixedDelay(
+                () -> {
+                    revocations.subscribe();
+                    if (scheduled != null) {
+                        scheduled.run();
+                    }
+                },
+                0,
+                every,
+                TimeUnit.MILLISECONDS);
         return revocations;
     }
 
@@ -87,11 +92,13 @@ public final class Revocations implements AutoCloseable {
 
     /** A message from any instance or tool; malformed ones are ignored (anyone may publish). */
     void onMessage(String message) {
-        if (message.startsWith(KEY) && HASH.matcher(message.substring(KEY.length())).matches()) {
+        if (message.startsWith(KEY)
+                && HASH.matcher(message.substring(KEY.length())).matches()) {
             String hash = message.substring(KEY.length());
             keys.forgetLocally(hash);
             redis.deleteLater(redis.key(CachedKeyDirectory.cacheName(hash)));
-        } else if (message.startsWith(LISTING) && SLUG.matcher(message.substring(LISTING.length())).matches()) {
+        } else if (message.startsWith(LISTING)
+                && SLUG.matcher(message.substring(LISTING.length())).matches()) {
             listings.forgetListing(message.substring(LISTING.length()));
         } else {
             log.debug("ignored invalidation message: {}", LogSafe.of(message));

@@ -37,7 +37,8 @@ public final class SchemaMigration {
     }
 
     public static void ensure(Config.Database config) throws SQLException {
-        try (Connection c = server(config); Statement st = c.createStatement()) {
+        try (Connection c = server(config);
+                Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE IF NOT EXISTS `" + config.name()
                     + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
             st.execute("USE `" + config.name() + "`");
@@ -60,8 +61,10 @@ public final class SchemaMigration {
             throw new StoreUnavailableException("migrate database " + config.name(), e);
         }
         OptionalInt after = installed(config);
-        return new Migration(before, after.orElseThrow(() -> new IllegalStateException(
-                "schema.sql loaded but recorded no version in proxy_schema_version")));
+        return new Migration(
+                before,
+                after.orElseThrow(() -> new IllegalStateException(
+                        "schema.sql loaded but recorded no version in proxy_schema_version")));
     }
 
     /**
@@ -97,7 +100,8 @@ public final class SchemaMigration {
         if (installed.isPresent() && installed.getAsInt() >= VERSION) {
             return Optional.empty();
         }
-        String found = installed.isPresent() ? "is at schema version " + installed.getAsInt()
+        String found = installed.isPresent()
+                ? "is at schema version " + installed.getAsInt()
                 : "records no schema version (empty, or made before versions were recorded)";
         return Optional.of("database " + config.name() + " " + found + ", this proxy needs version " + VERSION
                 + ": run 'java -jar mcpmeter-proxy.jar migrate' (with the same DB_* settings), then start again");

@@ -35,7 +35,9 @@ final class SpoolReplayer implements AutoCloseable {
         // Closings a killed predecessor had begun join the spool before anything new can.
         for (Path left : ClosingJournal.leftBehind(spoolDirectory)) {
             List<LedgerSpool.Entry> begun = ClosingJournal.read(left);
-            log.warn("{} closing(s) begun by a run that did not stop cleanly ({}) handed to the spool", begun.size(),
+            log.warn(
+                    "{} closing(s) begun by a run that did not stop cleanly ({}) handed to the spool",
+                    begun.size(),
                     left.getFileName());
             spool.appendAll(begun);
             try {
@@ -92,7 +94,9 @@ final class SpoolReplayer implements AutoCloseable {
                         }
                     } else { // the database is still away: back off
                         wait = min(wait.multipliedBy(2), LAST_RETRY);
-                        log.warn("{} ledger writes wait for the database; next attempt in {} ms", spool.pending(),
+                        log.warn(
+                                "{} ledger writes wait for the database; next attempt in {} ms",
+                                spool.pending(),
                                 wait.toMillis());
                     }
                 } catch (RuntimeException e) { // the spool's disk: keep trying, an operator must look
@@ -128,7 +132,8 @@ final class SpoolReplayer implements AutoCloseable {
                     if (!db.inTransaction("replay refund", c -> MoneyTransactions.refundClosed(c, refund))) {
                         // Its closing was replayed before it: the call was closed otherwise, or this line was
                         // already applied before a crash kept it in the spool.
-                        log.warn("request_id={} spooled refund of a closed call found it not closed as billed",
+                        log.warn(
+                                "request_id={} spooled refund of a closed call found it not closed as billed",
                                 refund.row().requestId());
                     }
                 }
@@ -140,8 +145,10 @@ final class SpoolReplayer implements AutoCloseable {
             return true;
         } catch (StoreUnavailableException e) {
             if (refusedForItsData(e)) {
-                log.error("ledger spool entry refused by the database, set aside in ledger.spool.rejected: {} ({})",
-                        SpoolLines.encode(entry), e.getMessage());
+                log.error(
+                        "ledger spool entry refused by the database, set aside in ledger.spool.rejected: {} ({})",
+                        SpoolLines.encode(entry),
+                        e.getMessage());
                 spool.reject(entry);
                 return true;
             }
@@ -149,8 +156,10 @@ final class SpoolReplayer implements AutoCloseable {
         } catch (RuntimeException e) {
             // A bug or an entry no code path can write (an amount that overflows, say): retrying cannot
             // mend it, and it must not hold up every closing behind it. Set aside for an operator.
-            log.error("ledger spool entry could not be applied, set aside in ledger.spool.rejected: {} ({})",
-                    SpoolLines.encode(entry), e.toString());
+            log.error(
+                    "ledger spool entry could not be applied, set aside in ledger.spool.rejected: {} ({})",
+                    SpoolLines.encode(entry),
+                    e.toString());
             spool.reject(entry);
             return true;
         }

@@ -116,8 +116,8 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
     /** Fills per-tool prices; returns the listing default (the rule with no tool name), else 0. */
     private static long loadPrices(Connection c, long mcpId, Map<String, Long> toolPrices) throws SQLException {
         long defaultPrice = 0;
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT tool_name, model, price_micro_cents FROM pricing_rules WHERE mcp_id = ?")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT tool_name, model, price_micro_cents FROM pricing_rules WHERE mcp_id = ?")) {
             ps.setLong(1, mcpId);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -142,8 +142,8 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
     }
 
     private static Optional<Project> loadProject(Connection c, long id) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT user_id, spending_cap_cents_per_month FROM projects WHERE id = ?")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT user_id, spending_cap_cents_per_month FROM projects WHERE id = ?")) {
             ps.setLong(1, id);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
@@ -155,8 +155,10 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
                 // compares the column itself exactly (SqlLedger), so this copy saturates instead of failing.
                 OptionalLong cap = capCents == null
                         ? OptionalLong.empty()
-                        : OptionalLong.of(new BigInteger(capCents).multiply(BigInteger.valueOf(Money.MICRO_CENTS_PER_CENT))
-                                .min(BigInteger.valueOf(Long.MAX_VALUE)).longValueExact());
+                        : OptionalLong.of(new BigInteger(capCents)
+                                .multiply(BigInteger.valueOf(Money.MICRO_CENTS_PER_CENT))
+                                .min(BigInteger.valueOf(Long.MAX_VALUE))
+                                .longValueExact());
                 return Optional.of(new Project(id, userId, cap));
             }
         }
@@ -186,7 +188,8 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
         if (trimmed.startsWith("{")) {
             try {
                 JsonNode node = JSON.readTree(trimmed);
-                node.properties().forEach(e -> headers.put(e.getKey(), e.getValue().asText()));
+                node.properties()
+                        .forEach(e -> headers.put(e.getKey(), e.getValue().asText()));
             } catch (IOException e) {
                 return headers;
             }
@@ -195,7 +198,9 @@ public final class SqlDirectory implements ListingDirectory, ProjectDirectory {
         for (String line : trimmed.split("\\R")) {
             int colon = line.indexOf(':');
             if (colon > 0) {
-                headers.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
+                headers.put(
+                        line.substring(0, colon).strip(),
+                        line.substring(colon + 1).strip());
             }
         }
         return headers;

@@ -26,9 +26,11 @@ public final class SqlIdempotency implements IdempotencyStore {
     static final int KEEP_HOURS = 24;
     /** Claims written before leases name no run: one in flight this long belonged to a proxy that died. */
     static final int UNOWNED_ABANDONED_AFTER_MINUTES = 60;
+
     private static final int IN_FLIGHT = 0;
     private static final String EXPIRED = "(state <> 0 AND created_at < NOW() - INTERVAL " + KEEP_HOURS + " HOUR"
-            + " OR state = 0 AND instance_id IS NULL AND created_at < NOW() - INTERVAL " + UNOWNED_ABANDONED_AFTER_MINUTES
+            + " OR state = 0 AND instance_id IS NULL AND created_at < NOW() - INTERVAL "
+            + UNOWNED_ABANDONED_AFTER_MINUTES
             + " MINUTE OR state = 0 AND instance_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM proxy_instances i"
             + " WHERE i.instance_id = proxy_idempotency_keys.instance_id AND i.lease_until >= NOW(3)))";
     private static final int DONE = 1;
@@ -109,9 +111,11 @@ public final class SqlIdempotency implements IdempotencyStore {
                     return Optional.of(new Claim.InFlight());
                 }
                 byte[] response = rs.getBytes("response");
-                return Optional.of(new Claim.Done(response == null
-                        ? Optional.empty()
-                        : Optional.of(new Answer(rs.getInt("status"), rs.getString("content_type"), response))));
+                return Optional.of(new Claim.Done(
+                        response == null
+                                ? Optional.empty()
+                                : Optional.of(
+                                        new Answer(rs.getInt("status"), rs.getString("content_type"), response))));
             }
         }
     }
@@ -186,8 +190,10 @@ public final class SqlIdempotency implements IdempotencyStore {
                     }
                     unwritten.notifyAll();
                 } else {
-                    log.error("idempotency write dropped, {} already wait for MySQL: the key stays claimed until"
-                            + " this instance stops", MAX_UNWRITTEN);
+                    log.error(
+                            "idempotency write dropped, {} already wait for MySQL: the key stays claimed until"
+                                    + " this instance stops",
+                            MAX_UNWRITTEN);
                 }
             }
             throw e;

@@ -42,10 +42,11 @@ final class TtlCache<K, V> {
         long negativeTtlNanos = negativeTtl.toNanos();
         this.entries = Caffeine.newBuilder()
                 .maximumSize(MAX_ENTRIES)
-                .expireAfter(Expiry.<K, Loaded<V>>creating((key, loaded) -> Duration.ofNanos(switch (loaded) {
-                    case Found<V>(Optional<V> value) -> value.isPresent() ? ttlNanos : negativeTtlNanos;
-                    case Failed<V> failed -> 0;
-                })))
+                .expireAfter(Expiry.<K, Loaded<V>>creating((key, loaded) -> Duration.ofNanos(
+                        switch (loaded) {
+                            case Found<V>(Optional<V> value) -> value.isPresent() ? ttlNanos : negativeTtlNanos;
+                            case Failed<V> failed -> 0;
+                        })))
                 .ticker(nanoTime::getAsLong)
                 // Caffeine's own upkeep (eviction, expiry) is a few microseconds: done by the caller
                 // rather than a thread started for it. Loads go to LOADS below.
@@ -54,13 +55,17 @@ final class TtlCache<K, V> {
     }
 
     Optional<V> get(K key, Function<K, Optional<V>> load) {
-        CompletableFuture<Loaded<V>> entry = entries.get(key, (k, upkeep) -> CompletableFuture.supplyAsync(() -> {
-            try {
-                return new Found<>(load.apply(k));
-            } catch (RuntimeException e) {
-                return new Failed<>(e);
-            }
-        }, LOADS));
+        CompletableFuture<Loaded<V>> entry = entries.get(
+                key,
+                (k, upkeep) -> CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                return new Found<>(load.apply(k));
+                            } catch (RuntimeException e) {
+                                return new Failed<>(e);
+                            }
+                        },
+                        LOADS));
         return switch (entry.join()) {
             case Found<V>(Optional<V> value) -> value;
             case Failed<V>(RuntimeException error) -> {

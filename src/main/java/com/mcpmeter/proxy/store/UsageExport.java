@@ -21,8 +21,17 @@ public final class UsageExport {
     }
 
     /** One call as the operator's books need it; {@code status} 0 means still in flight. */
-    public record Row(Instant calledAt, String requestId, String consumer, String project, String listing,
-            String tool, int status, long billed, long payout, long fee) {}
+    public record Row(
+            Instant calledAt,
+            String requestId,
+            String consumer,
+            String project,
+            String listing,
+            String tool,
+            int status,
+            long billed,
+            long payout,
+            long fee) {}
 
     /** Receives rows in order; may throw to stop the export (the transaction ends, nothing is written). */
     @FunctionalInterface
@@ -38,7 +47,8 @@ public final class UsageExport {
      */
     public long export(Instant from, Instant to, Sink sink) {
         return db.call("export usage", c -> {
-            try (PreparedStatement ps = c.prepareStatement("""
+            try (PreparedStatement ps =
+                    c.prepareStatement("""
                     SELECT e.called_at, e.request_id, u.email, p.slug, m.slug, e.tool_name, e.status,
                            e.billed_micro_cents, e.publisher_payout_micro_cents, e.platform_fee_micro_cents
                       FROM usage_events e
@@ -54,9 +64,17 @@ public final class UsageExport {
                 long rows = 0;
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        Row row = new Row(rs.getTimestamp(1).toInstant(), rs.getString(2), rs.getString(3),
-                                rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7), rs.getLong(8),
-                                rs.getLong(9), rs.getLong(10));
+                        Row row = new Row(
+                                rs.getTimestamp(1).toInstant(),
+                                rs.getString(2),
+                                rs.getString(3),
+                                rs.getString(4),
+                                rs.getString(5),
+                                rs.getString(6),
+                                rs.getInt(7),
+                                rs.getLong(8),
+                                rs.getLong(9),
+                                rs.getLong(10));
                         try {
                             sink.accept(row);
                         } catch (IOException e) {

@@ -27,7 +27,10 @@ class AdminCliTest {
     private static Run run(Supplier<Config> config, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = AdminCli.run(config, List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+        int exit = AdminCli.run(
+                config,
+                List.of(args),
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -41,12 +44,36 @@ class AdminCliTest {
 
     @Test
     void hostileAndMalformedArgumentsAreUsageErrorsBeforeAnyStoreIsOpened() {
-        assertUsageError("listing", "create", "x", "--publisher", "p@e.com", "--upstream", "https://e.com",
-                "--header", "A: b\r\nC: d");
-        assertUsageError("listing", "create", "x", "--publisher", "p@e.com", "--upstream", "https://e.com",
-                "--rate-per-minute", "-1");
-        assertUsageError("listing", "create", "x", "--publisher", "p@e.com", "--upstream", "https://e.com",
-                "--free-calls", "70000");
+        assertUsageError(
+                "listing",
+                "create",
+                "x",
+                "--publisher",
+                "p@e.com",
+                "--upstream",
+                "https://e.com",
+                "--header",
+                "A: b\r\nC: d");
+        assertUsageError(
+                "listing",
+                "create",
+                "x",
+                "--publisher",
+                "p@e.com",
+                "--upstream",
+                "https://e.com",
+                "--rate-per-minute",
+                "-1");
+        assertUsageError(
+                "listing",
+                "create",
+                "x",
+                "--publisher",
+                "p@e.com",
+                "--upstream",
+                "https://e.com",
+                "--free-calls",
+                "70000");
         assertUsageError("listing", "create", "x", "--publisher", "p@e.com");
         assertUsageError("listing", "update", "x");
         assertUsageError("listing", "update", "x", "--header", "A: b", "--clear-headers");
@@ -66,35 +93,55 @@ class AdminCliTest {
 
     @Test
     void aNegativeAdjustmentIsAnAmountNotAnOption() {
-        Run run = run(() -> {
-            throw new StoreUnavailableException("test", new SQLTransientConnectionException("no database here"));
-        }, "credit", "adjust", "a@e.com", "--amount", "-5000", "--reason", "refund of a mistake");
-        assertEquals(ExitCode.STORE_UNREACHABLE.code, run.exit(), "parsed, then failed reaching the store: " + run.err());
+        Run run = run(
+                () -> {
+                    throw new StoreUnavailableException(
+                            "test", new SQLTransientConnectionException("no database here"));
+                },
+                "credit",
+                "adjust",
+                "a@e.com",
+                "--amount",
+                "-5000",
+                "--reason",
+                "refund of a mistake");
+        assertEquals(
+                ExitCode.STORE_UNREACHABLE.code, run.exit(), "parsed, then failed reaching the store: " + run.err());
     }
 
     @Test
     void aStoreThatCannotBeReachedIsExitThreeInOneLine() {
-        Run run = run(() -> {
-            throw new StoreUnavailableException("list keys", new SQLTransientConnectionException("refused\nsecond line"));
-        }, "key", "list");
+        Run run = run(
+                () -> {
+                    throw new StoreUnavailableException(
+                            "list keys", new SQLTransientConnectionException("refused\nsecond line"));
+                },
+                "key",
+                "list");
         assertEquals(ExitCode.STORE_UNREACHABLE.code, run.exit());
         assertEquals("store unreachable: list keys: refused; second line\n", run.err());
     }
 
     @Test
     void aBadConfigurationIsAUsageError() {
-        Run run = run(() -> {
-            throw new ConfigException(List.of("DB_USER is required"));
-        }, "key", "list");
+        Run run = run(
+                () -> {
+                    throw new ConfigException(List.of("DB_USER is required"));
+                },
+                "key",
+                "list");
         assertEquals(ExitCode.USAGE.code, run.exit());
         assertTrue(run.err().startsWith("configuration: ") && run.err().contains("DB_USER"), run.err());
     }
 
     @Test
     void aBugIsOneLineNotAStackTrace() {
-        Run run = run(() -> {
-            throw new IllegalStateException("a bug");
-        }, "key", "list");
+        Run run = run(
+                () -> {
+                    throw new IllegalStateException("a bug");
+                },
+                "key",
+                "list");
         assertEquals(ExitCode.INTERNAL.code, run.exit());
         assertEquals("internal error: java.lang.IllegalStateException: a bug\n", run.err());
     }

@@ -35,7 +35,8 @@ class CsvTest {
 
     @Test
     void quotesOnlyWhatNeedsIt() throws Exception {
-        assertEquals("plain,with space,,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\"\r\n",
+        assertEquals(
+                "plain,with space,,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\"\r\n",
                 record("plain", "with space", "", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere"));
     }
 

@@ -23,7 +23,8 @@ class InputsTest {
 
     @Test
     void headersAreNameAndTrimmedValue() {
-        assertEquals(Map.of("X-Api-Key", "s3cret: with colon"), Inputs.headers(List.of("X-Api-Key:  s3cret: with colon ")));
+        assertEquals(
+                Map.of("X-Api-Key", "s3cret: with colon"), Inputs.headers(List.of("X-Api-Key:  s3cret: with colon ")));
     }
 
     @Test
@@ -40,8 +41,19 @@ class InputsTest {
 
     @Test
     void anAmountThatIsNotExactOrOutOfRangeIsRefused() {
-        for (String bad : List.of("$0.0000001", "1.5", "12e3", "", "$", "abc", "-5", "-$1", "99999999999999999999",
-                "$9999999999999.999999", "0x10", "٣")) {
+        for (String bad : List.of(
+                "$0.0000001",
+                "1.5",
+                "12e3",
+                "",
+                "$",
+                "abc",
+                "-5",
+                "-$1",
+                "99999999999999999999",
+                "$9999999999999.999999",
+                "0x10",
+                "٣")) {
             assertThrows(IllegalArgumentException.class, () -> Inputs.amount(bad, false), bad);
         }
         assertThrows(IllegalArgumentException.class, () -> Inputs.amount("-9223372036854775809", true));

@@ -38,8 +38,10 @@ class ConfigLoaderTest {
         assertAll(
                 () -> assertEquals("127.0.0.1", c.server().host()),
                 () -> assertEquals(3010, c.server().port()),
-                () -> assertEquals(URI.create("http://127.0.0.1:3010"), c.server().publicBaseUrl()),
-                () -> assertEquals(URI.create("https://mcpmeter.com"), c.server().authorizationServer()),
+                () -> assertEquals(
+                        URI.create("http://127.0.0.1:3010"), c.server().publicBaseUrl()),
+                () -> assertEquals(
+                        URI.create("https://mcpmeter.com"), c.server().authorizationServer()),
                 () -> assertEquals("info", c.server().logLevel()),
                 () -> assertEquals("127.0.0.1", c.database().host()),
                 () -> assertEquals(3306, c.database().port()),
@@ -47,7 +49,8 @@ class ConfigLoaderTest {
                 () -> assertEquals("", c.database().password()),
                 () -> assertEquals("mcpmeter", c.database().name()),
                 () -> assertEquals(16, c.database().poolSize()),
-                () -> assertEquals("jdbc:mysql://127.0.0.1:3306/mcpmeter", c.database().jdbcUrl()),
+                () -> assertEquals(
+                        "jdbc:mysql://127.0.0.1:3306/mcpmeter", c.database().jdbcUrl()),
                 () -> assertEquals(6379, c.redis().port()),
                 () -> assertEquals(2, c.redis().database()),
                 () -> assertEquals("mcpmeter:", c.redis().keyPrefix()),
@@ -81,9 +84,25 @@ class ConfigLoaderTest {
 
     @Test
     void readsOverriddenValues() {
-        Config c = ConfigLoader.load(env("PORT", "8080", "HOST", "0.0.0.0", "RATE_LIMIT_PER_MINUTE", "5",
-                "UPSTREAM_TIMEOUT_SECONDS", "90", "UPSTREAM_TIMEOUT_MAX_SECONDS", "90", "PLATFORM_FEE_BPS", "0",
-                "MAX_BODY_BYTES", "2048", "PROXY_INSTANCES", "3", "MAX_BATCH_CALLS", "7"));
+        Config c = ConfigLoader.load(env(
+                "PORT",
+                "8080",
+                "HOST",
+                "0.0.0.0",
+                "RATE_LIMIT_PER_MINUTE",
+                "5",
+                "UPSTREAM_TIMEOUT_SECONDS",
+                "90",
+                "UPSTREAM_TIMEOUT_MAX_SECONDS",
+                "90",
+                "PLATFORM_FEE_BPS",
+                "0",
+                "MAX_BODY_BYTES",
+                "2048",
+                "PROXY_INSTANCES",
+                "3",
+                "MAX_BATCH_CALLS",
+                "7"));
         assertEquals(8080, c.server().port());
         assertEquals(URI.create("http://0.0.0.0:8080"), c.server().publicBaseUrl());
         assertEquals(5, c.limits().perMinute());
@@ -115,8 +134,19 @@ class ConfigLoaderTest {
         env.put("PROXY_INSTANCES", "0");
         env.put("MAX_BATCH_CALLS", "0");
         String message = problems(env);
-        for (String name : new String[] {"DB_USER", "PORT", "REDIS_DB", "LOG_LEVEL", "DB_NAME", "PLATFORM_FEE_BPS",
-            "PUBLIC_BASE_URL", "MAX_BODY_BYTES", "RATE_LIMIT_PER_DAY", "PROXY_INSTANCES", "MAX_BATCH_CALLS"}) {
+        for (String name : new String[] {
+            "DB_USER",
+            "PORT",
+            "REDIS_DB",
+            "LOG_LEVEL",
+            "DB_NAME",
+            "PLATFORM_FEE_BPS",
+            "PUBLIC_BASE_URL",
+            "MAX_BODY_BYTES",
+            "RATE_LIMIT_PER_DAY",
+            "PROXY_INSTANCES",
+            "MAX_BATCH_CALLS"
+        }) {
             assertTrue(message.contains(name), () -> name + " missing from: " + message);
         }
         assertFalse(message.contains("RATE_LIMIT_PER_MINUTE"), message);
@@ -140,9 +170,15 @@ class ConfigLoaderTest {
 
     @Test
     void readsTrustedProxiesAsAddressesAndBlocks() throws Exception {
-        Config c = ConfigLoader.load(env("TRUSTED_PROXIES", " 127.0.0.1, 10.1.2.3/8 ,::1 ", "CHANGE_POLL_MILLIS", "0",
-                "AUTH_FAILURES_PER_MINUTE", "7"));
-        assertEquals(java.util.List.of(Cidr.parse("127.0.0.1/32"), Cidr.parse("10.0.0.0/8"), Cidr.parse("::1/128")),
+        Config c = ConfigLoader.load(env(
+                "TRUSTED_PROXIES",
+                " 127.0.0.1, 10.1.2.3/8 ,::1 ",
+                "CHANGE_POLL_MILLIS",
+                "0",
+                "AUTH_FAILURES_PER_MINUTE",
+                "7"));
+        assertEquals(
+                java.util.List.of(Cidr.parse("127.0.0.1/32"), Cidr.parse("10.0.0.0/8"), Cidr.parse("::1/128")),
                 c.server().trustedProxies());
         assertTrue(c.server().trustedProxies().get(1).contains(java.net.InetAddress.ofLiteral("10.200.0.1")));
         assertEquals(java.time.Duration.ZERO, c.caches().changePoll());
@@ -153,7 +189,8 @@ class ConfigLoaderTest {
     void rejectsNamesAndBadBlocksAsTrustedProxiesAndTooFrequentPolls() {
         assertTrue(problems(env("TRUSTED_PROXIES", "nginx.internal")).contains("TRUSTED_PROXIES"));
         assertTrue(problems(env("TRUSTED_PROXIES", "10.0.0.0/33")).contains("'10.0.0.0/33'"));
-        assertTrue(problems(env("CHANGE_POLL_MILLIS", "10")).contains("CHANGE_POLL_MILLIS must be 0 (off) or at least 100"));
+        assertTrue(problems(env("CHANGE_POLL_MILLIS", "10"))
+                .contains("CHANGE_POLL_MILLIS must be 0 (off) or at least 100"));
         assertTrue(problems(env("AUTH_FAILURES_PER_MINUTE", "0")).contains("AUTH_FAILURES_PER_MINUTE"));
     }
 
@@ -192,7 +229,10 @@ class ConfigLoaderTest {
 
     @Test
     void trimsTrailingSlashFromPublicBaseUrl() {
-        Config c = ConfigLoader.load(env("PUBLIC_BASE_URL", "https://proxy.example.com/", "OAUTH_AUTHORIZATION_SERVER",
+        Config c = ConfigLoader.load(env(
+                "PUBLIC_BASE_URL",
+                "https://proxy.example.com/",
+                "OAUTH_AUTHORIZATION_SERVER",
                 "https://auth.example.com/"));
         assertEquals(URI.create("https://proxy.example.com"), c.server().publicBaseUrl());
         assertEquals(URI.create("https://auth.example.com"), c.server().authorizationServer());
@@ -210,24 +250,28 @@ class ConfigLoaderTest {
     @Test
     void readsDotEnvWithCommentsQuotesAndExport(@TempDir Path dir) throws IOException {
         Path file = dir.resolve(".env");
-        Files.writeString(file, String.join("\n",
-                "# a comment",
-                "   # an indented comment",
-                "",
-                "PORT=8080",
-                "  HOST = 0.0.0.0  ",
-                "DB_PASSWORD=\"s3cret with spaces\"",
-                "REDIS_PASSWORD='single'",
-                "export DB_USER=root",
-                "export   DB_NAME = \"quoted\"",
-                "EMPTY=",
-                "URL=https://example.com/?a=b=c",
-                "LONE_QUOTE=\"",
-                "MISMATCHED=\"abc'",
-                "no equals sign here",
-                "=no key",
-                "INNER=a # not a comment",
-                ""), StandardCharsets.UTF_8);
+        Files.writeString(
+                file,
+                String.join(
+                        "\n",
+                        "# a comment",
+                        "   # an indented comment",
+                        "",
+                        "PORT=8080",
+                        "  HOST = 0.0.0.0  ",
+                        "DB_PASSWORD=\"s3cret with spaces\"",
+                        "REDIS_PASSWORD='single'",
+                        "export DB_USER=root",
+                        "export   DB_NAME = \"quoted\"",
+                        "EMPTY=",
+                        "URL=https://example.com/?a=b=c",
+                        "LONE_QUOTE=\"",
+                        "MISMATCHED=\"abc'",
+                        "no equals sign here",
+                        "=no key",
+                        "INNER=a # not a comment",
+                        ""),
+                StandardCharsets.UTF_8);
         Map<String, String> values = DotEnvFile.read(file);
         assertEquals("8080", values.get("PORT"));
         assertEquals("0.0.0.0", values.get("HOST"));
@@ -263,9 +307,15 @@ class ConfigLoaderTest {
 
     @Test
     void readsAllowedNetworksAndClientDeadlines() {
-        Config c = ConfigLoader.load(env("UPSTREAM_ALLOWED_NETWORKS", " 10.1.0.0/16, ::1/128 ,192.168.7.7",
-                "CLIENT_HEADER_TIMEOUT_SECONDS", "3", "CLIENT_MIN_BODY_BYTES_PER_SECOND", "0"));
-        assertEquals(java.util.List.of(Cidr.parse("10.1.0.0/16"), Cidr.parse("::1/128"), Cidr.parse("192.168.7.7/32")),
+        Config c = ConfigLoader.load(env(
+                "UPSTREAM_ALLOWED_NETWORKS",
+                " 10.1.0.0/16, ::1/128 ,192.168.7.7",
+                "CLIENT_HEADER_TIMEOUT_SECONDS",
+                "3",
+                "CLIENT_MIN_BODY_BYTES_PER_SECOND",
+                "0"));
+        assertEquals(
+                java.util.List.of(Cidr.parse("10.1.0.0/16"), Cidr.parse("::1/128"), Cidr.parse("192.168.7.7/32")),
                 c.upstream().allowedNetworks());
         assertEquals(Duration.ofSeconds(3), c.server().headerTimeout());
         assertEquals(0, c.server().minBodyBytesPerSecond());
@@ -273,8 +323,11 @@ class ConfigLoaderTest {
 
     @Test
     void refusesEveryMalformedAllowedNetworkAtOnce() {
-        String message = problems(env("UPSTREAM_ALLOWED_NETWORKS", "10.0.0.0/33,localhost,127.1/8,::1/129,10.0.0.0/x",
-                "CLIENT_HEADER_TIMEOUT_SECONDS", "0"));
+        String message = problems(env(
+                "UPSTREAM_ALLOWED_NETWORKS",
+                "10.0.0.0/33,localhost,127.1/8,::1/129,10.0.0.0/x",
+                "CLIENT_HEADER_TIMEOUT_SECONDS",
+                "0"));
         for (String bad : new String[] {"'10.0.0.0/33'", "'localhost'", "'127.1/8'", "'::1/129'", "'10.0.0.0/x'"}) {
             assertTrue(message.contains("UPSTREAM_ALLOWED_NETWORKS has an invalid network " + bad), message);
         }
@@ -302,10 +355,11 @@ class ConfigLoaderTest {
 
     @Test
     void refusesAnAdminPortThatIsThePublicOneAHostNameAndAnUnknownLogFormat() {
-        String message = problems(env("PORT", "3010", "ADMIN_PORT", "3010", "ADMIN_HOST", "metrics.example.com",
-                "LOG_FORMAT", "xml"));
+        String message = problems(
+                env("PORT", "3010", "ADMIN_PORT", "3010", "ADMIN_HOST", "metrics.example.com", "LOG_FORMAT", "xml"));
         assertTrue(message.contains("ADMIN_PORT (3010) must differ from PORT"), message);
-        assertTrue(message.contains("ADMIN_HOST must be an IP address or localhost, got 'metrics.example.com'"), message);
+        assertTrue(
+                message.contains("ADMIN_HOST must be an IP address or localhost, got 'metrics.example.com'"), message);
         assertTrue(message.contains("LOG_FORMAT must be one of [text, json], got 'xml'"), message);
         assertTrue(problems(env("ADMIN_PORT", "65536")).contains("ADMIN_PORT must be between 0 and 65535"));
     }

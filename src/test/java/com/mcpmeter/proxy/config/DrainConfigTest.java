@@ -22,20 +22,25 @@ class DrainConfigTest {
 
     @Test
     void readsBothAndAllowsNoDelayForTestsAndSingleInstances() {
-        Config c = ConfigLoader.load(Map.of("DB_USER", "proxy", "DRAIN_DELAY_SECONDS", "0",
-                "DRAIN_GRACE_SECONDS", "120"));
+        Config c =
+                ConfigLoader.load(Map.of("DB_USER", "proxy", "DRAIN_DELAY_SECONDS", "0", "DRAIN_GRACE_SECONDS", "120"));
         assertEquals(Duration.ZERO, c.drain().delay());
         assertEquals(Duration.ofSeconds(120), c.drain().grace());
     }
 
     @Test
     void reportsBadValuesOfBothAtOnce() {
-        String message = assertThrows(ConfigException.class, () -> ConfigLoader.load(Map.of("DB_USER", "proxy",
-                "DRAIN_DELAY_SECONDS", "-1", "DRAIN_GRACE_SECONDS", "soon"))).getMessage();
+        String message = assertThrows(
+                        ConfigException.class,
+                        () -> ConfigLoader.load(
+                                Map.of("DB_USER", "proxy", "DRAIN_DELAY_SECONDS", "-1", "DRAIN_GRACE_SECONDS", "soon")))
+                .getMessage();
         assertTrue(message.contains("DRAIN_DELAY_SECONDS must be between 0 and 600, got -1"), message);
         assertTrue(message.contains("DRAIN_GRACE_SECONDS must be a whole number, got 'soon'"), message);
-        String tooLong = assertThrows(ConfigException.class, () -> ConfigLoader.load(Map.of("DB_USER", "proxy",
-                "DRAIN_GRACE_SECONDS", "3601"))).getMessage();
+        String tooLong = assertThrows(
+                        ConfigException.class,
+                        () -> ConfigLoader.load(Map.of("DB_USER", "proxy", "DRAIN_GRACE_SECONDS", "3601")))
+                .getMessage();
         assertTrue(tooLong.contains("DRAIN_GRACE_SECONDS must be between 0 and 3600"), tooLong);
     }
 }

@@ -71,15 +71,31 @@ class DemoUpstreamTest {
 
     @Test
     void toolsListHasThreeToolsWithSchemas() throws Exception {
-        JsonNode tools = rpc("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}").get("result").get("tools");
+        JsonNode tools = rpc("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}")
+                .get("result")
+                .get("tools");
         List<String> names = new ArrayList<>();
         for (JsonNode tool : tools) {
             names.add(tool.get("name").asText());
             assertEquals("object", tool.get("inputSchema").get("type").asText());
         }
         assertEquals(List.of("echo", "add", "time"), names);
-        assertEquals("string", tools.get(0).get("inputSchema").get("properties").get("message").get("type").asText());
-        assertEquals("number", tools.get(1).get("inputSchema").get("properties").get("a").get("type").asText());
+        assertEquals(
+                "string",
+                tools.get(0)
+                        .get("inputSchema")
+                        .get("properties")
+                        .get("message")
+                        .get("type")
+                        .asText());
+        assertEquals(
+                "number",
+                tools.get(1)
+                        .get("inputSchema")
+                        .get("properties")
+                        .get("a")
+                        .get("type")
+                        .asText());
     }
 
     @Test
@@ -112,8 +128,14 @@ class DemoUpstreamTest {
 
     @Test
     void badToolArgumentsAreInvalidParams() throws Exception {
-        assertEquals(-32602, rpc(call(10, "add", "{\"a\":\"2\",\"b\":3}")).get("error").get("code").asInt());
-        assertEquals(-32602, rpc(call(11, "echo", "{}")).get("error").get("code").asInt());
+        assertEquals(
+                -32602,
+                rpc(call(10, "add", "{\"a\":\"2\",\"b\":3}"))
+                        .get("error")
+                        .get("code")
+                        .asInt());
+        assertEquals(
+                -32602, rpc(call(11, "echo", "{}")).get("error").get("code").asInt());
     }
 
     @Test
@@ -166,16 +188,19 @@ class DemoUpstreamTest {
         String big = "{\"pad\":\"" + "x".repeat(DemoUpstream.MAX_BODY_BYTES) + "\"}";
         assertEquals(413, post(big).statusCode());
         // The server must still be serving afterwards.
-        assertEquals(200, post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}").statusCode());
+        assertEquals(
+                200, post("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}").statusCode());
     }
 
     @Test
     void getIs405AndDeleteIs200() throws Exception {
-        HttpResponse<String> get = send(HttpRequest.newBuilder(upstream.mcpUri()).GET());
+        HttpResponse<String> get =
+                send(HttpRequest.newBuilder(upstream.mcpUri()).GET());
         assertEquals(405, get.statusCode());
         assertEquals("POST, DELETE", get.headers().firstValue("Allow").orElse(""));
 
-        HttpResponse<String> delete = send(HttpRequest.newBuilder(upstream.mcpUri()).DELETE());
+        HttpResponse<String> delete =
+                send(HttpRequest.newBuilder(upstream.mcpUri()).DELETE());
         assertEquals(200, delete.statusCode());
         assertEquals("", delete.body());
     }
@@ -184,8 +209,11 @@ class DemoUpstreamTest {
     void otherPathsAre404() throws Exception {
         URI elsewhere = upstream.mcpUri().resolve("/other");
         assertEquals(404, send(HttpRequest.newBuilder(elsewhere).GET()).statusCode());
-        assertEquals(404, send(HttpRequest.newBuilder(elsewhere)
-                .POST(HttpRequest.BodyPublishers.ofString(initialize(1, "2025-06-18")))).statusCode());
+        assertEquals(
+                404,
+                send(HttpRequest.newBuilder(elsewhere)
+                                .POST(HttpRequest.BodyPublishers.ofString(initialize(1, "2025-06-18"))))
+                        .statusCode());
     }
 
     private static String initialize(Object id, String version) throws Exception {

@@ -51,9 +51,21 @@ import org.slf4j.LoggerFactory;
  * its line. A real Jetty server on loopback completes the responses.
  */
 class AccessLogTest {
-    private static final Listing LISTING = new Listing(7, 1, "weather", Listing.Status.LIVE,
-            Optional.of(URI.create("http://127.0.0.1:1/mcp")), "streamable", Map.of(), 0, OptionalInt.empty(),
-            OptionalInt.empty(), OptionalInt.empty(), 500, Map.of(), 2000);
+    private static final Listing LISTING = new Listing(
+            7,
+            1,
+            "weather",
+            Listing.Status.LIVE,
+            Optional.of(URI.create("http://127.0.0.1:1/mcp")),
+            "streamable",
+            Map.of(),
+            0,
+            OptionalInt.empty(),
+            OptionalInt.empty(),
+            OptionalInt.empty(),
+            500,
+            Map.of(),
+            2000);
     private static final Consumer CONSUMER = new Consumer(
             new Principal(11, "active", OptionalLong.of(12), OptionalLong.of(13), Optional.empty()),
             new Project(12, 11, OptionalLong.empty()));
@@ -64,6 +76,7 @@ class AccessLogTest {
     private final AtomicReference<Runnable> beforeAnswer = new AtomicReference<>(() -> {});
     /** Released once Jetty has handed a completed response to the access log. */
     private final Semaphore responsesLogged = new Semaphore(0);
+
     private Server server;
     private int port;
 
@@ -119,19 +132,40 @@ class AccessLogTest {
     }
 
     private static Call admitted(String requestId) {
-        CallRequest request = new CallRequest(requestId, "POST", "/weather", Optional.empty(), Optional.empty(),
-                Optional.empty(), Optional.of("application/json"), Optional.empty(), Optional.empty(),
-                Optional.empty(), "", limit -> Optional.of(new byte[0]), "192.0.2.1");
-        Ledger.UsageRow usage = new Ledger.UsageRow(requestId, 11, 12, 7, OptionalLong.of(13), "forecast", "", "",
-                Instant.EPOCH, 500, 2000);
-        return new Call(request, CONSUMER, LISTING, URI.create("http://127.0.0.1:1/mcp"), JsonRpcMessage.NONE,
-                new byte[0], new Charge(List.of(), 500, OptionalLong.of(99), 1_000), usage, YearMonth.of(2026, 12),
-                Duration.ofSeconds(5), Optional.empty(), TestCalls.RATE);
+        CallRequest request = new CallRequest(
+                requestId,
+                "POST",
+                "/weather",
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.of("application/json"),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                "",
+                limit -> Optional.of(new byte[0]),
+                "192.0.2.1");
+        Ledger.UsageRow usage = new Ledger.UsageRow(
+                requestId, 11, 12, 7, OptionalLong.of(13), "forecast", "", "", Instant.EPOCH, 500, 2000);
+        return new Call(
+                request,
+                CONSUMER,
+                LISTING,
+                URI.create("http://127.0.0.1:1/mcp"),
+                JsonRpcMessage.NONE,
+                new byte[0],
+                new Charge(List.of(), 500, OptionalLong.of(99), 1_000),
+                usage,
+                YearMonth.of(2026, 12),
+                Duration.ofSeconds(5),
+                Optional.empty(),
+                TestCalls.RATE);
     }
 
     private void admit(Call call) {
-        access.admission(call.request(), Optional.of(CONSUMER), Optional.of(LISTING), new Admission.Admitted(call),
-                1_500_000);
+        access.admission(
+                call.request(), Optional.of(CONSUMER), Optional.of(LISTING), new Admission.Admitted(call), 1_500_000);
     }
 
     private static UpstreamOutcome failed() {

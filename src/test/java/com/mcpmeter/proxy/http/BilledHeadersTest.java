@@ -15,11 +15,15 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class BilledHeadersTest {
-    private static final Charge DEBITED = new Charge(List.of(
-            new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, false),
-            new PricedCall(JsonRpcId.ofNumber("2"), "b", 2_500, false)), 3_500, OptionalLong.of(7), 6_500);
-    private static final Charge FREE = new Charge(List.of(
-            new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, true)), 0, OptionalLong.empty(), 10_000);
+    private static final Charge DEBITED = new Charge(
+            List.of(
+                    new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, false),
+                    new PricedCall(JsonRpcId.ofNumber("2"), "b", 2_500, false)),
+            3_500,
+            OptionalLong.of(7),
+            6_500);
+    private static final Charge FREE = new Charge(
+            List.of(new PricedCall(JsonRpcId.ofNumber("1"), "a", 1_000, true)), 0, OptionalLong.empty(), 10_000);
 
     @Test
     void showsTheDebitWhileNothingIsRefunded() {
@@ -55,13 +59,22 @@ class BilledHeadersTest {
 
     @Test
     void anAnswerUnderWayShowsOnlyWhatIsAlreadyCertain() {
-        var call = TestCalls.call(TestCalls.listing("streamable_http", Map.of()), "POST",
-                java.net.URI.create("http://up.example/mcp"), TestCalls.DEBITED);
-        assertEquals(new BilledHeaders("3500", OptionalLong.of(6_500)), BilledHeaders.soFar(call,
-                new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 404, Set.of(), Set.of(), 10)));
-        assertEquals(new BilledHeaders("2500", OptionalLong.of(7_500)), BilledHeaders.soFar(call,
-                new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 200, Set.of(), Set.of("1"), 10)));
-        assertEquals(new BilledHeaders("0", OptionalLong.of(10_000)), BilledHeaders.soFar(call,
-                new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 503, Set.of(), Set.of(), 10)));
+        var call = TestCalls.call(
+                TestCalls.listing("streamable_http", Map.of()),
+                "POST",
+                java.net.URI.create("http://up.example/mcp"),
+                TestCalls.DEBITED);
+        assertEquals(
+                new BilledHeaders("3500", OptionalLong.of(6_500)),
+                BilledHeaders.soFar(
+                        call, new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 404, Set.of(), Set.of(), 10)));
+        assertEquals(
+                new BilledHeaders("2500", OptionalLong.of(7_500)),
+                BilledHeaders.soFar(
+                        call, new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 200, Set.of(), Set.of("1"), 10)));
+        assertEquals(
+                new BilledHeaders("0", OptionalLong.of(10_000)),
+                BilledHeaders.soFar(
+                        call, new UpstreamOutcome(UpstreamOutcome.Kind.UNDER_WAY, 503, Set.of(), Set.of(), 10)));
     }
 }

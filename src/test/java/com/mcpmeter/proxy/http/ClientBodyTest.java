@@ -13,8 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class ClientBodyTest {
-    private static final byte[] CALL = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\"}"
-            .getBytes(StandardCharsets.UTF_8);
+    private static final byte[] CALL =
+            "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\"}".getBytes(StandardCharsets.UTF_8);
 
     private static ClientBody body(long contentLength, byte[] bytes) {
         return new ClientBody(contentLength, contentLength < 0, () -> new ByteArrayInputStream(bytes));

@@ -9,13 +9,27 @@ import org.junit.jupiter.api.Test;
 
 class ClientHeadersTest {
     private static final Map<String, String> PUBLISHER = Map.of(
-            "X-Api-Key", "sk-publisher-9f8e7d6c", "Authorization", "Bearer tok-abcdefgh12", "X-Shard", "1",
-            "X-Format", "json");
+            "X-Api-Key",
+            "sk-publisher-9f8e7d6c",
+            "Authorization",
+            "Bearer tok-abcdefgh12",
+            "X-Shard",
+            "1",
+            "X-Format",
+            "json");
 
     @Test
     void cookiesDebugAndProxyHeadersNeverReachTheClient() {
-        for (String name : List.of("Set-Cookie", "set-cookie2", "Server", "X-Powered-By", "X-AspNet-Version",
-                "X-AspNetMvc-Version", "X-Debug", "X-Debug-Token-Link", "X-Mcpmeter-Billed")) {
+        for (String name : List.of(
+                "Set-Cookie",
+                "set-cookie2",
+                "Server",
+                "X-Powered-By",
+                "X-AspNet-Version",
+                "X-AspNetMvc-Version",
+                "X-Debug",
+                "X-Debug-Token-Link",
+                "X-Mcpmeter-Billed")) {
             assertFalse(ClientHeaders.allowed(name, "v", Map.of()), name);
         }
     }

@@ -67,8 +67,8 @@ class DrainTest {
     private String get(String path) throws IOException {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n")
-                    .getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream()
+                    .write(("GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             InputStream in = socket.getInputStream();
             StringBuilder answer = new StringBuilder();
             // Read until the body named by Content-Length is in; the connection may stay open.
@@ -130,11 +130,16 @@ class DrainTest {
         assertEquals("application/json", header(answer, "Content-Type"), answer);
         assertEquals("0", header(answer, "X-Mcpmeter-Billed"), answer);
         assertEquals("0", header(answer, "X-Mcpmeter-Duration-Ms"), answer);
-        assertTrue(header(answer, "X-Mcpmeter-Request-Id").toLowerCase(Locale.ROOT)
-                .matches("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"), answer);
+        assertTrue(
+                header(answer, "X-Mcpmeter-Request-Id")
+                        .toLowerCase(Locale.ROOT)
+                        .matches("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"),
+                answer);
         String body = answer.substring(answer.indexOf("\r\n\r\n") + 4);
-        assertEquals("{\"error\":\"draining\",\"message\":\"This proxy instance is shutting down; retry the call,"
-                + " nothing was charged\",\"retry_after_seconds\":1}", body);
+        assertEquals(
+                "{\"error\":\"draining\",\"message\":\"This proxy instance is shutting down; retry the call,"
+                        + " nothing was charged\",\"retry_after_seconds\":1}",
+                body);
     }
 
     @Test

@@ -16,15 +16,23 @@ class ErrorResponderTest {
 
     @Test
     void badParamsOfARequestWithAnIdAreAJsonRpcAnswer() {
-        assertEquals(200, ErrorResponder.status(Rejection.INVALID_PARAMS,
-                ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}"), true));
+        assertEquals(
+                200,
+                ErrorResponder.status(
+                        Rejection.INVALID_PARAMS,
+                        ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}"),
+                        true));
     }
 
     @Test
     void badParamsKeep400WhereTheAnswerCouldNotReachTheClientOnThePost() {
         // legacy SSE (or a body that is not JSON-RPC): the client reads answers from its stream only
-        assertEquals(400, ErrorResponder.status(Rejection.INVALID_PARAMS,
-                ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}"), false));
+        assertEquals(
+                400,
+                ErrorResponder.status(
+                        Rejection.INVALID_PARAMS,
+                        ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}"),
+                        false));
     }
 
     @Test
@@ -34,7 +42,8 @@ class ErrorResponderTest {
 
     @Test
     void everyOtherRefusalKeepsItsStatusEvenWithAnId() {
-        JsonRpcMessage withId = ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}");
+        JsonRpcMessage withId =
+                ids("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}");
         for (Rejection rejection : Rejection.values()) {
             if (rejection != Rejection.INVALID_PARAMS) {
                 assertEquals(rejection.httpStatus(), ErrorResponder.status(rejection, withId, true), rejection.name());
@@ -45,7 +54,9 @@ class ErrorResponderTest {
     @Test
     void theParserCallsANamelessToolCallBadParams() {
         var verdict = JsonRpcMessage.parse(
-                "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}".getBytes(StandardCharsets.UTF_8), 50);
+                "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{}}"
+                        .getBytes(StandardCharsets.UTF_8),
+                50);
         assertEquals(Rejection.INVALID_PARAMS, ((Verdict.Fail<JsonRpcMessage>) verdict).rejection());
         assertEquals(-32602, Rejection.INVALID_PARAMS.jsonRpcCode());
     }

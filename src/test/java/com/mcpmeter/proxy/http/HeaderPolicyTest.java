@@ -16,8 +16,10 @@ class HeaderPolicyTest {
 
     @Test
     void theConsumersCredentialNeverReachesTheUpstreamButThePublishersDoes() {
-        HttpFields client = HttpFields.build().add("Authorization", "Bearer mcpm_live_abcdefgh")
-                .add("X-Api-Key", "forged").add("Accept", "application/json");
+        HttpFields client = HttpFields.build()
+                .add("Authorization", "Bearer mcpm_live_abcdefgh")
+                .add("X-Api-Key", "forged")
+                .add("Accept", "application/json");
         HttpFields upstream = HeaderPolicy.toUpstream(client, TestCalls.listing("streamable_http", PUBLISHER));
         assertNull(upstream.get("Authorization"));
         assertEquals("sk-publisher-9f8e7d6c", upstream.get("X-Api-Key"));

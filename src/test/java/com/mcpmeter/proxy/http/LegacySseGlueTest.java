@@ -23,10 +23,14 @@ class LegacySseGlueTest {
 
     @Test
     void neitherAStreamNorAStreamableListingHasASessionToSettle() {
-        assertEquals(Optional.empty(), LegacySseGlue.sessionOf(
-                TestCalls.call(TestCalls.listing("sse", Map.of()), "GET", MESSAGES, TestCalls.DEBITED)));
-        assertEquals(Optional.empty(), LegacySseGlue.sessionOf(
-                TestCalls.call(TestCalls.listing("streamable_http", Map.of()), "POST", MESSAGES, TestCalls.DEBITED)));
+        assertEquals(
+                Optional.empty(),
+                LegacySseGlue.sessionOf(
+                        TestCalls.call(TestCalls.listing("sse", Map.of()), "GET", MESSAGES, TestCalls.DEBITED)));
+        assertEquals(
+                Optional.empty(),
+                LegacySseGlue.sessionOf(TestCalls.call(
+                        TestCalls.listing("streamable_http", Map.of()), "POST", MESSAGES, TestCalls.DEBITED)));
     }
 
     @Test

@@ -8,8 +8,8 @@ import org.junit.jupiter.api.Test;
 
 /** The two fields in the draft's Structured Fields shape: one quoted policy name per window. */
 class RateLimitHeadersTest {
-    private static final List<Window> WINDOWS = List.of(
-            new Window("minute", 60, 60, 57, 12), new Window("day", 10_000, 86_400, 9_997, 86_350));
+    private static final List<Window> WINDOWS =
+            List.of(new Window("minute", 60, 60, 57, 12), new Window("day", 10_000, 86_400, 9_997, 86_350));
 
     @Test
     void thePolicyNamesEachWindowWithItsQuotaAndLength() {

@@ -61,8 +61,9 @@ class ResponseMeterTest {
     @Test
     void notesABegunResultWhateverComesFirstIdOrResult() {
         ResponseMeter meter = ResponseMeter.forContentType(JSON);
-        byte[] cut = "[{\"result\":{\"a\":1},\"id\":\"x\",\"jsonrpc\":\"2.0\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{"
-                .getBytes(StandardCharsets.UTF_8);
+        byte[] cut =
+                "[{\"result\":{\"a\":1},\"id\":\"x\",\"jsonrpc\":\"2.0\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{"
+                        .getBytes(StandardCharsets.UTF_8);
         meter.accept(cut, 0, cut.length);
         meter.finish();
         assertEquals(Set.of("\"x\""), meter.resultsBegun(), "an error is not a result begun");
@@ -73,7 +74,8 @@ class ResponseMeterTest {
     @Test
     void aCompressedAnswerIsOnlyCountedAndUnreadable() {
         ResponseMeter meter = ResponseMeter.forAnswer(JSON, "gzip");
-        byte[] body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}".getBytes(StandardCharsets.UTF_8);
+        byte[] body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}"
+                .getBytes(StandardCharsets.UTF_8);
         meter.accept(body, 0, body.length);
         meter.finish();
         assertTrue(meter.unreadable());
@@ -224,7 +226,8 @@ class ResponseMeterTest {
 
     @Test
     void stopsQuietlyAtMalformedJsonAndKeepsWhatItSawBefore() {
-        String body = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"id\":2,\"result\" oops {\"id\":3,\"error\":{}}]";
+        String body =
+                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"id\":2,\"result\" oops {\"id\":3,\"error\":{}}]";
         ResponseMeter meter = ResponseMeter.forContentType(JSON);
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         assertDoesNotThrow(() -> {
@@ -279,7 +282,8 @@ class ResponseMeterTest {
         assertEquals(sse.getBytes(StandardCharsets.UTF_8).length, sseMeter.bytes());
 
         String json = "{\"id\":\"\u00e9\",\"result\":{}}";
-        assertEquals(json.getBytes(StandardCharsets.UTF_8).length, whole(JSON, json).bytes());
+        assertEquals(
+                json.getBytes(StandardCharsets.UTF_8).length, whole(JSON, json).bytes());
     }
 
     // --- SSE bodies ---
@@ -420,12 +424,17 @@ class ResponseMeterTest {
     @Test
     void matchesAnswerIdsAsJsonValuesNotAsText() {
         // An upstream may write the request's 1.0 back as 1, or 1 as 1.0: the same id either way.
-        ResponseMeter meter = whole(JSON, "[{\"jsonrpc\":\"2.0\",\"id\":1.0,\"result\":{}},"
-                + "{\"jsonrpc\":\"2.0\",\"id\":2e0,\"error\":{\"code\":-1,\"message\":\"no\"}},"
-                + "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0033\",\"result\":{}}]");
-        assertEquals(Set.of(JsonRpcId.ofNumber("1").key(), JsonRpcId.ofString("3").key()), meter.resultIds());
+        ResponseMeter meter = whole(
+                JSON,
+                "[{\"jsonrpc\":\"2.0\",\"id\":1.0,\"result\":{}},"
+                        + "{\"jsonrpc\":\"2.0\",\"id\":2e0,\"error\":{\"code\":-1,\"message\":\"no\"}},"
+                        + "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0033\",\"result\":{}}]");
+        assertEquals(
+                Set.of(JsonRpcId.ofNumber("1").key(), JsonRpcId.ofString("3").key()), meter.resultIds());
         assertEquals(Set.of(JsonRpcId.ofNumber("2").key()), meter.errorIds());
         // An id beyond a double's range answers no request (none is admitted with one).
-        assertEquals(Set.of(), whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"error\":{}}").errorIds());
+        assertEquals(
+                Set.of(),
+                whole(JSON, "{\"jsonrpc\":\"2.0\",\"id\":1e400,\"error\":{}}").errorIds());
     }
 }

@@ -19,8 +19,8 @@ class SettlementTest {
     private final List<String> refundedClosed = new ArrayList<>();
 
     private Settlement settlement(Settlement.Step7 step7) {
-        var legacy = new LegacySseGlue(new LegacySessions((call, id) -> refundedClosed.add(id)), new LegacyEndpoints(),
-                Runnable::run, "");
+        var legacy = new LegacySseGlue(
+                new LegacySessions((call, id) -> refundedClosed.add(id)), new LegacyEndpoints(), Runnable::run, "");
         return new Settlement(step7, userId -> 0, Runnable::run, new ErrorResponder(null), legacy);
     }
 
@@ -41,8 +41,9 @@ class SettlementTest {
         Call call = TestCalls.call(TestCalls.listing("streamable_http", Map.of()), "POST", TARGET, TestCalls.DEBITED);
         var outcome = new UpstreamOutcome(UpstreamOutcome.Kind.COMPLETED, 200, Set.of("1", "2"), Set.of(), 10);
         settlement((c, o, ms, answer) -> {
-            throw new IllegalStateException("ledger down");
-        }).settle(exchange(call), outcome);
+                    throw new IllegalStateException("ledger down");
+                })
+                .settle(exchange(call), outcome);
         assertTrue(settled.isEmpty());
     }
 
@@ -57,10 +58,10 @@ class SettlementTest {
         legacy.admitted(post);
         Runnable refundNow = sessions.answered(listing.id(), "sessionId=s1", "2", true);
         assertEquals(null, refundNow, "the POST is not closed yet: its closing refunds it");
-        var settlement = new Settlement((c, o, ms, answer) -> settled.add(o), userId -> 0, Runnable::run,
-                new ErrorResponder(null), legacy);
-        settlement.settle(exchange(post),
-                new UpstreamOutcome(UpstreamOutcome.Kind.COMPLETED, 202, Set.of(), Set.of(), 0));
+        var settlement = new Settlement(
+                (c, o, ms, answer) -> settled.add(o), userId -> 0, Runnable::run, new ErrorResponder(null), legacy);
+        settlement.settle(
+                exchange(post), new UpstreamOutcome(UpstreamOutcome.Kind.COMPLETED, 202, Set.of(), Set.of(), 0));
         assertEquals(Set.of("2"), settled.getFirst().errorIds());
         assertTrue(refundedClosed.isEmpty(), "refunded by the closing, not on its own");
     }

@@ -27,8 +27,9 @@ import org.slf4j.event.KeyValuePair;
  */
 class AccessLineEncodingTest {
     /** A tool name that tries to end the line and to pass for further pairs or JSON members. */
-    private static final String HOSTILE = "echo status=200 \"\n2026-12-01T21:00:00.000Z ERROR forged\r\u2028\u2029\u0085\u007f"
-            + "{\"level\":\"ERROR\"}\\";
+    private static final String HOSTILE =
+            "echo status=200 \"\n2026-12-01T21:00:00.000Z ERROR forged\r\u2028\u2029\u0085\u007f"
+                    + "{\"level\":\"ERROR\"}\\";
 
     private static LoggingEvent accessEvent() {
         LoggerContext context = new LoggerContext();
@@ -48,8 +49,8 @@ class AccessLineEncodingTest {
         URL shipped = AccessLineEncodingTest.class.getClassLoader().getResource("logback.xml");
         assertNotNull(shipped);
         configurator.doConfigure(shipped);
-        var appender = (OutputStreamAppender<ILoggingEvent>) context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)
-                .getAppender(LogFormat.APPENDER);
+        var appender = (OutputStreamAppender<ILoggingEvent>)
+                context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).getAppender(LogFormat.APPENDER);
         try {
             return new String(appender.getEncoder().encode(event), StandardCharsets.UTF_8);
         } finally {
@@ -71,7 +72,8 @@ class AccessLineEncodingTest {
         List<String> lines = line.lines().toList();
         assertEquals(1, lines.size(), line);
         assertFalse(line.chars().anyMatch(c -> c != '\n' && LogSafe.unsafe((char) c)), line);
-        assertTrue(lines.getFirst().contains(" access request request_id=req-1 tools=\"echo status=200 \\\"\\n2026-"),
+        assertTrue(
+                lines.getFirst().contains(" access request request_id=req-1 tools=\"echo status=200 \\\"\\n2026-"),
                 "the value is quoted and its quote escaped: " + line);
         assertTrue(lines.getFirst().endsWith(" billed_micro_cents=3000 empty=\"\""), line);
     }
@@ -81,7 +83,8 @@ class AccessLineEncodingTest {
         String line = json(accessEvent());
 
         assertTrue(line.endsWith("\n") && line.indexOf('\n') == line.length() - 1, "one line: " + line);
-        assertFalse(line.chars().anyMatch(c -> c != '\n' && LogSafe.unsafe((char) c)),
+        assertFalse(
+                line.chars().anyMatch(c -> c != '\n' && LogSafe.unsafe((char) c)),
                 "no raw control or separator character: " + line);
         JsonNode event = new ObjectMapper().readTree(line);
         assertEquals("mcpmeter.access", event.path("loggerName").asText());

@@ -56,24 +56,28 @@ class LogInjectionTest {
         List<String> lines = line.lines().toList();
         assertEquals(1, lines.size(), "one event, one line: " + line);
         assertTrue(line.endsWith(System.lineSeparator()));
-        assertTrue(lines.getFirst().contains("tool=echo\\n2026-12-01T21:00:00.000Z ERROR SqlLedger"),
+        assertTrue(
+                lines.getFirst().contains("tool=echo\\n2026-12-01T21:00:00.000Z ERROR SqlLedger"),
                 "the newline is shown escaped: " + line);
-        assertFalse(line.chars().anyMatch(c -> c != '\n' && LogSafe.unsafe((char) c)),
+        assertFalse(
+                line.chars().anyMatch(c -> c != '\n' && LogSafe.unsafe((char) c)),
                 "no control character but the line's own end: " + line);
     }
 
     @Test
     void anExceptionMessageQuotingAToolNameCannotForgeALine() throws Exception {
         var cause = new IllegalStateException("Data too long for column 'tool_name': " + FORGED_TOOL);
-        String text = encode(event("request_id={} could not settle", new RuntimeException("settle failed", cause),
-                "req-2"));
+        String text =
+                encode(event("request_id={} could not settle", new RuntimeException("settle failed", cause), "req-2"));
 
         for (String line : text.lines().toList()) {
             assertFalse(line.startsWith("2026-12-01T21:00:00.000Z"), "a forged line was written: " + text);
             String rest = line.startsWith("\t") ? line.substring(1) : line; // stack frames start with a tab
             assertFalse(rest.chars().anyMatch(c -> LogSafe.unsafe((char) c)), "control character in " + line);
         }
-        assertTrue(text.contains("Caused by: java.lang.IllegalStateException: Data too long for column 'tool_name': echo\\n"),
+        assertTrue(
+                text.contains(
+                        "Caused by: java.lang.IllegalStateException: Data too long for column 'tool_name': echo\\n"),
                 "the stack trace keeps its shape: " + text);
     }
 }

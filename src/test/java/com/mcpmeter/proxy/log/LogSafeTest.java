@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 class LogSafeTest {
     @Test
     void escapesEveryKindOfLineBreakAndControlCharacter() {
-        assertEquals("a\\nb\\rc\\td\\u0000e\\u001bf\\u007fg\\u0085h\\u2028i\\u2029j",
+        assertEquals(
+                "a\\nb\\rc\\td\\u0000e\\u001bf\\u007fg\\u0085h\\u2028i\\u2029j",
                 LogSafe.of("a\nb\rc\td\u0000e\u001bf\u007fg\u0085h\u2028i\u2029j"));
     }
 

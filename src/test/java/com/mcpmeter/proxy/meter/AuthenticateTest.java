@@ -71,14 +71,22 @@ class AuthenticateTest {
     @BeforeEach
     void setUp() {
         keys.add(LIVE, KeyDirectory.TokenKind.API_KEY, alice());
-        keys.add(OAUTH, KeyDirectory.TokenKind.OAUTH,
-                new Principal(1, "active", OptionalLong.of(10), OptionalLong.empty(),
-                        Optional.of(NOW.plusSeconds(60))));
-        keys.add(EXPIRED_OAUTH, KeyDirectory.TokenKind.OAUTH,
+        keys.add(
+                OAUTH,
+                KeyDirectory.TokenKind.OAUTH,
+                new Principal(
+                        1, "active", OptionalLong.of(10), OptionalLong.empty(), Optional.of(NOW.plusSeconds(60))));
+        keys.add(
+                EXPIRED_OAUTH,
+                KeyDirectory.TokenKind.OAUTH,
                 new Principal(1, "active", OptionalLong.of(10), OptionalLong.empty(), Optional.of(NOW)));
-        keys.add(SUSPENDED, KeyDirectory.TokenKind.API_KEY,
+        keys.add(
+                SUSPENDED,
+                KeyDirectory.TokenKind.API_KEY,
                 new Principal(3, "suspended", OptionalLong.of(30), OptionalLong.of(300), Optional.empty()));
-        keys.add(UNBOUND, KeyDirectory.TokenKind.API_KEY,
+        keys.add(
+                UNBOUND,
+                KeyDirectory.TokenKind.API_KEY,
                 new Principal(1, "active", OptionalLong.empty(), OptionalLong.of(101), Optional.empty()));
         projects.add(ALICE_MAIN);
         projects.add(ALICE_SIDE);
@@ -91,9 +99,20 @@ class AuthenticateTest {
     }
 
     private static CallRequest request(Optional<String> authorization, Optional<String> override, String address) {
-        return new CallRequest("req-1", "POST", "/weather/mcp", Optional.empty(), authorization, override,
-                Optional.of("application/json"), Optional.empty(), Optional.empty(), Optional.empty(), "test/1.0",
-                limit -> Optional.of(new byte[0]), address);
+        return new CallRequest(
+                "req-1",
+                "POST",
+                "/weather/mcp",
+                Optional.empty(),
+                authorization,
+                override,
+                Optional.of("application/json"),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                "test/1.0",
+                limit -> Optional.of(new byte[0]),
+                address);
     }
 
     /** Through an Authenticate that throttles after {@link #FAILURES_PER_MINUTE} failures. */
@@ -112,7 +131,8 @@ class AuthenticateTest {
         }
         int asked = keys.asked.size();
 
-        Verdict<Consumer> throttled = applyFrom("198.51.100.7", "Bearer mcpm_live_guessNEXTxxxxxxxx", NOW.plusSeconds(10));
+        Verdict<Consumer> throttled =
+                applyFrom("198.51.100.7", "Bearer mcpm_live_guessNEXTxxxxxxxx", NOW.plusSeconds(10));
         Verdict<Consumer> evenAGoodKey = applyFrom("198.51.100.7", "Bearer " + LIVE, NOW.plusSeconds(59));
 
         var fail = (Verdict.Fail<Consumer>) throttled;
@@ -120,9 +140,11 @@ class AuthenticateTest {
         assertEquals(50L, fail.details().get("retry_after_seconds"));
         assertEquals(Rejection.TOO_MANY_FAILED_AUTHS, ((Verdict.Fail<Consumer>) evenAGoodKey).rejection());
         assertEquals(asked, keys.asked.size(), "a throttled address costs no key lookup");
-        assertTrue(applyFrom("203.0.113.9", "Bearer " + LIVE, NOW.plusSeconds(10)) instanceof Verdict.Pass,
+        assertTrue(
+                applyFrom("203.0.113.9", "Bearer " + LIVE, NOW.plusSeconds(10)) instanceof Verdict.Pass,
                 "other addresses are not affected");
-        assertTrue(applyFrom("198.51.100.7", "Bearer " + LIVE, NOW.plusSeconds(60)) instanceof Verdict.Pass,
+        assertTrue(
+                applyFrom("198.51.100.7", "Bearer " + LIVE, NOW.plusSeconds(60)) instanceof Verdict.Pass,
                 "the next minute starts afresh");
     }
 
@@ -178,8 +200,14 @@ class AuthenticateTest {
 
     @Test
     void rejectsBadlyShapedTokenWithoutAskingTheDirectory() {
-        for (String bad : List.of("abc", "mcpm_live_short", "mcpm_prod_abcdefgh1234", "sk_live_abcdefgh1234",
-                "mcpm_live_abcdefgh 1234", "mcpm_live_abcd$efgh1234", "MCPM_LIVE_abcdefgh1234",
+        for (String bad : List.of(
+                "abc",
+                "mcpm_live_short",
+                "mcpm_prod_abcdefgh1234",
+                "sk_live_abcdefgh1234",
+                "mcpm_live_abcdefgh 1234",
+                "mcpm_live_abcd$efgh1234",
+                "MCPM_LIVE_abcdefgh1234",
                 "mcpm_live_" + "a".repeat(201))) {
             assertEquals(Rejection.INVALID_TOKEN, rejection(apply("Bearer " + bad)), bad);
         }
@@ -240,9 +268,13 @@ class AuthenticateTest {
 
     @Test
     void billsOverrideNamingOwnProject() {
-        assertEquals(ALICE_SIDE, consumer(applyWithProject("Bearer " + LIVE, "11")).project());
-        assertEquals(ALICE_SIDE, consumer(applyWithProject("Bearer " + LIVE, " 11 ")).project());
-        assertEquals(ALICE_SIDE, consumer(applyWithProject("Bearer " + UNBOUND, "11")).project());
+        assertEquals(
+                ALICE_SIDE, consumer(applyWithProject("Bearer " + LIVE, "11")).project());
+        assertEquals(
+                ALICE_SIDE, consumer(applyWithProject("Bearer " + LIVE, " 11 ")).project());
+        assertEquals(
+                ALICE_SIDE,
+                consumer(applyWithProject("Bearer " + UNBOUND, "11")).project());
     }
 
     @Test

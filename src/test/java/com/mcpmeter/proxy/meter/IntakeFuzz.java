@@ -20,16 +20,50 @@ public final class IntakeFuzz {
     /** Tool names the fuzz upstream knows, and one it does not. */
     public static final List<String> TOOLS = List.of("expensive", "cheap", "free", "fail", "boom", "unknown");
 
-    private static final String[] ID_FORMS = {"1", "1.0", "1e0", "10E-1", "-0", "0", "2", "2.00", "3", "\"1\"",
-        "\"a\"", "\"\\u0061\"", "\"\"", "12345678901234567890", "12345678901234567891", "1.0000000000000000001",
-        "-7", "1e400", "1E99999999999", "null", "true", "{}", "[1]", "\"x\\\"y\""};
-    private static final String[] METHODS = {"tools/call", "tools/call", "tools/call", "ping", "tools/list",
-        "initialize", "Tools/call", "tools/call ", "notifications/initialized", "resources/read", ""};
+    private static final String[] ID_FORMS = {
+        "1",
+        "1.0",
+        "1e0",
+        "10E-1",
+        "-0",
+        "0",
+        "2",
+        "2.00",
+        "3",
+        "\"1\"",
+        "\"a\"",
+        "\"\\u0061\"",
+        "\"\"",
+        "12345678901234567890",
+        "12345678901234567891",
+        "1.0000000000000000001",
+        "-7",
+        "1e400",
+        "1E99999999999",
+        "null",
+        "true",
+        "{}",
+        "[1]",
+        "\"x\\\"y\""
+    };
+    private static final String[] METHODS = {
+        "tools/call",
+        "tools/call",
+        "tools/call",
+        "ping",
+        "tools/list",
+        "initialize",
+        "Tools/call",
+        "tools/call ",
+        "notifications/initialized",
+        "resources/read",
+        ""
+    };
     private static final String NOISE = "{}[]:,\"\\ 0123456789-+eE.tnfrul\u00e9\u0000\n";
 
     /** One request to send. {@code key} says which consumer's bearer key to use. */
-    public record Input(int number, String httpMethod, byte[] body, Map<String, String> headers, Key key,
-            boolean tightListing) {
+    public record Input(
+            int number, String httpMethod, byte[] body, Map<String, String> headers, Key key, boolean tightListing) {
         public String bodyText() {
             return new String(body, StandardCharsets.UTF_8);
         }
@@ -104,10 +138,12 @@ public final class IntakeFuzz {
     private String wellFormedBatch(int size) {
         List<String> parts = new ArrayList<>(size);
         for (int i = 0; i < size; i++) {
-            parts.add(random.nextDouble() < 0.9
-                    ? "{\"jsonrpc\":\"2.0\",\"id\":" + (100 + i) + ",\"method\":\"tools/call\",\"params\":{\"name\":"
-                            + quote(TOOLS.get(random.nextInt(TOOLS.size()))) + "}}"
-                    : "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}");
+            parts.add(
+                    random.nextDouble() < 0.9
+                            ? "{\"jsonrpc\":\"2.0\",\"id\":" + (100 + i)
+                                    + ",\"method\":\"tools/call\",\"params\":{\"name\":"
+                                    + quote(TOOLS.get(random.nextInt(TOOLS.size()))) + "}}"
+                            : "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}");
         }
         return "[" + String.join(",", parts) + "]";
     }
@@ -149,8 +185,10 @@ public final class IntakeFuzz {
         }
         List<String> members = new ArrayList<>();
         if (shape < 0.97) {
-            members.add("\"name\":" + (random.nextDouble() < 0.95 ? quote(TOOLS.get(random.nextInt(TOOLS.size())))
-                    : pick(0.5, "7", "null", "\"\"", "{\"name\":\"expensive\"}")));
+            members.add("\"name\":"
+                    + (random.nextDouble() < 0.95
+                            ? quote(TOOLS.get(random.nextInt(TOOLS.size())))
+                            : pick(0.5, "7", "null", "\"\"", "{\"name\":\"expensive\"}")));
         }
         if (random.nextDouble() < 0.7) {
             members.add("\"arguments\":{\"message\":\"hi\",\"n\":" + random.nextInt(100)
@@ -197,18 +235,25 @@ public final class IntakeFuzz {
                         out[at] = (byte) random.nextInt(256);
                     }
                 }
-                case 1 -> out = splice(out, at, Math.min(out.length, at + 1 + random.nextInt(8)), new byte[0]); // delete
+                case 1 ->
+                    out = splice(out, at, Math.min(out.length, at + 1 + random.nextInt(8)), new byte[0]); // delete
                 case 2 -> out = splice(out, at, at, new byte[] {(byte) NOISE.charAt(random.nextInt(NOISE.length()))});
                 case 3 -> out = java.util.Arrays.copyOf(out, at); // truncate
-                case 4 -> out = splice(out, out.length, out.length, // trailing content
-                        pick(0.5, " ", "{}", "\n{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"tools/call\"}", "x")
-                                .getBytes(StandardCharsets.UTF_8));
+                case 4 ->
+                    out = splice(
+                            out,
+                            out.length,
+                            out.length, // trailing content
+                            pick(0.5, " ", "{}", "\n{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"tools/call\"}", "x")
+                                    .getBytes(StandardCharsets.UTF_8));
                 case 5 -> out = splice(out, 0, 0, new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF}); // BOM
                 case 6 -> { // repeat a slice in place
                     int end = Math.min(out.length, at + 1 + random.nextInt(30));
                     out = splice(out, end, end, java.util.Arrays.copyOfRange(out, at, end));
                 }
-                default -> out = splice(out, at, at, " \t\r\n".substring(random.nextInt(4)).getBytes(StandardCharsets.UTF_8));
+                default ->
+                    out = splice(
+                            out, at, at, " \t\r\n".substring(random.nextInt(4)).getBytes(StandardCharsets.UTF_8));
             }
         }
         return out;

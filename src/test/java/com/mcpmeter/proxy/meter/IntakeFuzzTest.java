@@ -48,11 +48,17 @@ class IntakeFuzzTest {
             }
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
-        System.out.printf("intake parser fuzz: seed %d, %d inputs in %d ms, %d passed, refused %s%n", seed, inputs,
-                millis, passed, refused);
+        System.out.printf(
+                "intake parser fuzz: seed %d, %d inputs in %d ms, %d passed, refused %s%n",
+                seed, inputs, millis, passed, refused);
         // The generator must reach every refusal it is there to provoke, and pass plenty too.
-        for (Rejection r : new Rejection[] {Rejection.PARSE_ERROR, Rejection.INVALID_REQUEST, Rejection.DUPLICATE_KEY,
-            Rejection.DUPLICATE_ID, Rejection.BATCH_TOO_LARGE}) {
+        for (Rejection r : new Rejection[] {
+            Rejection.PARSE_ERROR,
+            Rejection.INVALID_REQUEST,
+            Rejection.DUPLICATE_KEY,
+            Rejection.DUPLICATE_ID,
+            Rejection.BATCH_TOO_LARGE
+        }) {
             assertTrue(refused.getOrDefault(r, 0) > inputs / 1_000, r + " too rare: " + refused);
         }
         assertTrue(passed > inputs / 5, "too few inputs pass: " + passed);

@@ -19,16 +19,18 @@ import java.util.List;
  */
 public final class IntakeOracle {
     /** Numbers kept exact, so that ids are compared as the decimals they are. */
-    private static final ObjectMapper EXACT = new ObjectMapper(
-            JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
+    private static final ObjectMapper EXACT = new ObjectMapper(JsonFactory.builder()
+                    .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .build())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS);
     /**
      * For the numbers a BigDecimal cannot hold (an exponent past int range, e.g. 1E99999999999): read
      * as doubles, where such ids meet at 0 or infinity, which is how the proxy counts them too.
      */
-    private static final ObjectMapper DOUBLES = new ObjectMapper(
-            JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+    private static final ObjectMapper DOUBLES = new ObjectMapper(JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build());
 
     private IntakeOracle() {}
 

@@ -40,7 +40,8 @@ class JsonRpcIdTest {
     void readsStringAndNumberNodesOnly() {
         assertEquals(Optional.of(JsonRpcId.ofNumber("1")), JsonRpcId.of(IntNode.valueOf(1)));
         assertEquals(Optional.of(JsonRpcId.ofNumber("1")), JsonRpcId.of(DoubleNode.valueOf(1.0)));
-        assertEquals(Optional.of(JsonRpcId.ofNumber("12345678901234567890123")),
+        assertEquals(
+                Optional.of(JsonRpcId.ofNumber("12345678901234567890123")),
                 JsonRpcId.of(com.fasterxml.jackson.databind.node.BigIntegerNode.valueOf(
                         new BigInteger("12345678901234567890123"))));
         assertEquals(Optional.of(JsonRpcId.ofString("x")), JsonRpcId.of(TextNode.valueOf("x")));
@@ -53,8 +54,9 @@ class JsonRpcIdTest {
     void aNumberBeyondTheRangeOfADoubleIsNoId() {
         assertEquals(Optional.empty(), JsonRpcId.number("1e400"));
         assertEquals(Optional.empty(), JsonRpcId.of(DoubleNode.valueOf(Double.POSITIVE_INFINITY)));
-        assertEquals(Optional.empty(), JsonRpcId.of(com.fasterxml.jackson.databind.node.BigIntegerNode.valueOf(
-                BigInteger.TEN.pow(400))));
+        assertEquals(
+                Optional.empty(),
+                JsonRpcId.of(com.fasterxml.jackson.databind.node.BigIntegerNode.valueOf(BigInteger.TEN.pow(400))));
         assertThrows(NumberFormatException.class, () -> JsonRpcId.ofNumber("-1e400"));
         assertEquals(Optional.of(JsonRpcId.ofNumber("0")), JsonRpcId.number("1e-400"));
     }

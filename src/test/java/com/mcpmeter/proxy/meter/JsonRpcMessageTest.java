@@ -95,10 +95,15 @@ class JsonRpcMessageTest {
         assertTrue(m.batch());
         assertEquals(5, m.envelopes().size());
         assertEquals(
-                List.of(JsonRpcMessage.Kind.REQUEST, JsonRpcMessage.Kind.NOTIFICATION, JsonRpcMessage.Kind.REQUEST,
-                        JsonRpcMessage.Kind.RESPONSE, JsonRpcMessage.Kind.REQUEST),
+                List.of(
+                        JsonRpcMessage.Kind.REQUEST,
+                        JsonRpcMessage.Kind.NOTIFICATION,
+                        JsonRpcMessage.Kind.REQUEST,
+                        JsonRpcMessage.Kind.RESPONSE,
+                        JsonRpcMessage.Kind.REQUEST),
                 m.envelopes().stream().map(JsonRpcMessage.Envelope::kind).toList());
-        assertEquals(List.of(Optional.of("a"), Optional.of("b")),
+        assertEquals(
+                List.of(Optional.of("a"), Optional.of("b")),
                 m.toolCalls().stream().map(JsonRpcMessage.Envelope::toolName).toList());
         assertEquals(List.<JsonNode>of(IntNode.valueOf(1), TextNode.valueOf("x"), IntNode.valueOf(2)), m.requestIds());
         assertEquals(Optional.empty(), m.singleMethod(), "a batch has no single method");
@@ -146,21 +151,27 @@ class JsonRpcMessageTest {
     @Test
     void rejectsToolCallWithoutParamsName() {
         assertEquals(Rejection.INVALID_PARAMS, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}"));
-        assertEquals(Rejection.INVALID_PARAMS,
+        assertEquals(
+                Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}"));
-        assertEquals(Rejection.INVALID_PARAMS,
+        assertEquals(
+                Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"\"}}"));
-        assertEquals(Rejection.INVALID_PARAMS,
+        assertEquals(
+                Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}"));
-        assertEquals(Rejection.INVALID_PARAMS,
+        assertEquals(
+                Rejection.INVALID_PARAMS,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":[\"weather\"]}"));
     }
 
     @Test
     void rejectsWholeBatchWhenOneToolCallLacksName() {
-        assertEquals(Rejection.INVALID_PARAMS, rejection("["
-                + "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}},"
-                + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}]"));
+        assertEquals(
+                Rejection.INVALID_PARAMS,
+                rejection("["
+                        + "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}},"
+                        + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}]"));
     }
 
     @Test
@@ -175,7 +186,8 @@ class JsonRpcMessageTest {
     @Test
     void rejectsTrailingContentAfterTheMessageAsParseError() {
         // Not valid JSON, so the proxy must not price only the first value of what it forwards.
-        assertEquals(Rejection.PARSE_ERROR,
+        assertEquals(
+                Rejection.PARSE_ERROR,
                 rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
                         + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}"));
         assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} trailing"));
@@ -183,12 +195,24 @@ class JsonRpcMessageTest {
 
     @Test
     void acceptsStringAndNumberIds() {
-        assertEquals(Optional.of(TextNode.valueOf("req-1")),
-                passed("{\"jsonrpc\":\"2.0\",\"id\":\"req-1\",\"method\":\"ping\"}").envelopes().getFirst().id());
-        assertEquals(Optional.of(IntNode.valueOf(0)),
-                passed("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}").envelopes().getFirst().id());
+        assertEquals(
+                Optional.of(TextNode.valueOf("req-1")),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":\"req-1\",\"method\":\"ping\"}")
+                        .envelopes()
+                        .getFirst()
+                        .id());
+        assertEquals(
+                Optional.of(IntNode.valueOf(0)),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}")
+                        .envelopes()
+                        .getFirst()
+                        .id());
         assertTrue(passed("{\"jsonrpc\":\"2.0\",\"id\":12345678901234,\"method\":\"ping\"}")
-                .envelopes().getFirst().id().orElseThrow().isNumber());
+                .envelopes()
+                .getFirst()
+                .id()
+                .orElseThrow()
+                .isNumber());
     }
 
     @Test
@@ -203,8 +227,10 @@ class JsonRpcMessageTest {
     void rejectsRequestWithNullIdInsteadOfTreatingItAsFreeNotification() {
         // JSON-RPC 2.0: a notification has no "id" member at all; MCP: a request id MUST NOT be null.
         // Classing this as a notification would forward an unbilled tools/call.
-        assertEquals(Rejection.INVALID_REQUEST, rejection(
-                "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}"));
+        assertEquals(
+                Rejection.INVALID_REQUEST,
+                rejection(
+                        "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}"));
     }
 
     @Test
@@ -213,7 +239,9 @@ class JsonRpcMessageTest {
             fail("expected a failure");
             return;
         }
-        assertTrue(String.valueOf(f.details().get("reason")).contains("empty batch"), f.details().toString());
+        assertTrue(
+                String.valueOf(f.details().get("reason")).contains("empty batch"),
+                f.details().toString());
     }
 
     @Test
@@ -227,8 +255,12 @@ class JsonRpcMessageTest {
 
     @Test
     void labelsOtherMessagesByTheirFirstMethod() {
-        assertEquals("tools/list", passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}").label("POST"));
-        assertEquals("notifications/initialized",
+        assertEquals(
+                "tools/list",
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}")
+                        .label("POST"));
+        assertEquals(
+                "notifications/initialized",
                 passed("[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},"
                                 + "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}]")
                         .label("POST"));
@@ -236,7 +268,9 @@ class JsonRpcMessageTest {
 
     @Test
     void labelsClientResponsesAsResponse() {
-        assertEquals("response", passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}").label("POST"));
+        assertEquals(
+                "response",
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}").label("POST"));
     }
 
     @Test
@@ -263,23 +297,37 @@ class JsonRpcMessageTest {
 
     @Test
     void refusesABatchWhoseRequestIdsRepeatAsJsonValues() {
-        String[][] same = {{"1", "1"}, {"1", "1.0"}, {"1", "1e0"}, {"1", "10E-1"}, {"100", "1e2"}, {"0", "-0"},
-            {"0", "0.0e5"}, {"-3", "-3.00"}, {"\"a\"", "\"a\""}, {"\"1\"", "\"\\u0031\""},
-            {"1", "1.0000000000000000001"}, {"12345678901234567890", "12345678901234567891"}};
+        String[][] same = {
+            {"1", "1"},
+            {"1", "1.0"},
+            {"1", "1e0"},
+            {"1", "10E-1"},
+            {"100", "1e2"},
+            {"0", "-0"},
+            {"0", "0.0e5"},
+            {"-3", "-3.00"},
+            {"\"a\"", "\"a\""},
+            {"\"1\"", "\"\\u0031\""},
+            {"1", "1.0000000000000000001"},
+            {"12345678901234567890", "12345678901234567891"}
+        };
         for (String[] ids : same) {
             var f = failure("[" + call(ids[0], "expensive") + "," + call(ids[1], "fail") + "]");
             assertEquals(Rejection.DUPLICATE_ID, f.rejection(), ids[0] + " / " + ids[1]);
             assertEquals(1, f.details().get("index"));
         }
         // Also when other envelopes stand between them, and when one of them is not a tools/call.
-        assertEquals(Rejection.DUPLICATE_ID, rejection("[" + call("7", "a") + ",{\"jsonrpc\":\"2.0\",\"method\":\"n\"},"
-                + "{\"jsonrpc\":\"2.0\",\"id\":7.0,\"method\":\"ping\"}]"));
+        assertEquals(
+                Rejection.DUPLICATE_ID,
+                rejection("[" + call("7", "a") + ",{\"jsonrpc\":\"2.0\",\"method\":\"n\"},"
+                        + "{\"jsonrpc\":\"2.0\",\"id\":7.0,\"method\":\"ping\"}]"));
     }
 
     @Test
     void keepsIdsThatDifferAsJsonValuesApart() {
-        String[][] different = {{"1", "\"1\""}, {"1", "2"}, {"1", "1.5"}, {"\"a\"", "\"A\""}, {"\"1\"", "\"1.0\""},
-            {"-1", "1"}};
+        String[][] different = {
+            {"1", "\"1\""}, {"1", "2"}, {"1", "1.5"}, {"\"a\"", "\"A\""}, {"\"1\"", "\"1.0\""}, {"-1", "1"}
+        };
         for (String[] ids : different) {
             JsonRpcMessage m = passed("[" + call(ids[0], "a") + "," + call(ids[1], "b") + "]");
             assertEquals(2, m.toolCalls().size(), ids[0] + " / " + ids[1]);
@@ -291,7 +339,8 @@ class JsonRpcMessageTest {
     @Test
     void givesEachEnvelopeItsCanonicalId() {
         JsonRpcMessage m = passed("[" + call("1.0", "a") + "," + call("\"x\"", "b") + "," + call("2e0", "c") + "]");
-        assertEquals(List.of(JsonRpcId.ofNumber("1"), JsonRpcId.ofString("x"), JsonRpcId.ofNumber("2")),
+        assertEquals(
+                List.of(JsonRpcId.ofNumber("1"), JsonRpcId.ofString("x"), JsonRpcId.ofNumber("2")),
                 m.toolCalls().stream().map(e -> e.canonicalId().orElseThrow()).toList());
     }
 
@@ -304,8 +353,10 @@ class JsonRpcMessageTest {
             "{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"free\",\"name\":\"paid\"}}",
             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"arguments\":{\"x\":[{\"k\":1,\"k\":2}]}}}",
-            "[" + call("1", "a") + ",{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"\\u006dethod\":\"tools/call\",\"id\":3}]",
-            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"\":1,\"\":2}}"}) {
+            "[" + call("1", "a")
+                    + ",{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"\\u006dethod\":\"tools/call\",\"id\":3}]",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"\":1,\"\":2}}"
+        }) {
             assertEquals(Rejection.DUPLICATE_KEY, rejection(body), body);
         }
         // Malformed JSON that also repeats a key is a parse error: it is not one JSON value.
@@ -319,9 +370,13 @@ class JsonRpcMessageTest {
     void refusesAToolsCallSentAsANotification() {
         var f = failure("{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}");
         assertEquals(Rejection.INVALID_REQUEST, f.rejection());
-        assertTrue(String.valueOf(f.details().get("reason")).contains("without an id"), f.details().toString());
-        assertEquals(Rejection.INVALID_REQUEST, rejection("[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1},"
-                + "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}]"));
+        assertTrue(
+                String.valueOf(f.details().get("reason")).contains("without an id"),
+                f.details().toString());
+        assertEquals(
+                Rejection.INVALID_REQUEST,
+                rejection("[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1},"
+                        + "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"paid\"}}]"));
         // Other notifications stay free and welcome.
         passed("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/call\"}");
     }
@@ -338,9 +393,15 @@ class JsonRpcMessageTest {
         assertEquals(MAX_BATCH, over.details().get("limit"));
         // Refused on the 51st envelope, whatever follows it (even text that is not JSON).
         assertEquals(Rejection.BATCH_TOO_LARGE, rejection(atCap + ",{},{{{{"));
-        assertEquals(Rejection.BATCH_TOO_LARGE,
-                JsonRpcMessage.parse("[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]"
-                        .getBytes(StandardCharsets.UTF_8), 1) instanceof Verdict.Fail<JsonRpcMessage> f ? f.rejection() : null);
+        assertEquals(
+                Rejection.BATCH_TOO_LARGE,
+                JsonRpcMessage.parse(
+                                        "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]"
+                                                .getBytes(StandardCharsets.UTF_8),
+                                        1)
+                                instanceof Verdict.Fail<JsonRpcMessage> f
+                        ? f.rejection()
+                        : null);
     }
 
     @Test
@@ -350,7 +411,9 @@ class JsonRpcMessageTest {
         for (String id : new String[] {"1e400", "-1e400", "1E99999999999", "1" + "0".repeat(400)}) {
             var f = failure(call(id, "a"));
             assertEquals(Rejection.INVALID_REQUEST, f.rejection(), id);
-            assertTrue(String.valueOf(f.details().get("reason")).contains("range"), f.details().toString());
+            assertTrue(
+                    String.valueOf(f.details().get("reason")).contains("range"),
+                    f.details().toString());
         }
         assertEquals(Rejection.INVALID_REQUEST, rejection("{\"jsonrpc\":\"2.0\",\"id\":1e400,\"result\":{}}"));
         // Underflow is fine: the id is 0, and an upstream writes it back as 0.
@@ -359,29 +422,46 @@ class JsonRpcMessageTest {
 
     @Test
     void refusesNumbersAndNestingBeyondTheReadersBoundsAsParseErrors() {
-        assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1" + "0".repeat(2_000)
-                + ",\"method\":\"ping\"}"));
-        assertEquals(Rejection.PARSE_ERROR, rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":"
-                + "[".repeat(5_000) + "]".repeat(5_000) + "}"));
+        assertEquals(
+                Rejection.PARSE_ERROR,
+                rejection("{\"jsonrpc\":\"2.0\",\"id\":1" + "0".repeat(2_000) + ",\"method\":\"ping\"}"));
+        assertEquals(
+                Rejection.PARSE_ERROR,
+                rejection("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":" + "[".repeat(5_000)
+                        + "]".repeat(5_000) + "}"));
     }
 
     @Test
     void theMcpNameOfASingleRequestIsWhatSep2243Names() {
-        assertEquals(Optional.of("add"), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}").singleMcpName());
-        assertEquals(Optional.of("summarise"), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"summarise\"}}").singleMcpName());
-        assertEquals(Optional.of("file:///a"), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"file:///a\",\"name\":\"b\"}}")
-                .singleMcpName());
+        assertEquals(
+                Optional.of("add"),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}")
+                        .singleMcpName());
+        assertEquals(
+                Optional.of("summarise"),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"summarise\"}}")
+                        .singleMcpName());
+        assertEquals(
+                Optional.of("file:///a"),
+                passed(
+                                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"file:///a\",\"name\":\"b\"}}")
+                        .singleMcpName());
         // the other member, a non-string, another method, a batch: no name
-        assertEquals(Optional.empty(), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"name\":\"b\"}}").singleMcpName());
-        assertEquals(Optional.empty(), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":7}}").singleMcpName());
-        assertEquals(Optional.empty(), passed(
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"name\":\"add\"}}").singleMcpName());
-        assertEquals(Optional.empty(), passed(
-                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}]").singleMcpName());
+        assertEquals(
+                Optional.empty(),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"name\":\"b\"}}")
+                        .singleMcpName());
+        assertEquals(
+                Optional.empty(),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":7}}")
+                        .singleMcpName());
+        assertEquals(
+                Optional.empty(),
+                passed("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"name\":\"add\"}}")
+                        .singleMcpName());
+        assertEquals(
+                Optional.empty(),
+                passed("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\"}}]")
+                        .singleMcpName());
     }
 }

@@ -25,11 +25,23 @@ class McpHeadersTest {
         return "=?base64?" + Base64.getEncoder().encodeToString(value.getBytes(StandardCharsets.UTF_8)) + "?=";
     }
 
-    private static Verdict<InspectBody.Inspected> inspect(String body, String mcpMethod, String mcpName) throws Exception {
+    private static Verdict<InspectBody.Inspected> inspect(String body, String mcpMethod, String mcpName)
+            throws Exception {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        var request = new CallRequest("r", "POST", "/s", Optional.empty(), Optional.of("Bearer x"), Optional.empty(),
-                Optional.of("application/json"), Optional.ofNullable(mcpMethod), Optional.ofNullable(mcpName),
-                Optional.empty(), "test", limit -> Optional.of(bytes), "127.0.0.1");
+        var request = new CallRequest(
+                "r",
+                "POST",
+                "/s",
+                Optional.empty(),
+                Optional.of("Bearer x"),
+                Optional.empty(),
+                Optional.of("application/json"),
+                Optional.ofNullable(mcpMethod),
+                Optional.ofNullable(mcpName),
+                Optional.empty(),
+                "test",
+                limit -> Optional.of(bytes),
+                "127.0.0.1");
         return new InspectBody(1 << 20, 50).apply(request);
     }
 

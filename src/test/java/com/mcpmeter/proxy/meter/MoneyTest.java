@@ -50,7 +50,9 @@ class MoneyTest {
     void payoutAndFeeAlwaysAddUpToBilled() {
         for (int bps : new int[] {0, 1000, 2000, 3333, 10_000}) {
             for (long billed = 0; billed <= 50_000; billed += 7) {
-                assertEquals(billed, Money.platformFee(billed, bps) + Money.publisherPayout(billed, bps),
+                assertEquals(
+                        billed,
+                        Money.platformFee(billed, bps) + Money.publisherPayout(billed, bps),
                         "billed " + billed + " at " + bps + " bps");
             }
             long large = 9_000_000_000_000L;
@@ -105,7 +107,8 @@ class MoneyTest {
     /** The largest batch (50 envelopes) at the largest price and fee rate stays exact. */
     @Test
     void theLargestValidBatchSplitsExactly() {
-        long billed = Money.sum(LongStream.generate(() -> Money.MAX_PRICE_MICRO_CENTS).limit(50));
+        long billed =
+                Money.sum(LongStream.generate(() -> Money.MAX_PRICE_MICRO_CENTS).limit(50));
         assertEquals(50 * Money.MAX_PRICE_MICRO_CENTS, billed);
         assertEquals(billed, Money.platformFee(billed, Money.MAX_FEE_BPS));
         assertEquals(billed, Money.platformFee(billed, 2000) + Money.publisherPayout(billed, 2000));

@@ -41,7 +41,8 @@ class RecentBalancesTest {
         }
 
         @Override
-        public int grantFreeCalls(long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
+        public int grantFreeCalls(
+                long mcpId, long userId, YearMonth period, int allowance, int wanted, String requestId) {
             throw new UnsupportedOperationException();
         }
 

@@ -52,22 +52,59 @@ class UpstreamGuardTest {
 
     @Test
     void classifiesEveryInternalRange() {
-        for (String internal : List.of("127.0.0.1", "127.255.0.9", "10.0.0.1", "172.16.0.1", "172.31.255.255",
-                "192.168.0.1", "100.64.0.1", "100.127.255.255", "169.254.169.254", "0.0.0.0", "224.0.0.1",
-                "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "fd00:ec2::254", "fc00::1", "ff02::1",
-                "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1")) {
+        for (String internal : List.of(
+                "127.0.0.1",
+                "127.255.0.9",
+                "10.0.0.1",
+                "172.16.0.1",
+                "172.31.255.255",
+                "192.168.0.1",
+                "100.64.0.1",
+                "100.127.255.255",
+                "169.254.169.254",
+                "0.0.0.0",
+                "224.0.0.1",
+                "255.255.255.255",
+                "::1",
+                "::",
+                "fe80::1",
+                "fd00::1",
+                "fd00:ec2::254",
+                "fc00::1",
+                "ff02::1",
+                "::ffff:127.0.0.1",
+                "::ffff:10.0.0.1",
+                "::127.0.0.1",
+                "64:ff9b::a9fe:a9fe",
+                "2002:7f00:1::1")) {
             assertTrue(UpstreamGuard.isInternal(ip(internal)), internal);
         }
-        for (String external : List.of("1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "169.253.0.1",
-                "2606:4700::1111", "::ffff:8.8.8.8", "2002:0808:0808::1")) {
+        for (String external : List.of(
+                "1.1.1.1",
+                "8.8.8.8",
+                "172.32.0.1",
+                "100.128.0.1",
+                "169.253.0.1",
+                "2606:4700::1111",
+                "::ffff:8.8.8.8",
+                "2002:0808:0808::1")) {
             assertFalse(UpstreamGuard.isInternal(ip(external)), external);
         }
     }
 
     @Test
     void readsOnlyCanonicalIpLiterals() {
-        for (String odd : List.of("127.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.0.0.01", "1.2.3.256",
-                "1.2.3", "[127.0.0.1]", "fe80::1%eth0", "::g")) {
+        for (String odd : List.of(
+                "127.1",
+                "2130706433",
+                "0x7f.1",
+                "0177.0.0.1",
+                "127.0.0.01",
+                "1.2.3.256",
+                "1.2.3",
+                "[127.0.0.1]",
+                "fe80::1%eth0",
+                "::g")) {
             assertTrue(Cidr.literal(odd).isEmpty(), odd);
         }
         for (String host : List.of("2130706433", "0x7f.1", "127.1", "a.0x10", "bad_host", "-a.com", "")) {
@@ -80,12 +117,23 @@ class UpstreamGuardTest {
 
     @Test
     void refusesInternalAddressesHoweverSpelled() {
-        Table dns = new Table(Map.of("localhost", List.of("127.0.0.1"), "mixed.example", List.of("8.8.8.8", "10.0.0.1"),
-                "public.example", List.of("8.8.8.8")));
+        Table dns = new Table(Map.of(
+                "localhost",
+                List.of("127.0.0.1"),
+                "mixed.example",
+                List.of("8.8.8.8", "10.0.0.1"),
+                "public.example",
+                List.of("8.8.8.8")));
         UpstreamGuard guard = guard(dns);
-        for (String url : List.of("http://127.0.0.1:3306/", "http://[::1]:6379/", "http://localhost/x",
-                "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest", "http://[fd00:ec2::254]/",
-                "http://0.0.0.0/", "http://mixed.example/")) {
+        for (String url : List.of(
+                "http://127.0.0.1:3306/",
+                "http://[::1]:6379/",
+                "http://localhost/x",
+                "http://[::ffff:127.0.0.1]/",
+                "http://169.254.169.254/latest",
+                "http://[fd00:ec2::254]/",
+                "http://0.0.0.0/",
+                "http://mixed.example/")) {
             assertEquals(Rejection.UPSTREAM_FORBIDDEN, refusal(guard, url), url);
         }
         for (String url : List.of("http://2130706433/", "http://0x7f.1/", "http://127.1:3012/x")) {
@@ -93,13 +141,15 @@ class UpstreamGuardTest {
         }
         assertEquals(Rejection.UPSTREAM_FAILED, refusal(guard, "http://nowhere.example/"));
         var allowed = guard.vet(URI.create("https://public.example/mcp"));
-        assertEquals(List.of(ip("8.8.8.8")), assertInstanceOf(UpstreamGuard.Vetting.Allowed.class, allowed).addresses());
+        assertEquals(
+                List.of(ip("8.8.8.8")),
+                assertInstanceOf(UpstreamGuard.Vetting.Allowed.class, allowed).addresses());
     }
 
     @Test
     void allowedNetworksLetInternalUpstreamsThroughButNeverTheProxyItself() {
-        UpstreamGuard guard = guard(new Table(Map.of("localhost", List.of("127.0.0.1", "::1"))), "127.0.0.0/8",
-                "::1/128");
+        UpstreamGuard guard =
+                guard(new Table(Map.of("localhost", List.of("127.0.0.1", "::1"))), "127.0.0.0/8", "::1/128");
         guard.listeningOn(ip("127.0.0.1"), 3010);
         guard.publicUrl(URI.create("https://proxy.example"));
         assertInstanceOf(UpstreamGuard.Vetting.Allowed.class, guard.vet(URI.create("http://127.0.0.1:3011/")));

@@ -26,24 +26,106 @@ class UpstreamOutcomeTest {
      * @param refunds whether envelope 1 is refunded: [no result at 200, its result at 200, no result
      *     at 404, unreadable bytes at 200, its error at 200, its result at 503]
      */
-    private record Row(int recordedOn200, Health healthOn200, Health healthOn503, Rejection answer,
-            boolean answeredWhole, boolean... refunds) {}
+    private record Row(
+            int recordedOn200,
+            Health healthOn200,
+            Health healthOn503,
+            Rejection answer,
+            boolean answeredWhole,
+            boolean... refunds) {}
 
     private static final Map<Kind, Row> TABLE = new EnumMap<>(Map.of(
-            Kind.COMPLETED, new Row(200, Health.HEALTHY, Health.FAILED, Rejection.UPSTREAM_FAILED, true,
-                    false, false, true, false, true, true),
-            Kind.TIMEOUT, new Row(504, Health.FAILED, Health.FAILED, Rejection.UPSTREAM_TIMEOUT, false,
-                    true, true, true, true, true, true),
-            Kind.CONNECT_FAILED, new Row(502, Health.FAILED, Health.FAILED, Rejection.UPSTREAM_FAILED, false,
-                    true, true, true, true, true, true),
-            Kind.BROKEN, new Row(502, Health.FAILED, Health.FAILED, Rejection.UPSTREAM_FAILED, false,
-                    true, false, true, true, true, true),
-            Kind.CLIENT_GONE, new Row(499, Health.UNKNOWN, Health.UNKNOWN, Rejection.UPSTREAM_FAILED, false,
-                    true, false, true, false, true, true),
-            Kind.ABANDONED, new Row(499, Health.UNKNOWN, Health.UNKNOWN, Rejection.UPSTREAM_FAILED, false,
-                    false, false, true, false, true, true),
-            Kind.UNDER_WAY, new Row(200, Health.UNKNOWN, Health.UNKNOWN, Rejection.UPSTREAM_FAILED, false,
-                    false, false, false, false, true, true)));
+            Kind.COMPLETED,
+                    new Row(
+                            200,
+                            Health.HEALTHY,
+                            Health.FAILED,
+                            Rejection.UPSTREAM_FAILED,
+                            true,
+                            false,
+                            false,
+                            true,
+                            false,
+                            true,
+                            true),
+            Kind.TIMEOUT,
+                    new Row(
+                            504,
+                            Health.FAILED,
+                            Health.FAILED,
+                            Rejection.UPSTREAM_TIMEOUT,
+                            false,
+                            true,
+                            true,
+                            true,
+                            true,
+                            true,
+                            true),
+            Kind.CONNECT_FAILED,
+                    new Row(
+                            502,
+                            Health.FAILED,
+                            Health.FAILED,
+                            Rejection.UPSTREAM_FAILED,
+                            false,
+                            true,
+                            true,
+                            true,
+                            true,
+                            true,
+                            true),
+            Kind.BROKEN,
+                    new Row(
+                            502,
+                            Health.FAILED,
+                            Health.FAILED,
+                            Rejection.UPSTREAM_FAILED,
+                            false,
+                            true,
+                            false,
+                            true,
+                            true,
+                            true,
+                            true),
+            Kind.CLIENT_GONE,
+                    new Row(
+                            499,
+                            Health.UNKNOWN,
+                            Health.UNKNOWN,
+                            Rejection.UPSTREAM_FAILED,
+                            false,
+                            true,
+                            false,
+                            true,
+                            false,
+                            true,
+                            true),
+            Kind.ABANDONED,
+                    new Row(
+                            499,
+                            Health.UNKNOWN,
+                            Health.UNKNOWN,
+                            Rejection.UPSTREAM_FAILED,
+                            false,
+                            false,
+                            false,
+                            true,
+                            false,
+                            true,
+                            true),
+            Kind.UNDER_WAY,
+                    new Row(
+                            200,
+                            Health.UNKNOWN,
+                            Health.UNKNOWN,
+                            Rejection.UPSTREAM_FAILED,
+                            false,
+                            false,
+                            false,
+                            false,
+                            false,
+                            true,
+                            true)));
 
     private static UpstreamOutcome outcome(Kind kind, int status, Set<String> results, Set<String> errors) {
         return new UpstreamOutcome(kind, status, results, errors, 100);
@@ -59,7 +141,8 @@ class UpstreamOutcomeTest {
     @Test
     void eachKindRecordsItsStatus() {
         TABLE.forEach((kind, row) -> {
-            assertEquals(row.recordedOn200(), outcome(kind, 200, Set.of(), Set.of()).recordedStatus(), kind.name());
+            assertEquals(
+                    row.recordedOn200(), outcome(kind, 200, Set.of(), Set.of()).recordedStatus(), kind.name());
             assertEquals(row.recordedOn200(), kind.recordedStatus(200), kind.name());
         });
     }
@@ -67,8 +150,10 @@ class UpstreamOutcomeTest {
     @Test
     void eachKindTellsTheBreakerOneThing() {
         TABLE.forEach((kind, row) -> {
-            assertEquals(row.healthOn200(), outcome(kind, 200, Set.of(), Set.of()).health(), kind + " on 200");
-            assertEquals(row.healthOn503(), outcome(kind, 503, Set.of(), Set.of()).health(), kind + " on 503");
+            assertEquals(
+                    row.healthOn200(), outcome(kind, 200, Set.of(), Set.of()).health(), kind + " on 200");
+            assertEquals(
+                    row.healthOn503(), outcome(kind, 503, Set.of(), Set.of()).health(), kind + " on 503");
         });
     }
 

@@ -16,9 +16,21 @@ import org.junit.jupiter.api.Test;
 
 /** Labels come from bounded sets: a consumer's tool name is a label only when the listing prices it by name. */
 class CallLabelsTest {
-    private static final Listing LISTING = new Listing(7, 1, "weather", Listing.Status.LIVE,
-            Optional.of(URI.create("https://up.example/mcp")), "streamable", Map.of(), 0, OptionalInt.empty(),
-            OptionalInt.empty(), OptionalInt.empty(), 100, Map.of("forecast", 2_000L, "ping", 0L), 2000);
+    private static final Listing LISTING = new Listing(
+            7,
+            1,
+            "weather",
+            Listing.Status.LIVE,
+            Optional.of(URI.create("https://up.example/mcp")),
+            "streamable",
+            Map.of(),
+            0,
+            OptionalInt.empty(),
+            OptionalInt.empty(),
+            OptionalInt.empty(),
+            100,
+            Map.of("forecast", 2_000L, "ping", 0L),
+            2000);
 
     private static JsonRpcMessage message(String json) throws Exception {
         var parsed = JsonRpcMessage.parse(json.getBytes(StandardCharsets.UTF_8), 50);
@@ -26,7 +38,8 @@ class CallLabelsTest {
     }
 
     private static String call(int id, String tool) {
-        return "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool + "\"}}";
+        return "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool
+                + "\"}}";
     }
 
     @Test
@@ -45,10 +58,14 @@ class CallLabelsTest {
 
     @Test
     void batchesAndOtherMethodsHaveFixedLabels() throws Exception {
-        assertEquals("batch", CallLabels.tool(Optional.of(LISTING), message("[" + call(1, "forecast") + "," + call(2, "ping")
-                + "]")));
-        assertEquals("none", CallLabels.tool(Optional.of(LISTING),
-                message("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}")));
+        assertEquals(
+                "batch",
+                CallLabels.tool(
+                        Optional.of(LISTING), message("[" + call(1, "forecast") + "," + call(2, "ping") + "]")));
+        assertEquals(
+                "none",
+                CallLabels.tool(
+                        Optional.of(LISTING), message("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}")));
         assertEquals("none", CallLabels.tool(Optional.of(LISTING), JsonRpcMessage.NONE));
         assertEquals("none", CallLabels.listing(Optional.empty()));
         assertEquals("weather", CallLabels.listing(Optional.of(LISTING)));

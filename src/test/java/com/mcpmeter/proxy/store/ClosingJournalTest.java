@@ -18,8 +18,18 @@ class ClosingJournalTest {
     private final MutableClock clock = new MutableClock(Instant.parse("2026-11-23T10:00:00Z"));
 
     private static LedgerSpool.Entry close(String requestId) {
-        var row = new Ledger.UsageRow(requestId, 1, 2, 3, OptionalLong.empty(), "t", "", "",
-                Instant.parse("2026-11-23T10:00:00Z"), 1_000, 2000);
+        var row = new Ledger.UsageRow(
+                requestId,
+                1,
+                2,
+                3,
+                OptionalLong.empty(),
+                "t",
+                "",
+                "",
+                Instant.parse("2026-11-23T10:00:00Z"),
+                1_000,
+                2000);
         return new LedgerSpool.Entry.Close(9, row, YearMonth.of(2026, 11), new Ledger.Ending(200, 5, 10, 1), 0);
     }
 
@@ -31,7 +41,9 @@ class ClosingJournalTest {
         journal.done(a);
         List<Path> left = ClosingJournal.leftBehind(dir);
         assertEquals(1, left.size());
-        assertEquals(List.of(close("a"), close("b")), ClosingJournal.read(left.getFirst()),
+        assertEquals(
+                List.of(close("a"), close("b")),
+                ClosingJournal.read(left.getFirst()),
                 "the whole file is handed on; closing twice is harmless");
     }
 
@@ -63,7 +75,8 @@ class ClosingJournalTest {
         long a = journal.record(close("a"));
         clock.advance(Duration.ofSeconds(2));
         journal.done(journal.record(close("b"))); // rotates; the file of "a" waits for it
-        assertEquals(2, ClosingJournal.leftBehind(dir).size(), "a rotated file stays while a closing in it is not done");
+        assertEquals(
+                2, ClosingJournal.leftBehind(dir).size(), "a rotated file stays while a closing in it is not done");
         journal.done(a);
         List<Path> left = ClosingJournal.leftBehind(dir);
         assertEquals(1, left.size(), "the file of \"a\" went with its last closing: " + left);

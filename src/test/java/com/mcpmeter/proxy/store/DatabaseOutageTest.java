@@ -32,8 +32,8 @@ class DatabaseOutageTest {
 
     @Test
     void callsAfterTheOutageIsFoundFailAtOnce() throws Exception {
-        Config.Database config = new Config.Database("127.0.0.1", closedPort(), "root", "", "absent", 4,
-                Path.of("target", "spool", "absent"));
+        Config.Database config = new Config.Database(
+                "127.0.0.1", closedPort(), "root", "", "absent", 4, Path.of("target", "spool", "absent"));
         try (Database db = new Database(config)) {
             millisToFail(db); // finds the outage (on a cold JVM the first attempt may merely be slow)
             for (int i = 0; i < 5; i++) {

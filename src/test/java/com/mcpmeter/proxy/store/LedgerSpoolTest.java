@@ -20,13 +20,23 @@ class LedgerSpoolTest {
     private static final YearMonth NOVEMBER = YearMonth.of(2026, 11);
 
     private static Ledger.UsageRow row(String requestId, OptionalLong apiKey) {
-        return new Ledger.UsageRow(requestId, 7, 8, 9, apiKey, "weather", "claude-code", "agent/1.0",
-                Instant.parse("2026-11-23T10:15:30.123Z"), 2_500, 2000);
+        return new Ledger.UsageRow(
+                requestId,
+                7,
+                8,
+                9,
+                apiKey,
+                "weather",
+                "claude-code",
+                "agent/1.0",
+                Instant.parse("2026-11-23T10:15:30.123Z"),
+                2_500,
+                2000);
     }
 
     private static LedgerSpool.Entry close(String requestId, long refund) {
-        return new LedgerSpool.Entry.Close(42, row(requestId, OptionalLong.of(5)), NOVEMBER,
-                new Ledger.Ending(200, 87, 1234, 1), refund);
+        return new LedgerSpool.Entry.Close(
+                42, row(requestId, OptionalLong.of(5)), NOVEMBER, new Ledger.Ending(200, 87, 1234, 1), refund);
     }
 
     @Test
@@ -64,10 +74,16 @@ class LedgerSpoolTest {
         assertEquals(2, left);
         spool.append(close("4", 0)); // arrives while 2 and 3 still wait: goes after them
         assertEquals(3, spool.pending());
-        assertEquals(0, spool.replay(e -> applied.add(((LedgerSpool.Entry.Close) e).row().requestId())));
+        assertEquals(
+                0,
+                spool.replay(
+                        e -> applied.add(((LedgerSpool.Entry.Close) e).row().requestId())));
         assertEquals(List.of("1", "2", "3"), applied, "the set-aside file first");
         assertEquals(1, spool.pending(), "4 waits for the next replay");
-        assertEquals(0, spool.replay(e -> applied.add(((LedgerSpool.Entry.Close) e).row().requestId())));
+        assertEquals(
+                0,
+                spool.replay(
+                        e -> applied.add(((LedgerSpool.Entry.Close) e).row().requestId())));
         assertEquals(List.of("1", "2", "3", "4"), applied);
     }
 

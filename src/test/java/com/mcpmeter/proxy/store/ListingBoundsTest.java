@@ -13,19 +13,22 @@ class ListingBoundsTest {
     @Test
     void pricesAndFeesWithinTheBoundsCanBeBilled() {
         assertEquals(Optional.empty(), ListingBounds.problem(0, Map.of(), 0));
-        assertEquals(Optional.empty(),
+        assertEquals(
+                Optional.empty(),
                 ListingBounds.problem(Money.MAX_PRICE_MICRO_CENTS, Map.of("t", Money.MAX_PRICE_MICRO_CENTS), 10_000));
     }
 
     @Test
     void aToolPriceBeyondTheMaximumIsNamed() {
-        String problem = ListingBounds.problem(1_000, Map.of("huge", Long.MAX_VALUE), 2000).orElseThrow();
+        String problem = ListingBounds.problem(1_000, Map.of("huge", Long.MAX_VALUE), 2000)
+                .orElseThrow();
         assertTrue(problem.contains("huge") && problem.contains(Long.toString(Long.MAX_VALUE)), problem);
     }
 
     @Test
     void aDefaultPriceBeyondTheMaximumIsRefused() {
-        assertTrue(ListingBounds.problem(Money.MAX_PRICE_MICRO_CENTS + 1, Map.of(), 2000).isPresent());
+        assertTrue(ListingBounds.problem(Money.MAX_PRICE_MICRO_CENTS + 1, Map.of(), 2000)
+                .isPresent());
     }
 
     @Test

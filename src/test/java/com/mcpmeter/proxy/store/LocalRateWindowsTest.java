@@ -18,14 +18,15 @@ import org.junit.jupiter.api.Test;
 class LocalRateWindowsTest {
     /** 12:00:10.000 UTC: on a second boundary, so waits come out in whole seconds. */
     private static final Instant START = Instant.parse("2026-11-23T12:00:10Z");
+
     private static final String SUBJECT = "7:42";
     private static final int LARGE = 1_000_000;
 
     /** Moved by hand; acquire takes its instant, as the pipeline passes its own clock's. */
     private final MutableClock clock = new MutableClock(START);
 
-    private static int admitted(LocalRateWindows windows, String subject, int perMinute, int perDay, Instant now,
-            int calls) {
+    private static int admitted(
+            LocalRateWindows windows, String subject, int perMinute, int perDay, Instant now, int calls) {
         int admitted = 0;
         for (int i = 0; i < calls; i++) {
             admitted += windows.acquire(subject, perMinute, perDay, 1, now).allowed() ? 1 : 0;
@@ -34,7 +35,8 @@ class LocalRateWindowsTest {
     }
 
     private static void assertRefused(long retryAfterSeconds, String window, int limit, Decision decision) {
-        assertEquals(List.of(false, retryAfterSeconds, window, limit),
+        assertEquals(
+                List.of(false, retryAfterSeconds, window, limit),
                 List.of(decision.allowed(), decision.retryAfterSeconds(), decision.window(), decision.limit()));
     }
 
@@ -48,23 +50,28 @@ class LocalRateWindowsTest {
         Decision first = windows.acquire(SUBJECT, 5, 100, 2, clock.instant()); // 12:00:10
         // Two calls in the 12:00:10 bucket: it leaves the minute at 12:01:11, the day's 12:00–12:15 bucket
         // leaves the day at 12:15 the next day (24 h 15 min after its start, 24 h 14 min 50 s from now).
-        assertEquals(List.of(new Window("minute", 5, 60, 3, 61), new Window("day", 100, 86_400, 98, 87_290)),
+        assertEquals(
+                List.of(new Window("minute", 5, 60, 3, 61), new Window("day", 100, 86_400, 98, 87_290)),
                 first.windows());
         clock.advance(Duration.ofSeconds(30)); // 12:00:40
         Decision second = windows.acquire(SUBJECT, 5, 100, 3, clock.instant());
-        assertEquals(List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
-                second.windows(), "the oldest call still sets the reset");
+        assertEquals(
+                List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
+                second.windows(),
+                "the oldest call still sets the reset");
         Decision refused = windows.acquire(SUBJECT, 5, 100, 1, clock.instant());
-        assertEquals(List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
-                refused.windows(), "a refusal counts nothing and says what is held");
+        assertEquals(
+                List.of(new Window("minute", 5, 60, 0, 31), new Window("day", 100, 86_400, 95, 87_260)),
+                refused.windows(),
+                "a refusal counts nothing and says what is held");
     }
 
     @Test
     void aSubjectWithNothingCountedResetsAtOnce() {
         var windows = new LocalRateWindows(1);
         Decision refused = windows.acquire(SUBJECT, 0, 100, 1, clock.instant());
-        assertEquals(List.of(new Window("minute", 0, 60, 0, 0), new Window("day", 100, 86_400, 100, 0)),
-                refused.windows());
+        assertEquals(
+                List.of(new Window("minute", 0, 60, 0, 0), new Window("day", 100, 86_400, 100, 0)), refused.windows());
     }
 
     @Test
@@ -145,7 +152,8 @@ class LocalRateWindowsTest {
     void theMinuteIsCheckedBeforeTheDay() {
         var windows = new LocalRateWindows(1);
         assertEquals(2, admitted(windows, SUBJECT, 2, 2, clock.instant(), 2));
-        assertEquals("minute", windows.acquire(SUBJECT, 2, 2, 1, clock.instant()).window());
+        assertEquals(
+                "minute", windows.acquire(SUBJECT, 2, 2, 1, clock.instant()).window());
         clock.advance(Duration.ofMinutes(2));
         assertEquals("day", windows.acquire(SUBJECT, 2, 2, 1, clock.instant()).window());
     }

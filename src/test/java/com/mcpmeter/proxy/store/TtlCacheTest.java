@@ -72,7 +72,8 @@ class TtlCacheTest {
     @Test
     void aFailedLoadReachesTheCallerAndIsNotRemembered() {
         StoreUnavailableException down = new StoreUnavailableException("look up key", new java.sql.SQLException("x"));
-        StoreUnavailableException thrown = assertThrows(StoreUnavailableException.class,
+        StoreUnavailableException thrown = assertThrows(
+                StoreUnavailableException.class,
                 () -> cache.get("k", k -> {
                     throw down;
                 }));
