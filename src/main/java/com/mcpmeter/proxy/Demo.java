@@ -3,6 +3,7 @@ package com.mcpmeter.proxy;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigException;
 import com.mcpmeter.proxy.demo.DemoUpstream;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Schema;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
@@ -111,8 +112,7 @@ final class Demo {
         long project = seeder.project(consumer, "Demo project", null);
         seeder.apiKey(consumer, project, DEMO_KEY);
         long mcp = seeder.listing(
-                publisher,
-                Seeder.ListingSpec.live("demo", upstreamUrl, DEMO_PRICE).withFreeCalls(DEMO_FREE_CALLS));
+                publisher, ListingSpec.live("demo", upstreamUrl, DEMO_PRICE).withFreeCalls(DEMO_FREE_CALLS));
         seeder.toolPrice(mcp, "add", ADD_PRICE);
         seeder.toolPrice(mcp, "time", 0);
     }
@@ -138,8 +138,7 @@ final class Demo {
                 keys.add(seeder.apiKey(consumer, seeder.project(consumer, "Bench", null)));
             }
             seeder.listing(
-                    publisher,
-                    Seeder.ListingSpec.live("bench", upstream, 100).withRateLimits(2_000_000_000, 2_000_000_000));
+                    publisher, ListingSpec.live("bench", upstream, 100).withRateLimits(2_000_000_000, 2_000_000_000));
             System.out.println("MCPMETER_KEYS=" + String.join(",", keys));
             String key = keys.getFirst();
             System.out.println("MCPMETER_KEY=" + key);

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.util.HashMap;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
 import com.mcpmeter.proxy.store.Database;
 import java.io.IOException;
 import java.net.http.HttpClient;

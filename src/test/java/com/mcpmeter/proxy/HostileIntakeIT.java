@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.meter.IntakeFuzz;
 import com.mcpmeter.proxy.meter.IntakeOracle;
 import com.mcpmeter.proxy.meter.Rejection;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.meter.Ledger.DebitResult;
 import com.mcpmeter.proxy.meter.Ledger.Ending;
@@ -57,7 +58,7 @@ class LedgerContractIT {
         project = seeder.project(user, "p", null);
         long publisher = seeder.user("pub" + Seeder.token(4) + "@test.local", "active", 0);
         mcp = seeder.listing(
-                publisher, Seeder.ListingSpec.live("contract-" + Seeder.token(3), "http://127.0.0.1:9/mcp", PRICE));
+                publisher, ListingSpec.live("contract-" + Seeder.token(3), "http://127.0.0.1:9/mcp", PRICE));
     }
 
     @AfterAll

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;

@@ -3,7 +3,7 @@ package com.mcpmeter.proxy;
 import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;

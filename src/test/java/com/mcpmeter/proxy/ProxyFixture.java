@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
 import java.io.IOException;
@@ -147,7 +148,7 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     /** A live listing with a unique slug; returns the slug. */
-    String listing(Seeder.ListingSpec spec) throws SQLException {
+    String listing(ListingSpec spec) throws SQLException {
         seeder.listing(publisher(), spec);
         return spec.slug();
     }

@@ -4,7 +4,7 @@ import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.store.Reconciler;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

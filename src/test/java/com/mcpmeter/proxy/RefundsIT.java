@@ -3,7 +3,7 @@ package com.mcpmeter.proxy;
 import static com.mcpmeter.proxy.ProxyFixture.toolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

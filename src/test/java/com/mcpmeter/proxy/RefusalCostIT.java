@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.config.ConfigLoader;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.CallRequest;
@@ -68,8 +69,7 @@ class RefusalCostIT {
         long publisher = seeder.user("pub" + Seeder.token(4) + "@test.local", "active", 0);
         slug = "flood-" + Seeder.token(3);
         seeder.listing(
-                publisher,
-                Seeder.ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
+                publisher, ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
         pipeline = new Pipeline(
                 new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()),

@@ -3,7 +3,7 @@ package com.mcpmeter.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.meter.TokenHash;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;

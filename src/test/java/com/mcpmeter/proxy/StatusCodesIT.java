@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.demo.Seeder.ListingSpec;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;

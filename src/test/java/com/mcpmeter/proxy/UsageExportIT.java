@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.mcpmeter.proxy.config.Config;
+import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
 import com.mcpmeter.proxy.store.Database;
 import java.io.BufferedReader;
@@ -38,7 +39,7 @@ class UsageExportIT {
             long publisher = seeder.user("pub@export.example", "active", 0);
             long consumer = seeder.user("consumer@export.example", "active", 0);
             long project = seeder.project(consumer, "Export", null);
-            long mcp = seeder.listing(publisher, Seeder.ListingSpec.live("exported", "https://example.com/mcp", 1000));
+            long mcp = seeder.listing(publisher, ListingSpec.live("exported", "https://example.com/mcp", 1000));
             // digits^4 = 10,000 rows per statement (each well within the pool's socket timeout), with
             // tool names long enough that buffering them all would need far more than the export's heap.
             String digits = "(SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4"

@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.http;
 
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.CallRequest;
+import com.mcpmeter.proxy.meter.IdempotencyStore;
 import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Rejection;
 import jakarta.servlet.http.HttpServletResponse;
@@ -10,9 +11,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Writes a proxy-generated error with every X-Mcpmeter-* header, and the 401/429/405 extras. Stateless. */
 final class ErrorResponder {
+    private static final Logger log = LoggerFactory.getLogger(ErrorResponder.class);
+
     private final ProtectedResource resource;
 
     ErrorResponder(ProtectedResource resource) {
@@ -122,5 +127,35 @@ final class ErrorResponder {
                 && call.contentType()
                         .map(ct -> ct.toLowerCase(Locale.ROOT).startsWith("application/json"))
                         .orElse(false);
+    }
+
+    /** A request that already passed through this deployment (an upstream loop): 508, nothing charged. */
+    void refuseLoop(HttpServletResponse response, CallRequest call, long started) throws IOException {
+        log.warn(
+                "request_id={} refused: it already passed through this deployment (an upstream loop)",
+                call.requestId());
+        send(
+                response,
+                call.requestId(),
+                Rejection.LOOP_DETECTED,
+                Map.of(),
+                JsonRpcMessage.NONE,
+                isJsonRpc(call),
+                OptionalLong.empty(),
+                started,
+                Optional.of(call.path()));
+    }
+
+    /** A retry under a delivered Idempotency-Key: the first call's answer again, nothing charged. */
+    static void replay(HttpServletResponse response, String requestId, Admission.Replayed replayed, long started)
+            throws IOException {
+        IdempotencyStore.Answer answer = replayed.answer();
+        response.setStatus(answer.status());
+        response.setContentType(answer.contentType());
+        HeaderPolicy.identify(response::setHeader, requestId, HeaderPolicy.millisSince(started));
+        BilledHeaders.nothingBilled(replayed.balance()).writeTo(response::setHeader);
+        response.setHeader(MeterHeaders.IDEMPOTENT_REPLAY, "true");
+        response.setContentLength(answer.body().length);
+        response.getOutputStream().write(answer.body());
     }
 }

@@ -3,17 +3,12 @@ package com.mcpmeter.proxy.http;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.meter.Admission;
 import com.mcpmeter.proxy.meter.CallRequest;
-import com.mcpmeter.proxy.meter.IdempotencyStore;
-import com.mcpmeter.proxy.meter.JsonRpcMessage;
 import com.mcpmeter.proxy.meter.Pipeline;
 import com.mcpmeter.proxy.meter.Rejection;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -100,26 +95,14 @@ final class MeterProxyServlet extends ProxyServlet {
                 body,
                 ClientAddress.of(request, config.server().trustedProxies()));
         if (loops.looped(request)) {
-            log.warn(
-                    "request_id={} refused: it already passed through this deployment (an upstream loop)",
-                    call.requestId());
             pipeline.refusedAtEdge(call, Rejection.LOOP_DETECTED);
-            errors.send(
-                    response,
-                    call.requestId(),
-                    Rejection.LOOP_DETECTED,
-                    Map.of(),
-                    JsonRpcMessage.NONE,
-                    ErrorResponder.isJsonRpc(call),
-                    OptionalLong.empty(),
-                    started,
-                    Optional.of(call.path()));
+            errors.refuseLoop(response, call, started);
             return;
         }
         Admission admission = pipeline.admit(call);
         switch (admission) {
             case Admission.Refused refused -> errors.refuse(response, call, body, refused, started);
-            case Admission.Replayed replayed -> replay(response, call.requestId(), replayed, started);
+            case Admission.Replayed replayed -> ErrorResponder.replay(response, call.requestId(), replayed, started);
             case Admission.Admitted admitted -> {
                 legacy.admitted(admitted.call());
                 Exchange exchange = new Exchange(admitted.call(), started);
@@ -131,20 +114,6 @@ final class MeterProxyServlet extends ProxyServlet {
                 }
             }
         }
-    }
-
-    /** A retry under a delivered Idempotency-Key: the first call's answer again, nothing charged. */
-    private static void replay(
-            HttpServletResponse response, String requestId, Admission.Replayed replayed, long started)
-            throws IOException {
-        IdempotencyStore.Answer answer = replayed.answer();
-        response.setStatus(answer.status());
-        response.setContentType(answer.contentType());
-        HeaderPolicy.identify(response::setHeader, requestId, HeaderPolicy.millisSince(started));
-        BilledHeaders.nothingBilled(replayed.balance()).writeTo(response::setHeader);
-        response.setHeader(MeterHeaders.IDEMPOTENT_REPLAY, "true");
-        response.setContentLength(answer.body().length);
-        response.getOutputStream().write(answer.body());
     }
 
     private static Exchange exchange(HttpServletRequest request) {

@@ -40,6 +40,7 @@ public final class Pipeline {
     private final Clock clock;
     private final MetricsTracker tracker;
     private final LegacyEndpoints legacyEndpoints = new LegacyEndpoints();
+    private final LateRefunds lateRefunds;
 
     /** @param tracker told how every request was admitted and every call settled */
     public Pipeline(
@@ -68,6 +69,7 @@ public final class Pipeline {
         this.creditGate = new CreditGate(ledger);
         this.record = new Record(ledger);
         this.ledger = ledger;
+        this.lateRefunds = new LateRefunds(ledger, tracker);
         this.balances = new RecentBalances(ledger, RecentBalances.MAX_AGE, System::nanoTime);
         this.upstream = config.upstream();
         this.clock = clock;
@@ -108,14 +110,14 @@ public final class Pipeline {
             // 1. Authenticate
             Verdict<Consumer> who = authenticate.apply(request, now);
             if (!(who instanceof Verdict.Pass<Consumer>(Consumer consumer))) {
-                return unauthenticated(who);
+                return Refusals.unauthenticated(who);
             }
             known.consumer = Optional.of(consumer);
             authenticated = true;
             // 2. Resolve listing
             Verdict<ResolveListing.Route> where = resolveListing.apply(request.path(), request.query());
             if (!(where instanceof Verdict.Pass<ResolveListing.Route>(ResolveListing.Route route))) {
-                return refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
+                return Refusals.refused(where, balanceOf(consumer), JsonRpcMessage.NONE);
             }
             Listing listing = route.listing();
             known.listing = Optional.of(listing);
@@ -138,14 +140,14 @@ public final class Pipeline {
             }
             Verdict<InspectBody.Inspected> what = inspectBody.apply(request);
             if (!(what instanceof Verdict.Pass<InspectBody.Inspected>(InspectBody.Inspected inspected))) {
-                return refused(
+                return Refusals.refused(
                         what, balanceOf(consumer), JsonRpcMessage.NONE, Optional.empty(), listing.answersOnThePost());
             }
             JsonRpcMessage message = inspected.message();
             // A retry under a known Idempotency-Key is answered here, before it counts or costs.
             Verdict<Idempotency.Decision> retry = idempotency.apply(request, consumer, listing, inspected.body());
             if (!(retry instanceof Verdict.Pass<Idempotency.Decision>(Idempotency.Decision decision))) {
-                return refused(retry, balanceOf(consumer), message);
+                return Refusals.refused(retry, balanceOf(consumer), message);
             }
             if (decision instanceof Idempotency.Decision.Replay(IdempotencyStore.Answer answer)) {
                 return new Admission.Replayed(answer, balanceOf(consumer));
@@ -209,7 +211,7 @@ public final class Pipeline {
         }
         if (!(paid instanceof Verdict.Pass<Charge>(Charge charge))) {
             freeTier.giveBack(listing, consumer, priced, period, request.requestId());
-            return refused(paid, balanceOf(consumer), message, Optional.of(rate), false);
+            return Refusals.refused(paid, balanceOf(consumer), message, Optional.of(rate), false);
         }
         return new Admission.Admitted(new Call(
                 request,
@@ -269,35 +271,7 @@ public final class Pipeline {
      * @param failedId the envelope's id as {@link JsonRpcId#key()}
      */
     public void refundClosed(Call call, String failedId) {
-        long amount = Money.sum(call.charge().pricedCalls().stream()
-                .filter(p -> p.id().key().equals(failedId))
-                .mapToLong(PricedCall::chargedMicroCents));
-        if (amount > 0 && call.charge().usageEventId().isPresent()) {
-            // The edge runs this only after the call's closing was written; finding nothing to refund
-            // then means the call was closed otherwise (refunded whole by repair): say so, never silently.
-            boolean refunded;
-            try {
-                refunded = ledger.refundClosed(
-                        call.charge().usageEventId().getAsLong(), call.usage(), call.period(), amount);
-            } catch (RuntimeException e) {
-                log.error(
-                        "request_id={} refund of failed envelope {} ({} µ¢) not written: {}",
-                        call.requestId(),
-                        failedId,
-                        amount,
-                        e.toString());
-                return;
-            }
-            if (!refunded) {
-                log.error(
-                        "request_id={} refund of failed envelope {} ({} µ¢) found the call not closed as billed",
-                        call.requestId(),
-                        failedId,
-                        amount);
-            } else {
-                tracker.refundedAfterClosing(call, amount);
-            }
-        }
+        lateRefunds.refund(call, failedId);
     }
 
     /** The consumer's balance now, for answers written after a refund. */
@@ -318,26 +292,5 @@ public final class Pipeline {
      */
     private OptionalLong balanceOf(Consumer consumer) {
         return balances.of(consumer.userId());
-    }
-
-    /** Refused at step 1: no balance to show, and the edge may not parse the body (CallRequest). */
-    private static Admission unauthenticated(Verdict<?> verdict) {
-        var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(
-                fail.rejection(), fail.details(), OptionalLong.empty(), JsonRpcMessage.NONE, false);
-    }
-
-    private static Admission refused(Verdict<?> verdict, OptionalLong balance, JsonRpcMessage message) {
-        return refused(verdict, balance, message, Optional.empty(), false);
-    }
-
-    private static Admission refused(
-            Verdict<?> verdict,
-            OptionalLong balance,
-            JsonRpcMessage message,
-            Optional<RateWindows.Decision> rate,
-            boolean inBand) {
-        var fail = (Verdict.Fail<?>) verdict;
-        return new Admission.Refused(fail.rejection(), fail.details(), balance, message, true, rate, inBand);
     }
 }
