@@ -5,7 +5,7 @@ package com.mcpmeter.proxy.log;
  * idempotency keys, and publishers choose slugs and upstream answers; any of them may carry a
  * line break that would start a forged log line ("…\n2026-… ERROR SqlLedger …"). Every control
  * character (C0, DEL, C1, and the Unicode line and paragraph separators) is written as a visible
- * escape instead: {@code \n}, {@code \r}, {@code \t}, else {@code \}{@code uXXXX}.
+ * escape instead: {@code \n}, {@code \r}, {@code \t}, else {@code \}{@code uHHHH}.
  *
  * <p>The console pattern in {@code logback.xml} applies this to every message and exception
  * message ({@link SafeMessageConverter}, {@link SafeThrowableConverter}); {@link #of} is for

@@ -6,7 +6,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Logback's {@link JsonEncoder} (one JSON object per line), with every character {@link LogSafe}
- * calls unsafe written as a JSON {@code \}{@code uXXXX} escape. Logback escapes C0 controls inside
+ * calls unsafe written as a JSON {@code \}{@code uHHHH} escape. Logback escapes C0 controls inside
  * strings, but passes DEL, C1 controls (NEL) and U+2028/U+2029 through as they are: valid JSON, yet
  * line breaks to many log shippers and line-oriented readers, which would then read a consumer's
  * tool name as a second event. Escaped, the value means the same to any JSON reader.
