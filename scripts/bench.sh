@@ -13,6 +13,7 @@
 #   BENCH_JIT_WARMUP=60      seconds of load on the proxy before anything is measured (0..600)
 #   BENCH_PROXY_PATH=/bench  path of the bench listing on the proxy (/<slug>)
 #   BENCH_JVM_OPTS=...       JVM flags for both upstream and proxy (default below)
+#   BENCH_PROXY_JVM_OPTS=... extra JVM flags for the proxy alone (a profiler agent, say)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/java-home.sh
@@ -145,7 +146,7 @@ if [ "$DIRECT_ONLY" != 1 ]; then
     # shellcheck disable=SC2086
     HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=warn UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
         RATE_LIMIT_PER_MINUTE=2147483647 RATE_LIMIT_PER_DAY=2147483647 \
-        java $JVM_OPTS "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
+        java $JVM_OPTS ${BENCH_PROXY_JVM_OPTS:-} "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
     PIDS+=($!)
     wait_until proxy "$!" 60 proxy_ready
     echo "proxy: $PROXY_URL" >&2
