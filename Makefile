@@ -35,7 +35,10 @@ run:
 	@[ -f $(JAR) ] || $(MAKE) --no-print-directory build
 	$(WITH_JDK) java --sun-misc-unsafe-memory-access=allow -jar $(JAR) serve
 
-# Direct vs proxied tools/call at 1, 16 and 64 connections (about a minute and a half).
+# Direct vs proxied tools/call at 1, 16 and 64 connections, for one consumer and 64, JSON and SSE
+# answers, paid and free calls (8 scenarios, BENCH_SCENARIOS picks some), with the proxy's CPU and
+# RSS, MariaDB's CPU, and a ledger check plus reconcile after every run (about 9 minutes; the tables
+# also go to .bench/results.md). Knobs: the top of scripts/bench.sh.
 bench:
 	scripts/bench.sh
 

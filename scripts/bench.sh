@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# What does the proxy add to a paid tools/call? The same request goes straight to the built-in
-# demo upstream ("direct") and through the proxy, at each connection count, and the table shows
-# the difference. Everything runs on 127.0.0.1 on this one machine, so wrk, the proxy and the
-# upstream share the CPUs: compare the columns with each other, not with other machines.
+# What does the proxy add to a tools/call, in the cases users meet? The same request goes straight
+# to the built-in demo upstream ("direct") and through the proxy, at each connection count, for
+# each scenario: one consumer or 64, JSON or SSE answers, paid or free calls. Each proxied run also
+# reports the proxy's CPU per call and as a share of one core, MariaDB's CPU share, and the proxy's
+# RSS; after it the ledger is checked (balance = Σ ledger, one debit per charged answer, the
+# counters, `reconcile`) and any drift fails the bench. Everything runs on 127.0.0.1 on this one
+# machine, so wrk, the proxy, the upstream, MariaDB and Redis share the CPUs: compare the columns
+# with each other, not with other machines. Tables go to stdout and .bench/results.md.
 #
 # Knobs (environment):
-#   BENCH_DURATION=10        seconds per measured run (1..120)
+#   BENCH_SCENARIOS="..."    a subset of the 8 scenarios <consumers>-<answer>-<price>, consumers
+#                            one|many (1 or 64 consumers), answer json|sse, price paid|free;
+#                            e.g. "one-json-paid many-json-paid" (default: all 8)
+#   BENCH_DURATION=8         seconds per measured run (1..120)
 #   BENCH_WARMUP=3           seconds of unmeasured load before each run (0..30)
+#   BENCH_JIT_WARMUP=30      seconds of load on the proxy before anything is measured (0..600)
 #   BENCH_CONNECTIONS="1 16 64"
 #   BENCH_DIRECT_ONLY=1      measure only the upstream; needs no database, Redis or proxy
-#   BENCH_CONSUMERS=1        all calls from one consumer (default: spread over 64 consumers)
-#   BENCH_JIT_WARMUP=60      seconds of load on the proxy before anything is measured (0..600)
-#   BENCH_PROXY_PATH=/bench  path of the bench listing on the proxy (/<slug>)
+#   BENCH_PROXY_PATH=/bench  path of the paid JSON listing on the proxy; the others add -sse,
+#                            -free, -free-sse (bench-setup's slugs)
 #   BENCH_JVM_OPTS=...       JVM flags for both upstream and proxy (default below)
 #   BENCH_PROXY_JVM_OPTS=... extra JVM flags for the proxy alone (a profiler agent, say)
+# With the defaults: 24 proxied and 6 direct runs of 11 s, a ledger check and reconcile after each
+# proxied run, about 9 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/java-home.sh
@@ -21,11 +30,14 @@ cd "$(dirname "$0")/.."
 
 JAR=target/mcpmeter-proxy.jar
 LOGS=.bench
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-3}
+JIT_WARMUP=${BENCH_JIT_WARMUP:-30}
 CONNECTIONS=${BENCH_CONNECTIONS:-1 16 64}
 DIRECT_ONLY=${BENCH_DIRECT_ONLY:-0}
 PROXY_PATH=${BENCH_PROXY_PATH:-/bench}
+ALL_SCENARIOS="one-json-paid many-json-paid one-sse-paid many-sse-paid one-json-free many-json-free one-sse-free many-sse-free"
+SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 # Same flags for both JVMs so neither side is favoured. A fixed heap stops resizing from showing
 # up as noise, and the parallel collector has no concurrent GC threads to steal the two cores
 # that wrk and the other JVM also need. Override to bench another setup, e.g. the default G1.
@@ -36,7 +48,29 @@ die() { echo "bench: $*" >&2; exit 1; }
 in_range() { [[ $1 =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 )); }
 in_range "$DURATION" 1 120 || die "BENCH_DURATION must be 1..120 seconds"
 in_range "$WARMUP" 0 30 || die "BENCH_WARMUP must be 0..30 seconds"
+in_range "$JIT_WARMUP" 0 600 || die "BENCH_JIT_WARMUP must be 0..600 seconds"
 for c in $CONNECTIONS; do in_range "$c" 1 1024 || die "BENCH_CONNECTIONS entries must be 1..1024"; done
+[ -z "${BENCH_CONSUMERS:-}" ] || die "BENCH_CONSUMERS is gone: every run measures both; pick with BENCH_SCENARIOS (one-… or many-…)"
+for s in $SCENARIOS; do
+    [[ $s =~ ^(one|many)-(json|sse)-(paid|free)$ ]] \
+        || die "unknown scenario '$s' in BENCH_SCENARIOS; each is <one|many>-<json|sse>-<paid|free>"
+done
+[ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS names no scenario"
+
+# Each scenario's parts: consumers, answer type, price.
+consumers_of() { echo "${1%%-*}"; }
+answer_of() { local rest=${1#*-}; echo "${rest%-*}"; }
+price_of() { echo "${1##*-}"; }
+# The proxy path of a scenario's listing: bench-setup's four slugs.
+path_of() {
+    local suffix=
+    [ "$(price_of "$1")" = free ] && suffix=-free
+    [ "$(answer_of "$1")" = sse ] && suffix=$suffix-sse
+    echo "$PROXY_PATH$suffix"
+}
+# Answer types the chosen scenarios need a direct baseline for, in a fixed order.
+ANSWERS=
+for a in json sse; do [[ " $SCENARIOS " == *-$a-* ]] && ANSWERS="$ANSWERS $a"; done
 
 apt_install() {
     local sudo=
@@ -48,6 +82,9 @@ apt_install() {
 }
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 command -v curl >/dev/null 2>&1 || apt_install curl
+if [ "$DIRECT_ONLY" != 1 ] && ! command -v mariadb >/dev/null 2>&1 && ! command -v mysql >/dev/null 2>&1; then
+    apt_install mariadb-client
+fi
 
 build_jar_if_stale "$JAR"
 mkdir -p "$LOGS"
@@ -106,83 +143,116 @@ proxy_ready() {
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$PROXY_BASE/health")" = 200 ]
 }
 
+# ---- CPU and memory, from /proc -----------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: utime + stime of every thread so far ("-" when unreadable). Fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold spaces and parentheses.
+cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -; return; }
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
+rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo -; }
+now_ns() { date +%s%N; }
+# cpu_share TICKS0 TICKS1 NS0 NS1: percent of one core over that wall time.
+cpu_share() {
+    [[ $1 == - || $2 == - ]] && { echo -; return; }
+    awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" \
+        'BEGIN { printf "%.0f", 100 * (b - a) / hz / ((t1 - t0) / 1e9) }'
+}
+
 # ---- demo upstream -------------------------------------------------------------------------
 free_port
 UPSTREAM_PORT=$FREE_PORT
 export UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT/mcp"
+# The demo upstream answers the same call as an SSE stream one path further down.
+export UPSTREAM_SSE_URL="$UPSTREAM_URL/sse"
+direct_url() { if [ "$1" = sse ]; then echo "$UPSTREAM_SSE_URL"; else echo "$UPSTREAM_URL"; fi; }
 # shellcheck disable=SC2086  # JVM_OPTS is a list of flags
 java $JVM_OPTS -cp "$JAR" com.mcpmeter.proxy.demo.DemoUpstream --host 127.0.0.1 --port "$UPSTREAM_PORT" \
     >"$LOGS/upstream.log" 2>&1 &
 PIDS+=($!)
 wait_until upstream "$!" 30 upstream_ready
-echo "demo upstream: $UPSTREAM_URL" >&2
+echo "demo upstream: $UPSTREAM_URL (SSE answers: $UPSTREAM_SSE_URL)" >&2
 
 # ---- proxy ---------------------------------------------------------------------------------
 export MCPMETER_KEY=
-PROXY_URL=
+MANY_KEYS=
+PROXY_BASE=
+PROXY_PID=
+MARIADB_PID=
 if [ "$DIRECT_ONLY" != 1 ]; then
     svc_require || die "the proxy half needs MariaDB and Redis (or run with BENCH_DIRECT_ONLY=1)"
     svc_default_db_user
     # A database and Redis namespace of its own, so a bench never touches demo or dev data.
     export DB_NAME=mcpmeter_bench REDIS_KEY_PREFIX=mcpmeter-bench:
+    . scripts/bench-ledger.sh
 
     echo "seeding $DB_NAME" >&2
     setup_out=$(java "$JAVA_RUNTIME_FLAGS" -jar "$JAR" bench-setup 2>"$LOGS/setup.log") \
         || { cat "$LOGS/setup.log" >&2; die "bench-setup failed (log: $LOGS/setup.log)"; }
     MCPMETER_KEY=$(sed -n 's/^MCPMETER_KEY=//p' <<<"$setup_out" | tail -n 1)
-    # BENCH_CONSUMERS=1 measures a single agent (its calls queue on its one balance row).
-    if [ "${BENCH_CONSUMERS:-many}" != 1 ]; then
-        MCPMETER_KEYS=$(sed -n 's/^MCPMETER_KEYS=//p' <<<"$setup_out" | tail -n 1)
-        export MCPMETER_KEYS
-    fi
+    MANY_KEYS=$(sed -n 's/^MCPMETER_KEYS=//p' <<<"$setup_out" | tail -n 1)
     [ -n "$MCPMETER_KEY" ] || die "bench-setup printed no MCPMETER_KEY= line"
+    [ -n "$MANY_KEYS" ] || die "bench-setup printed no MCPMETER_KEYS= line"
 
     free_port
     PROXY_PORT=$FREE_PORT
     PROXY_BASE="http://127.0.0.1:$PROXY_PORT"
-    PROXY_URL="$PROXY_BASE$PROXY_PATH"
     # HOST pinned to loopback whatever .env says. The per-key rate limits are lifted too: a bench
     # that mostly measures 429s would say nothing about the paid path.
     # shellcheck disable=SC2086
     HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=warn UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
         RATE_LIMIT_PER_MINUTE=2147483647 RATE_LIMIT_PER_DAY=2147483647 \
         java $JVM_OPTS ${BENCH_PROXY_JVM_OPTS:-} "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
-    PIDS+=($!)
-    wait_until proxy "$!" 60 proxy_ready
-    echo "proxy: $PROXY_URL" >&2
+    PROXY_PID=$!
+    PIDS+=("$PROXY_PID")
+    wait_until proxy "$PROXY_PID" 60 proxy_ready
+    echo "proxy: $PROXY_BASE" >&2
+    # MariaDB's CPU is only ours to read when it runs on this machine.
+    case $(db_setting DB_HOST 127.0.0.1) in
+        127.0.0.1 | localhost | ::1) MARIADB_PID=$(pgrep -xo mariadbd || pgrep -xo mysqld || true) ;;
+    esac
 
-    # One call by hand first: a misconfigured listing must fail loudly, not as a table of 4xx rates.
-    reply=$(curl -s --max-time 10 -H 'Content-Type: application/json' \
-        -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $MCPMETER_KEY" \
-        -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' \
-        -w '\n%{http_code}' "$PROXY_URL") || true
-    if [ "${reply##*$'\n'}" != 200 ] || [[ $reply != *'"result"'* ]]; then
-        die "a paid call through the proxy did not succeed; got: $reply"
-    fi
+    # One call by hand per listing first: a misconfigured listing must fail loudly, not as a
+    # table of 4xx rates.
+    for s in $SCENARIOS; do
+        url="$PROXY_BASE$(path_of "$s")"
+        reply=$(curl -s --max-time 10 -H 'Content-Type: application/json' \
+            -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $MCPMETER_KEY" \
+            -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' \
+            -w '\n%{http_code}' "$url") || true
+        if [ "${reply##*$'\n'}" != 200 ] || [[ $reply != *'"result"'* ]]; then
+            die "a call through the proxy to $url did not succeed; got: $reply"
+        fi
+    done
 fi
 
 # ---- JIT warm-up ---------------------------------------------------------------------------
-# On two shared cores the proxy's JIT needs about a minute of traffic before it stops compiling
-# (measured: C2 used most of a core for the first ~45 s). A long-running service lives in the
-# steady state, so that is what the table measures.
-JIT_WARMUP=${BENCH_JIT_WARMUP:-60}
-if [ -n "$PROXY_URL" ] && (( JIT_WARMUP > 0 )); then
+# On two shared cores the proxy's JIT compiles for tens of seconds after start (measured: C2 used
+# most of a core for the first ~45 s). A long-running service lives in the steady state, so that is
+# what the tables measure; each run's own warm-up adds to this one. It takes turns over every
+# listing the scenarios use, so no path is first compiled while being measured.
+if [ -n "$PROXY_PID" ] && (( JIT_WARMUP > 0 )); then
     echo "warming the proxy's JIT for ${JIT_WARMUP}s" >&2
-    wrk -t2 -c64 -d"${JIT_WARMUP}s" --timeout 5s -s bench/paid-call.lua "$PROXY_URL" >/dev/null
+    paths=
+    for s in $SCENARIOS; do [[ ",$paths," == *",$(path_of "$s"),"* ]] || paths="$paths,$(path_of "$s")"; done
+    paths=${paths#,}
+    keys=
+    [[ " $SCENARIOS " == *" many-"* ]] && keys=$MANY_KEYS
+    BENCH_PATHS=$paths MCPMETER_KEYS=$keys \
+        wrk -t2 -c64 -d"${JIT_WARMUP}s" --timeout 5s -s bench/tools-call.lua "$PROXY_BASE${paths%%,*}" >/dev/null
 fi
 
 # ---- load ----------------------------------------------------------------------------------
-# run_wrk URL CONNECTIONS LABEL: warm up, measure, and print the RESULT line.
-run_wrk() {
-    local url=$1 conns=$2 label=$3 threads=2 out
+# wrk_run URL CONNECTIONS SECONDS [wrk flags]: the keys come from MCPMETER_KEY/MCPMETER_KEYS.
+wrk_run() {
+    local url=$1 conns=$2 seconds=$3 threads=2
+    shift 3
     # wrk needs at least one connection per thread; one connection means one thread.
     (( conns < threads )) && threads=$conns
-    if (( WARMUP > 0 )); then
-        wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 5s -s bench/paid-call.lua "$url" >/dev/null
-    fi
-    out="$LOGS/wrk-$label-$conns.txt"
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 5s --latency -s bench/paid-call.lua "$url" >"$out"
-    grep '^RESULT ' "$out" || die "wrk printed no RESULT line (see $out)"
+    wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 5s "$@" -s bench/tools-call.lua "$url"
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
@@ -195,39 +265,125 @@ check_clean() {
     fi
 }
 
-echo "running: ${DURATION}s per run after ${WARMUP}s warm-up, connections: $CONNECTIONS" >&2
-ROWS=()
-for conns in $CONNECTIONS; do
-    echo "  $conns connection(s): direct" >&2
-    direct=$(run_wrk "$UPSTREAM_URL" "$conns" direct)
-    check_clean direct "$conns" "$direct"
-    proxied=
-    if [ -n "$PROXY_URL" ]; then
-        echo "  $conns connection(s): proxy" >&2
-        proxied=$(run_wrk "$PROXY_URL" "$conns" proxy)
-        check_clean proxy "$conns" "$proxied"
+# measure_direct ANSWER CONNECTIONS: warm up, measure, and keep the RESULT line.
+declare -A DIRECT=()
+measure_direct() {
+    local answer=$1 conns=$2 out="$LOGS/wrk-direct-$1-$2.txt" url
+    url=$(direct_url "$answer")
+    (( WARMUP > 0 )) && MCPMETER_KEY= MCPMETER_KEYS= wrk_run "$url" "$conns" "$WARMUP" >/dev/null
+    MCPMETER_KEY= MCPMETER_KEYS= wrk_run "$url" "$conns" "$DURATION" --latency >"$out"
+    DIRECT[$answer/$conns]=$(grep '^RESULT ' "$out") || die "wrk printed no RESULT line (see $out)"
+    check_clean "direct $answer" "$conns" "${DIRECT[$answer/$conns]}"
+}
+
+# measure_proxy SCENARIO CONNECTIONS: warm up, let the ledger settle, measure with the CPU and RSS
+# samples around the measured run only, then check the ledger. Keeps the RESULT line plus the
+# figures from /proc.
+declare -A PROXIED=()
+FAILURES=()
+measure_proxy() {
+    local scenario=$1 conns=$2 out="$LOGS/wrk-$1-$2.txt" url keys= result p0 p1 m0 m1 t0 t1 rss
+    url="$PROXY_BASE$(path_of "$scenario")"
+    [ "$(consumers_of "$scenario")" = many ] && keys=$MANY_KEYS
+    (( WARMUP > 0 )) && MCPMETER_KEYS=$keys wrk_run "$url" "$conns" "$WARMUP" >/dev/null
+    ledger_mark "$(path_of "$scenario")" || FAILURES+=("$scenario at $conns connection(s): $LEDGER_PROBLEM")
+    p0=$(cpu_ticks "$PROXY_PID"); m0=$(cpu_ticks "${MARIADB_PID:-none}"); t0=$(now_ns)
+    MCPMETER_KEYS=$keys wrk_run "$url" "$conns" "$DURATION" --latency >"$out"
+    t1=$(now_ns); p1=$(cpu_ticks "$PROXY_PID"); m1=$(cpu_ticks "${MARIADB_PID:-none}")
+    rss=$(rss_mib "$PROXY_PID")
+    result=$(grep '^RESULT ' "$out") || die "wrk printed no RESULT line (see $out)"
+    check_clean "$scenario" "$conns" "$result"
+    local requests us_per_call=-
+    requests=$(field requests "$result")
+    if [ "$p0" != - ] && [ "$p1" != - ] && (( requests > 0 )); then
+        us_per_call=$(awk -v d=$(( p1 - p0 )) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
     fi
-    ROWS+=("$conns|$direct|$proxied")
+    PROXIED[$scenario/$conns]="$result cpu_us=$us_per_call cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1") db_pct=$(cpu_share "$m0" "$m1" "$t0" "$t1") rss_mib=$rss"
+    if ledger_check "$scenario" "$conns" "$result"; then
+        echo "    ledger: $LEDGER_SUMMARY" >&2
+    else
+        echo "    LEDGER CHECK FAILED: $LEDGER_PROBLEM" >&2
+        FAILURES+=("$scenario at $conns connection(s): $LEDGER_PROBLEM")
+    fi
+}
+
+echo "running: ${DURATION}s per run after ${WARMUP}s warm-up, connections: $CONNECTIONS" >&2
+[ -n "$PROXY_PID" ] && echo "scenarios: $SCENARIOS" >&2
+for conns in $CONNECTIONS; do
+    for answer in $ANSWERS; do
+        echo "  $conns connection(s): direct, $answer answers" >&2
+        measure_direct "$answer" "$conns"
+    done
+    [ -n "$PROXY_PID" ] || continue
+    for scenario in $SCENARIOS; do
+        echo "  $conns connection(s): proxy, $scenario" >&2
+        measure_proxy "$scenario" "$conns"
+    done
 done
 
-# ---- table ---------------------------------------------------------------------------------
-echo
-printf '%5s  %12s %9s %9s  %12s %9s %9s  %13s %12s\n' \
-    conns 'direct rps' 'p50 ms' 'p99 ms' 'proxy rps' 'p50 ms' 'p99 ms' 'added p50 ms' 'proxy/direct'
-for row in "${ROWS[@]}"; do
-    IFS='|' read -r conns direct proxied <<<"$row"
-    d_rps=$(field rps "$direct"); d_p50=$(field p50_ms "$direct"); d_p99=$(field p99_ms "$direct")
-    if [ -n "$proxied" ]; then
-        p_rps=$(field rps "$proxied"); p_p50=$(field p50_ms "$proxied"); p_p99=$(field p99_ms "$proxied")
-        added=$(awk -v p="$p_p50" -v d="$d_p50" 'BEGIN { printf "%.3f", p - d }')
-        ratio=$(awk -v p="$p_rps" -v d="$d_rps" 'BEGIN { printf "%.1f%%", (d > 0 ? 100 * p / d : 0) }')
+# ---- tables --------------------------------------------------------------------------------
+# Markdown, padded so that it also reads as a table on the terminal; the same text goes to
+# $LOGS/results.md for the README.
+describe() {
+    local who=64 answer price
+    [ "$(consumers_of "$1")" = one ] && who=1
+    answer=$(answer_of "$1"); price=$(price_of "$1")
+    printf '%s: %s consumer%s, %s answers, %s calls' "$1" "$who" "$([ "$who" = 1 ] || echo s)" \
+        "$([ "$answer" = sse ] && echo SSE || echo JSON)" \
+        "$([ "$price" = paid ] && echo 'paid (100 µ¢)' || echo 'free (price 0)')"
+}
+row() { printf '| %5s | %10s | %20s | %17s | %8s | %9s | %8s | %9s |\n' "$@"; }
+pct() { [ "$1" = - ] && echo - || echo "$1 %"; }
+rps() { awk -v r="$(field rps "$1")" 'BEGIN { printf "%.0f", r }'; }
+tables() {
+    local scenario conns d p d_p50 added
+    echo "## make bench, $(date -u +%Y-%m-%d), $(nproc 2>/dev/null || echo '?') CPU(s)"
+    echo
+    echo "${DURATION} s per run after ${WARMUP} s warm-up$([ -n "$PROXY_PID" ] && echo ", the proxy's JIT warmed for ${JIT_WARMUP} s first");"
+    echo "wrk, upstream, proxy, MariaDB and Redis share the CPUs. JVM flags: $JVM_OPTS."
+    echo
+    echo "### direct to the demo upstream"
+    echo
+    printf '| %5s | %7s | %10s | %17s |\n' conns answer 'direct rps' 'p50 / p99 ms'
+    printf '|%s|\n' '------:|--------:|-----------:|------------------:'
+    for conns in $CONNECTIONS; do
+        for answer in $ANSWERS; do
+            d=${DIRECT[$answer/$conns]}
+            printf '| %5s | %7s | %10s | %17s |\n' "$conns" "$answer" "$(rps "$d")" \
+                "$(field p50_ms "$d") / $(field p99_ms "$d")"
+        done
+    done
+    [ -n "$PROXY_PID" ] || return 0
+    for scenario in $SCENARIOS; do
+        echo
+        echo "### $(describe "$scenario")"
+        echo
+        row conns 'direct rps' 'proxy rps / added p50' 'proxy p50 / p99 ms' 'proxy CPU (of one core)' \
+            'CPU µs/call' 'MariaDB CPU' 'proxy RSS'
+        printf '|%s|\n' '------:|-----------:|----------------------:|------------------:|---------:|----------:|---------:|----------:'
+        for conns in $CONNECTIONS; do
+            d=${DIRECT[$(answer_of "$scenario")/$conns]}
+            p=${PROXIED[$scenario/$conns]}
+            d_p50=$(field p50_ms "$d")
+            added=$(awk -v p="$(field p50_ms "$p")" -v d="$d_p50" 'BEGIN { printf "%.2f", p - d }')
+            row "$conns" "$(rps "$d")" "$(rps "$p") / $added ms" \
+                "$(field p50_ms "$p") / $(field p99_ms "$p")" "$(pct "$(field cpu_pct "$p")")" \
+                "$(field cpu_us "$p")" "$(pct "$(field db_pct "$p")")" "$(field rss_mib "$p") MiB"
+        done
+    done
+    echo
+    if (( ${#FAILURES[@]} == 0 )); then
+        echo "Ledger checked after every proxied run (balance = Σ ledger, no negative balance, one debit per"
+        echo "charged answer, billable_calls, \`reconcile\` exit 0): no drift."
     else
-        p_rps=-; p_p50=-; p_p99=-; added=-; ratio=-
+        echo "**Ledger checks failed:**"
+        for f in "${FAILURES[@]}"; do echo "- $f"; done
     fi
-    printf '%5s  %12s %9s %9s  %12s %9s %9s  %13s %12s\n' \
-        "$conns" "$d_rps" "$d_p50" "$d_p99" "$p_rps" "$p_p50" "$p_p99" "$added" "$ratio"
-done
+}
 echo
-echo "$(nproc 2>/dev/null || echo '?') CPU(s) shared by wrk, upstream and proxy; JVM flags: $JVM_OPTS; raw wrk output in $LOGS/"
+tables | tee "$LOGS/results.md"
+echo
+echo "raw wrk output in $LOGS/; these tables also in $LOGS/results.md"
 for w in "${WARNINGS[@]}"; do echo "WARNING: $w" >&2; done
-(( ${#WARNINGS[@]} == 0 )) || exit 1
+for f in "${FAILURES[@]}"; do echo "LEDGER: $f" >&2; done
+(( ${#WARNINGS[@]} == 0 && ${#FAILURES[@]} == 0 )) || exit 1

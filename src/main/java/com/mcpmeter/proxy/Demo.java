@@ -15,7 +15,9 @@ import java.util.Optional;
 
 /**
  * {@code demo}: a working local set-up in one command, safe to run again (it reuses what an earlier
- * run created). {@code bench-setup}: the benchmark's database, recreated each time.
+ * run created). {@code bench-setup}: the benchmark's database, recreated each time: 64 consumers
+ * and four listings, {@code bench} (paid, JSON answers), {@code bench-sse} (paid, SSE answers),
+ * {@code bench-free} and {@code bench-free-sse} (price 0).
  */
 final class Demo {
     static final Map<String, String> DEFAULTS = Map.of(
@@ -37,6 +39,7 @@ final class Demo {
     static final long ADD_PRICE = 5_000;
     static final int DEMO_FREE_CALLS = 3;
     private static final int BENCH_CONSUMERS = 64;
+    private static final long BENCH_PRICE = 100;
 
     private Demo() {}
 
@@ -117,6 +120,10 @@ final class Demo {
         seeder.toolPrice(mcp, "time", 0);
     }
 
+    private static ListingSpec benchListing(String slug, String upstreamUrl, long price) {
+        return ListingSpec.live(slug, upstreamUrl, price).withRateLimits(2_000_000_000, 2_000_000_000);
+    }
+
     static void benchSetup(Config config) throws Exception {
         String name = config.database().name();
         if (!name.endsWith("_bench")) {
@@ -126,6 +133,9 @@ final class Demo {
         String upstream = Optional.ofNullable(System.getenv("UPSTREAM_URL"))
                 .orElseThrow(
                         () -> new IllegalArgumentException("UPSTREAM_URL (the demo upstream's /mcp URL) is required"));
+        // The demo upstream answers the same calls as SSE one path further down.
+        String sseUpstream =
+                Optional.ofNullable(System.getenv("UPSTREAM_SSE_URL")).orElse(upstream + "/sse");
         Schema.drop(config.database());
         Schema.ensure(config.database());
         try (Database db = new Database(config.database())) {
@@ -137,8 +147,11 @@ final class Demo {
                 long consumer = seeder.user("consumer" + i + "@bench.local", "active", 1_000_000_000_000_000L);
                 keys.add(seeder.apiKey(consumer, seeder.project(consumer, "Bench", null)));
             }
-            seeder.listing(
-                    publisher, ListingSpec.live("bench", upstream, 100).withRateLimits(2_000_000_000, 2_000_000_000));
+            // Paid and free (price 0: never a debit), each answering JSON or SSE; bench.sh picks one per scenario.
+            seeder.listing(publisher, benchListing("bench", upstream, BENCH_PRICE));
+            seeder.listing(publisher, benchListing("bench-sse", sseUpstream, BENCH_PRICE));
+            seeder.listing(publisher, benchListing("bench-free", upstream, 0));
+            seeder.listing(publisher, benchListing("bench-free-sse", sseUpstream, 0));
             System.out.println("MCPMETER_KEYS=" + String.join(",", keys));
             String key = keys.getFirst();
             System.out.println("MCPMETER_KEY=" + key);

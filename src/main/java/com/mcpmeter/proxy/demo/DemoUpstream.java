@@ -9,11 +9,14 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.LoggerFactory;
 
 /**
- * A tiny stateless MCP server (streamable HTTP, JSON responses only) with three tools.
+ * A tiny stateless MCP server (streamable HTTP) with three tools, answering JSON on {@code /mcp} and
+ * SSE on {@code /mcp/sse}.
  *
  * <p>It exists so the demo and the benchmark have an upstream that costs almost nothing: the
  * benchmark's "direct" column is measured against it, so anything slow here would flatter the
- * proxy's overhead. Hence no logging, no sessions, no SSE and one shared ObjectMapper.
+ * proxy's overhead. Hence no logging, no sessions, no GET streams and one shared ObjectMapper. The
+ * SSE path is there because many MCP servers answer a {@code tools/call} as a stream, and the
+ * proxy's cost for those is what users of such servers meet.
  *
  * <p>This class owns the Jetty server's life and the command line; {@link DemoHttpHandler} speaks
  * HTTP and {@link DemoDispatcher} answers the JSON-RPC methods and runs the tools.
@@ -23,6 +26,9 @@ public final class DemoUpstream implements AutoCloseable {
     // Keeps a stray upload from eating heap, yet sits above the proxy's default MAX_BODY_BYTES
     // (10 MiB), so in front of the proxy it is always the proxy's own limit that trips.
     static final int MAX_BODY_BYTES = 16 << 20;
+
+    static final String JSON_PATH = "/mcp";
+    static final String SSE_PATH = JSON_PATH + "/sse";
 
     private final Server server;
     private final ServerConnector connector;
@@ -64,8 +70,17 @@ public final class DemoUpstream implements AutoCloseable {
     }
 
     public URI mcpUri() {
+        return uri(JSON_PATH);
+    }
+
+    /** The same server, answering every reply as an SSE stream. */
+    public URI sseUri() {
+        return uri(SSE_PATH);
+    }
+
+    private URI uri(String path) {
         String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-        return URI.create("http://" + h + ":" + port() + "/mcp");
+        return URI.create("http://" + h + ":" + port() + path);
     }
 
     @Override

@@ -42,6 +42,7 @@ class DemoUpstreamTest {
     void listensOnAnEphemeralLoopbackPort() {
         assertTrue(upstream.port() > 0);
         assertEquals(URI.create("http://127.0.0.1:" + upstream.port() + "/mcp"), upstream.mcpUri());
+        assertEquals(URI.create("http://127.0.0.1:" + upstream.port() + "/mcp/sse"), upstream.sseUri());
     }
 
     @Test
@@ -216,6 +217,40 @@ class DemoUpstreamTest {
                         .statusCode());
     }
 
+    @Test
+    void theSsePathAnswersEachReplyAsAMessageEventOnAStreamThatEnds() throws Exception {
+        HttpResponse<String> response = post(
+                upstream.sseUri(),
+                "[" + call(1, "echo", "{\"message\":\"a\"}") + "," + call(2, "echo", "{\"message\":\"b\"}") + "]");
+        assertEquals(200, response.statusCode());
+        assertEquals(
+                "text/event-stream",
+                response.headers().firstValue("Content-Type").orElse(""));
+        // Streamed, as an SDK server's answer is: no length known up front.
+        assertTrue(response.headers().firstValue("Content-Length").isEmpty());
+        String[] events = response.body().split("\n\n", -1);
+        assertEquals(3, events.length, response.body()); // two events, then nothing after the last blank line
+        assertEquals("", events[2]);
+        for (int i = 0; i < 2; i++) {
+            assertTrue(events[i].startsWith("event: message\ndata: "), events[i]);
+            JsonNode reply = JSON.readTree(events[i].substring("event: message\ndata: ".length()));
+            assertEquals(i + 1, reply.get("id").asInt());
+            assertEquals(i == 0 ? "a" : "b", text(reply));
+        }
+    }
+
+    @Test
+    void theSsePathKeepsJsonForRefusalsAnd202ForNotifications() throws Exception {
+        HttpResponse<String> malformed = post(upstream.sseUri(), "{\"jsonrpc\":");
+        assertEquals(400, malformed.statusCode());
+        assertTrue(malformed.headers().firstValue("Content-Type").orElse("").startsWith("application/json"));
+
+        HttpResponse<String> note =
+                post(upstream.sseUri(), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+        assertEquals(202, note.statusCode());
+        assertEquals("", note.body());
+    }
+
     private static String initialize(Object id, String version) throws Exception {
         return "{\"jsonrpc\":\"2.0\",\"id\":" + JSON.writeValueAsString(id) + ",\"method\":\"initialize\",\"params\":"
                 + "{\"protocolVersion\":\"" + version + "\",\"capabilities\":{},"
@@ -241,7 +276,11 @@ class DemoUpstreamTest {
     }
 
     private static HttpResponse<String> post(String body) throws Exception {
-        return send(HttpRequest.newBuilder(upstream.mcpUri())
+        return post(upstream.mcpUri(), body);
+    }
+
+    private static HttpResponse<String> post(URI uri, String body) throws Exception {
+        return send(HttpRequest.newBuilder(uri)
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json, text/event-stream")
                 .POST(HttpRequest.BodyPublishers.ofString(body)));
