@@ -28,6 +28,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private final FreeCalls freeCalls;
     private final BatchedClosings batched;
     private final DebitBatcher debits;
+    private final BatchedBalances balances;
     private final ListingHealth listingHealth;
     private final SpoolReplayer spool;
     private final ClosingJournal journal;
@@ -41,6 +42,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         this.freeCalls = new FreeCalls(db);
         this.batched = new BatchedClosings(db);
         this.debits = new DebitBatcher(db, instanceId);
+        this.balances = new BatchedBalances(db);
         this.listingHealth = new ListingHealth(db);
         this.spool = new SpoolReplayer(db, spoolDirectory); // takes over a killed run's journal first
         this.journal = new ClosingJournal(spoolDirectory, clock);
@@ -50,6 +52,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     @Override
     public void close() {
         debits.close();
+        balances.close();
         batched.close();
         journal.close();
         spool.close();
@@ -100,7 +103,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
 
     @Override
     public long balance(long userId) {
-        return db.call("read balance", c -> MoneyStatements.balance(c, userId));
+        return balances.balance(userId);
     }
 
     /**
