@@ -11,6 +11,7 @@ import com.mcpmeter.proxy.metrics.InstanceMetrics;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
+import com.mcpmeter.proxy.store.LastUsed;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.Revocations;
@@ -27,6 +28,7 @@ public final class App implements AutoCloseable {
     private final Database database;
     private final Redis redis;
     private final SqlLedger ledger;
+    private final LastUsed lastUsed;
     private final Revocations revocations;
     private final InstanceLease lease;
     private final ProxyServer server;
@@ -38,6 +40,7 @@ public final class App implements AutoCloseable {
             Database database,
             Redis redis,
             SqlLedger ledger,
+            LastUsed lastUsed,
             Revocations revocations,
             InstanceLease lease,
             ProxyServer server,
@@ -47,6 +50,7 @@ public final class App implements AutoCloseable {
         this.database = database;
         this.redis = redis;
         this.ledger = ledger;
+        this.lastUsed = lastUsed;
         this.revocations = revocations;
         this.lease = lease;
         this.server = server;
@@ -63,13 +67,15 @@ public final class App implements AutoCloseable {
         Revocations revocations = null;
         InstanceLease lease = null;
         SqlLedger ledger = null;
+        LastUsed lastUsed = null;
         ProxyServer server = null;
         InstanceMetrics instanceMetrics = null;
         try {
             AccessLog access = new AccessLog(config.server().trustedProxies());
             MetricsTracker tracker = new CallMetrics(registry).and(access);
             SqlDirectory directory = new SqlDirectory(database, config);
-            CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches(), clock);
+            lastUsed = LastUsed.start(database, config.caches().lastUsedFlush());
+            CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches(), clock, lastUsed);
             // Registered before the first debit, which names this run as its owner.
             lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
             ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id(), clock);
@@ -100,7 +106,8 @@ public final class App implements AutoCloseable {
             instanceMetrics = new InstanceMetrics(
                     registry, () -> pipeline.openCircuits().size(), ledger::spooled, windows::fallbackDecisions);
             AdminServer admin = AdminServer.start(config.telemetry(), registry, server);
-            return new App(database, redis, ledger, revocations, lease, server, registry, instanceMetrics, admin);
+            return new App(
+                    database, redis, ledger, lastUsed, revocations, lease, server, registry, instanceMetrics, admin);
         } catch (Exception | Error e) {
             if (server != null) {
                 server.close();
@@ -113,6 +120,9 @@ public final class App implements AutoCloseable {
             }
             if (ledger != null) {
                 ledger.close();
+            }
+            if (lastUsed != null) {
+                lastUsed.close();
             }
             if (lease != null) {
                 lease.close();
@@ -146,6 +156,7 @@ public final class App implements AutoCloseable {
             admin.close(); // after the drain, which metrics may still watch
             revocations.close();
             ledger.close();
+            lastUsed.close(); // after the last call, before the pool closes
             lease.close(ledger.spooled() == 0);
             redis.close();
             database.close();

@@ -17,6 +17,7 @@ import com.mcpmeter.proxy.meter.Rejection;
 import com.mcpmeter.proxy.store.CachedKeyDirectory;
 import com.mcpmeter.proxy.store.Database;
 import com.mcpmeter.proxy.store.InstanceLease;
+import com.mcpmeter.proxy.store.LastUsed;
 import com.mcpmeter.proxy.store.Redis;
 import com.mcpmeter.proxy.store.RedisRateWindows;
 import com.mcpmeter.proxy.store.SqlDirectory;
@@ -48,6 +49,7 @@ class RefusalCostIT {
     private static final CountingLedger ledger = new CountingLedger();
     private static Pipeline pipeline;
     private static InstanceLease lease;
+    private static LastUsed lastUsed;
     private static String key;
     private static String slug;
 
@@ -71,8 +73,9 @@ class RefusalCostIT {
         seeder.listing(
                 publisher, ListingSpec.live(slug, "http://127.0.0.1:9/mcp", 100).withRateLimits(1, 1000));
         SqlDirectory directory = new SqlDirectory(db, config);
+        lastUsed = LastUsed.start(db, config.caches().lastUsedFlush());
         pipeline = new Pipeline(
-                new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC()),
+                new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC(), lastUsed),
                 directory,
                 directory,
                 new RedisRateWindows(redis, 1),
@@ -86,6 +89,7 @@ class RefusalCostIT {
     @AfterAll
     static void stop() {
         sqlLedger.close();
+        lastUsed.close();
         lease.close();
         redis.close();
         db.close();

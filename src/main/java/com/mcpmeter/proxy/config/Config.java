@@ -62,8 +62,15 @@ public record Config(
     /**
      * {@code changePoll}: how often each instance asks MySQL which keys, users and listings changed,
      * to drop its cached copies (zero: never; then only pushed invalidations and the TTLs apply).
+     * {@code lastUsedFlush}: how long the times keys and OAuth tokens were last used wait in memory
+     * before one batched write ({@code last_used_at}).
      */
-    public record Caches(Duration keyTtl, Duration keyNegativeTtl, Duration listingTtl, Duration changePoll) {}
+    public record Caches(
+            Duration keyTtl,
+            Duration keyNegativeTtl,
+            Duration listingTtl,
+            Duration changePoll,
+            Duration lastUsedFlush) {}
 
     /**
      * Operator defaults, used where a listing sets no limit of its own. {@code instances} is how many

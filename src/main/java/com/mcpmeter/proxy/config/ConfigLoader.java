@@ -30,6 +30,9 @@ public final class ConfigLoader {
     public static final int DEFAULT_LISTING_CACHE_TTL_SECONDS = 30;
     public static final int DEFAULT_CHANGE_POLL_MILLIS = 1000;
     public static final int MIN_CHANGE_POLL_MILLIS = 100;
+    /** last_used_at a few seconds late is as good as exact, and costs one statement per table per flush. */
+    public static final int DEFAULT_LAST_USED_FLUSH_MILLIS = 5000;
+
     public static final int DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
     public static final int DEFAULT_RATE_LIMIT_PER_DAY = 10_000;
     public static final int DEFAULT_INSTANCES = 1;
@@ -116,7 +119,8 @@ public final class ConfigLoader {
                 seconds("KEY_CACHE_TTL_SECONDS", DEFAULT_KEY_CACHE_TTL_SECONDS, 1, 86_400),
                 seconds("KEY_NEGATIVE_CACHE_TTL_SECONDS", DEFAULT_KEY_NEGATIVE_CACHE_TTL_SECONDS, 1, 86_400),
                 seconds("LISTING_CACHE_TTL_SECONDS", DEFAULT_LISTING_CACHE_TTL_SECONDS, 1, 86_400),
-                changePoll());
+                changePoll(),
+                Duration.ofMillis(integer("LAST_USED_FLUSH_MILLIS", DEFAULT_LAST_USED_FLUSH_MILLIS, 100, 300_000)));
 
         var limits = new Config.Limits(
                 integer("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, 1, Integer.MAX_VALUE),

@@ -11,39 +11,19 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.YearMonth;
 import java.time.temporal.ChronoUnit;
-import java.util.OptionalLong;
 
 /**
  * The ledger's single statements: balance, project month, usage row and ledger row. Each runs on
  * the caller's connection, inside a transaction the caller draws around the invariant it keeps
- * ({@link Settlements}, {@link Reconciler}). Lock order, everywhere: users row, then
- * proxy_project_spend row, so debits and refunds of one consumer queue behind each other instead of
- * deadlocking. Stateless.
+ * ({@link MoneyTransactions}, {@link Reconciler}). Lock order, everywhere (proxy_debit_batch
+ * included): users row, then proxy_project_spend row, then mcp_consumer_usage row, so debits and
+ * refunds of one consumer queue behind each other instead of deadlocking. Stateless.
  */
 final class MoneyStatements {
     /** usage_events.status of a debited call whose outcome is not yet known. */
     static final int IN_FLIGHT = 0;
 
     private MoneyStatements() {}
-
-    /**
-     * Takes {@code amount} only if the balance covers it, and returns the balance after it. The new
-     * balance comes back in the statement's own answer (LAST_INSERT_ID(expr)), saving a read.
-     */
-    static OptionalLong takeFromBalance(Connection c, long userId, long amount) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("""
-                UPDATE users SET credit_micro_cents = LAST_INSERT_ID(credit_micro_cents - ?), updated_at = NOW()
-                 WHERE id = ? AND credit_micro_cents >= ?""")) {
-            ps.setLong(1, amount);
-            ps.setLong(2, userId);
-            ps.setLong(3, amount);
-            if (ps.executeUpdate() != 1) {
-                return OptionalLong.empty();
-            }
-            return OptionalLong.of(
-                    ps.unwrap(com.mysql.cj.jdbc.StatementImpl.class).getLastInsertID());
-        }
-    }
 
     static void lockUser(Connection c, long userId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT id FROM users WHERE id = ? FOR UPDATE")) {
@@ -57,54 +37,6 @@ final class MoneyStatements {
             ps.setLong(1, userId);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? rs.getLong(1) : 0;
-            }
-        }
-    }
-
-    /** The cap is read live from projects, so a cap changed in the web app applies at once. */
-    static boolean addToProjectSpend(Connection c, long projectId, YearMonth period, long amount) throws SQLException {
-        String sql = """
-                UPDATE proxy_project_spend s JOIN projects p ON p.id = s.project_id
-                   SET s.spent_micro_cents = s.spent_micro_cents + ?, s.updated_at = NOW()
-                 WHERE s.project_id = ? AND s.period_year_month = ?
-                   AND (p.spending_cap_cents_per_month IS NULL
-                        OR s.spent_micro_cents + ? <= p.spending_cap_cents_per_month * CAST(? AS DECIMAL(30, 0)))""";
-        for (int attempt = 0; attempt < 2; attempt++) {
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                ps.setLong(1, amount);
-                ps.setLong(2, projectId);
-                ps.setString(3, period.toString());
-                ps.setLong(4, amount);
-                ps.setLong(5, Money.MICRO_CENTS_PER_CENT);
-                if (ps.executeUpdate() == 1) {
-                    return true;
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement("""
-                    INSERT IGNORE INTO proxy_project_spend (project_id, period_year_month, spent_micro_cents, updated_at)
-                    VALUES (?, ?, 0, NOW())""")) {
-                ps.setLong(1, projectId);
-                ps.setString(2, period.toString());
-                if (ps.executeUpdate() != 1) {
-                    return false; // the month's row exists: the cap said no
-                }
-            }
-        }
-        return false;
-    }
-
-    static long[] spentAndCap(Connection c, long projectId, YearMonth period) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("""
-                SELECT COALESCE(s.spent_micro_cents, 0),
-                       LEAST(p.spending_cap_cents_per_month * CAST(? AS DECIMAL(30, 0)), 9223372036854775807)
-                  FROM projects p
-                  LEFT JOIN proxy_project_spend s ON s.project_id = p.id AND s.period_year_month = ?
-                 WHERE p.id = ?""")) {
-            ps.setLong(1, Money.MICRO_CENTS_PER_CENT);
-            ps.setString(2, period.toString());
-            ps.setLong(3, projectId);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new long[] {rs.getLong(1), rs.getLong(2)} : new long[] {0, 0};
             }
         }
     }
@@ -192,18 +124,17 @@ final class MoneyStatements {
         }
         insertTransaction(
                 c, row.userId(), amount, "refund", usageEventId, balanceAfter, row, "refund: call not delivered");
-    }
-
-    /**
-     * Names the run that owns this in-flight debit, in the debit's transaction: reconcile refunds it
-     * only once that run is known to be over (see {@link InstanceLease}), never by its age alone.
-     */
-    static void insertOwner(Connection c, long usageEventId, String instanceId) throws SQLException {
-        try (PreparedStatement ps =
-                c.prepareStatement("INSERT INTO proxy_inflight (usage_event_id, instance_id) VALUES (?, ?)")) {
-            ps.setLong(1, usageEventId);
-            ps.setString(2, instanceId);
-            ps.executeUpdate();
+        if (amount == row.billedMicroCents()) {
+            // Refunded whole: no longer a billable call in the marketplace's counter (the debit
+            // counted it, in proxy_debit_batch).
+            try (PreparedStatement ps = c.prepareStatement("""
+                    UPDATE mcp_consumer_usage
+                       SET billable_calls = IF(billable_calls > 0, billable_calls - 1, 0), updated_at = NOW()
+                     WHERE mcp_id = ? AND user_id = ?""")) {
+                ps.setLong(1, row.mcpId());
+                ps.setLong(2, row.userId());
+                ps.executeUpdate();
+            }
         }
     }
 }

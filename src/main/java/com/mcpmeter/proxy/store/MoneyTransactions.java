@@ -2,7 +2,6 @@ package com.mcpmeter.proxy.store;
 
 import static com.mcpmeter.proxy.store.MoneyStatements.IN_FLIGHT;
 
-import com.mcpmeter.proxy.meter.Ledger.DebitResult;
 import com.mcpmeter.proxy.meter.Ledger.Ending;
 import com.mcpmeter.proxy.meter.Ledger.UsageRow;
 import com.mcpmeter.proxy.meter.Money;
@@ -11,12 +10,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
-import java.time.YearMonth;
 import java.util.List;
-import java.util.OptionalLong;
 
 /**
- * The bodies of the ledger's money transactions: each runs on a connection inside one
+ * The bodies of the ledger's money transactions after the debit (the debit itself is the stored
+ * procedure {@code proxy_debit_batch}, see {@link DebitBatcher}): each runs on a connection inside one
  * {@link Database#inTransaction} the caller opens, and states the invariant that transaction keeps.
  * The same bodies serve a call's own thread ({@link SqlLedger}) and the spool's replay
  * ({@link SpoolReplayer}), so a replayed write keeps the same guards. Stateless.
@@ -26,31 +24,6 @@ final class MoneyTransactions {
     private static final int STORE_UNAVAILABLE_STATUS = 503;
 
     private MoneyTransactions() {}
-
-    /**
-     * Invariants: the balance never goes below zero; month-to-date project spend never passes the
-     * cap; the debit, its usage row and its ledger row exist together or not at all.
-     */
-    static DebitResult debit(Connection c, UsageRow row, YearMonth period, String instanceId) throws SQLException {
-        long amount = row.billedMicroCents();
-        // The usage row first: the contended row locks (user, then project month) are taken as
-        // late as possible, so calls of one consumer wait on each other for the least time.
-        long usageId = MoneyStatements.insertUsage(c, row, IN_FLIGHT, 0);
-        MoneyStatements.insertOwner(c, usageId, instanceId);
-        OptionalLong balanceAfter = MoneyStatements.takeFromBalance(c, row.userId(), amount);
-        if (balanceAfter.isEmpty()) {
-            c.rollback();
-            return new DebitResult.InsufficientCredit(MoneyStatements.balance(c, row.userId()));
-        }
-        if (!MoneyStatements.addToProjectSpend(c, row.projectId(), period, amount)) {
-            c.rollback();
-            long[] spentAndCap = MoneyStatements.spentAndCap(c, row.projectId(), period);
-            return new DebitResult.CapReached(spentAndCap[0], spentAndCap[1]);
-        }
-        MoneyStatements.insertTransaction(
-                c, row.userId(), -amount, "usage", usageId, balanceAfter.getAsLong(), row, "tool call");
-        return new DebitResult.Debited(usageId, balanceAfter.getAsLong());
-    }
 
     /**
      * Invariants: a call is closed once (the {@code status = 0} guard); a refund restores exactly

@@ -25,7 +25,7 @@ public final class SchemaMigration {
      * The version of schema.sql this build needs; schema.sql's last statement records the same
      * number (SchemaMigrationTest holds them together). Raise both whenever schema.sql changes.
      */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     private SchemaMigration() {}
 
@@ -113,25 +113,49 @@ public final class SchemaMigration {
         return DriverManager.getConnection(serverUrl, config.user(), config.password());
     }
 
-    /** schema.sql split into statements; it holds no semicolons inside strings. */
+    /**
+     * schema.sql split into statements; it holds no semicolons inside strings. A {@code DELIMITER}
+     * line changes the separator until the next one, as in the mysql client, so that a stored
+     * procedure's body (full of semicolons) stays one statement, and the file loads the same way
+     * with {@code mysql < schema.sql}.
+     */
     public static String[] statements() {
         try (InputStream in = SchemaMigration.class.getResourceAsStream("/schema.sql")) {
             if (in == null) {
                 throw new IllegalStateException("schema.sql is missing from the jar");
             }
-            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            StringBuilder sql = new StringBuilder();
-            for (String line : text.split("\n")) {
-                if (!line.strip().startsWith("--")) {
-                    sql.append(line).append('\n');
-                }
-            }
-            return java.util.Arrays.stream(sql.toString().split(";"))
-                    .map(String::strip)
-                    .filter(s -> !s.isEmpty())
-                    .toArray(String[]::new);
+            return split(new String(in.readAllBytes(), StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new IllegalStateException("cannot read schema.sql", e);
+        }
+    }
+
+    static String[] split(String text) {
+        java.util.List<String> statements = new java.util.ArrayList<>();
+        String delimiter = ";";
+        StringBuilder sql = new StringBuilder();
+        for (String line : text.split("\n")) {
+            String stripped = line.strip();
+            if (stripped.startsWith("--")) {
+                continue;
+            }
+            if (stripped.regionMatches(true, 0, "DELIMITER ", 0, "DELIMITER ".length())) {
+                addAll(statements, sql.toString(), delimiter);
+                sql.setLength(0);
+                delimiter = stripped.substring("DELIMITER ".length()).strip();
+                continue;
+            }
+            sql.append(line).append('\n');
+        }
+        addAll(statements, sql.toString(), delimiter);
+        return statements.toArray(String[]::new);
+    }
+
+    private static void addAll(java.util.List<String> statements, String sql, String delimiter) {
+        for (String statement : sql.split(java.util.regex.Pattern.quote(delimiter))) {
+            if (!statement.isBlank()) {
+                statements.add(statement.strip());
+            }
         }
     }
 }

@@ -25,9 +25,10 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SqlLedger.class);
 
     private final Database db;
-    private final String instanceId;
     private final FreeCalls freeCalls;
     private final BatchedClosings batched;
+    private final DebitBatcher debits;
+    private final BatchedBalances balances;
     private final ListingHealth listingHealth;
     private final SpoolReplayer spool;
     private final ClosingJournal journal;
@@ -38,9 +39,10 @@ public final class SqlLedger implements Ledger, AutoCloseable {
      */
     public SqlLedger(Database db, Path spoolDirectory, String instanceId, Clock clock) {
         this.db = db;
-        this.instanceId = instanceId;
         this.freeCalls = new FreeCalls(db);
         this.batched = new BatchedClosings(db);
+        this.debits = new DebitBatcher(db, instanceId);
+        this.balances = new BatchedBalances(db);
         this.listingHealth = new ListingHealth(db);
         this.spool = new SpoolReplayer(db, spoolDirectory); // takes over a killed run's journal first
         this.journal = new ClosingJournal(spoolDirectory, clock);
@@ -49,6 +51,8 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /** Writes what is queued, one last replay of the spool; what still cannot be written stays spooled. */
     @Override
     public void close() {
+        debits.close();
+        balances.close();
         batched.close();
         journal.close();
         spool.close();
@@ -57,6 +61,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /** Tells {@code tracker} how many rows each batch of closings and of unbilled usage rows held. */
     public void track(MetricsTracker tracker) {
         batched.track(tracker);
+        debits.track(tracker);
     }
 
     /** How many ledger writes wait for the database on this instance's disk (for /health). */
@@ -79,13 +84,13 @@ public final class SqlLedger implements Ledger, AutoCloseable {
     /**
      * Invariants: the balance never goes below zero; month-to-date project spend never passes the
      * cap; the debit, its usage row and its ledger row exist together or not at all (one
-     * transaction, {@link MoneyTransactions#debit}); a refused debit whose commit may have gone
-     * through is undone, so the caller's "nothing charged" holds.
+     * transaction per batch of debits, {@link DebitBatcher}); a refused debit whose commit may have
+     * gone through is undone, so the caller's "nothing charged" holds.
      */
     @Override
     public DebitResult debit(UsageRow row, YearMonth period) {
         try {
-            return db.inTransaction("debit", c -> MoneyTransactions.debit(c, row, period, instanceId));
+            return debits.debit(row, period);
         } catch (StoreUnavailableException e) {
             if (Database.commitOutcomeUnknown(e)) {
                 // The caller answers 503 "nothing charged": make it true even if the commit went through.
@@ -98,7 +103,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
 
     @Override
     public long balance(long userId) {
-        return db.call("read balance", c -> MoneyStatements.balance(c, userId));
+        return balances.balance(userId);
     }
 
     /**

@@ -164,6 +164,7 @@ class ConfigLoaderTest {
     void defaultsTheRevocationPollAndTheAuthThrottle() {
         Config c = ConfigLoader.load(Map.of("DB_USER", "proxy"));
         assertEquals(java.time.Duration.ofSeconds(1), c.caches().changePoll());
+        assertEquals(java.time.Duration.ofSeconds(5), c.caches().lastUsedFlush());
         assertEquals(30, c.limits().authFailuresPerMinute());
         assertEquals(java.util.List.of(), c.server().trustedProxies());
     }
@@ -192,6 +193,8 @@ class ConfigLoaderTest {
         assertTrue(problems(env("CHANGE_POLL_MILLIS", "10"))
                 .contains("CHANGE_POLL_MILLIS must be 0 (off) or at least 100"));
         assertTrue(problems(env("AUTH_FAILURES_PER_MINUTE", "0")).contains("AUTH_FAILURES_PER_MINUTE"));
+        assertTrue(problems(env("LAST_USED_FLUSH_MILLIS", "10"))
+                .contains("LAST_USED_FLUSH_MILLIS must be between 100 and 300000"));
     }
 
     @Test

@@ -1,0 +1,105 @@
+package com.mcpmeter.proxy.store;
+
+import com.mcpmeter.proxy.meter.Ledger.DebitResult;
+import com.mcpmeter.proxy.meter.Ledger.UsageRow;
+import com.mcpmeter.proxy.meter.MetricsTracker;
+import com.mcpmeter.proxy.meter.StoreUnavailableException;
+import java.sql.SQLException;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * Group-committed debits: the paid calls that arrive while a batch is being written are taken
+ * together in the next one, in one round trip and one commit ({@link DebitProcedure}), so one
+ * consumer's calls no longer queue one transaction each on its balance row, and InnoDB shares one
+ * log flush among them. There is no timer: a call that finds no batch under way is written at
+ * once, alone, so light load is never delayed (see {@link BatchWriter}). Each caller blocks until
+ * its own debit is committed: durable before anything is forwarded.
+ *
+ * <p>Calls are spread over a few writers by consumer, so that different consumers' batches run
+ * side by side on several connections while one consumer's calls stay in one writer (their order
+ * is their arrival order, and two of its batches never wait on each other's row lock). Thread-safe.
+ */
+final class DebitBatcher implements AutoCloseable {
+    /** Writers, each one batch (one connection) at a time. */
+    static final int WRITERS = 4;
+
+    static final int MAX_BATCH = 256;
+
+    /** A call's answer, or why its batch could not be written. */
+    private sealed interface Answer {
+        record Done(DebitResult result) implements Answer {}
+
+        record Failed(StoreUnavailableException cause) implements Answer {}
+    }
+
+    private final Database db;
+    private final String instanceId;
+    private final List<BatchWriter<DebitProcedure.Debit, Answer>> writers;
+
+    DebitBatcher(Database db, String instanceId) {
+        this.db = db;
+        this.instanceId = instanceId;
+        this.writers = IntStream.range(0, WRITERS)
+                .mapToObj(i ->
+                        new BatchWriter<DebitProcedure.Debit, Answer>("ledger-debits-" + i, MAX_BATCH, this::write))
+                .toList();
+    }
+
+    /**
+     * Debits {@code row} with the next batch of its consumer's writer; throws {@link
+     * StoreUnavailableException} if the batch was not committed (or may have been: see {@link
+     * Database#commitOutcomeUnknown}).
+     */
+    DebitResult debit(UsageRow row, YearMonth period) {
+        int writer = (int) Long.remainderUnsigned(row.userId(), writers.size());
+        return switch (writers.get(writer).write(new DebitProcedure.Debit(row, period))) {
+            case Answer.Done done -> done.result();
+            case Answer.Failed failed -> throw failed.cause();
+        };
+    }
+
+    /** Tells {@code tracker} how many debits each committed batch held. */
+    void track(MetricsTracker tracker) {
+        writers.forEach(w -> w.onBatch(rows -> tracker.batchWritten("debits", rows)));
+    }
+
+    private List<Answer> write(List<DebitProcedure.Debit> batch) {
+        try {
+            return db.inTransaction("debit", c -> DebitProcedure.call(c, batch, instanceId)).stream()
+                    .<Answer>map(Answer.Done::new)
+                    .toList();
+        } catch (StoreUnavailableException e) {
+            if (batch.size() == 1 || !refusedByServer(e)) {
+                return batch.stream().<Answer>map(d -> new Answer.Failed(e)).toList();
+            }
+            // The server refused the statement (a value it would not take, say): rolled back, so
+            // each call is tried again alone, and one bad call fails only itself, not its batch.
+            List<Answer> answers = new ArrayList<>(batch.size());
+            for (DebitProcedure.Debit debit : batch) {
+                answers.addAll(write(List.of(debit)));
+            }
+            return answers;
+        }
+    }
+
+    /**
+     * An error the server answered with, before any commit: the transaction was rolled back, and
+     * the database is there. Not a lost connection (SQL state class 08) and not a commit whose
+     * outcome is unknown, where trying again could debit twice or only wait longer.
+     */
+    static boolean refusedByServer(StoreUnavailableException e) {
+        return e.getCause() instanceof SQLException s
+                && !(s instanceof Database.CommitOutcomeUnknown)
+                && s.getErrorCode() > 0
+                && (s.getSQLState() == null || !s.getSQLState().startsWith("08"));
+    }
+
+    /** Writes what is queued, then stops the writers. */
+    @Override
+    public void close() {
+        writers.forEach(BatchWriter::close);
+    }
+}

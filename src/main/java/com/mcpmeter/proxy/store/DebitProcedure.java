@@ -1,0 +1,118 @@
+package com.mcpmeter.proxy.store;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.mcpmeter.proxy.meter.Ledger.DebitResult;
+import com.mcpmeter.proxy.meter.Ledger.UsageRow;
+import com.mcpmeter.proxy.meter.Money;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One call of the stored procedure {@code proxy_debit_batch} (schema.sql): a whole batch of debits
+ * in one statement, each call's conditional debit, cap check, usage row, in-flight owner, ledger
+ * row and marketplace counter applied in order, per consumer, with the running balance. The
+ * invariants are the procedure's (see its comment); this class only encodes the batch and reads
+ * each call's answer. Stateless.
+ */
+final class DebitProcedure {
+    /** One paid call waiting to be debited. */
+    record Debit(UsageRow row, java.time.YearMonth period) {}
+
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final DateTimeFormatter CALLED_AT =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
+
+    private DebitProcedure() {}
+
+    /** Runs the batch on {@code c}, inside the caller's transaction; answers in the batch's order. */
+    static List<DebitResult> call(Connection c, List<Debit> batch, String instanceId) throws SQLException {
+        String answer;
+        try (PreparedStatement ps = c.prepareStatement("CALL proxy_debit_batch(?, ?, ?)")) {
+            ps.setString(1, encode(batch));
+            ps.setString(2, instanceId);
+            ps.setLong(3, Money.MICRO_CENTS_PER_CENT);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("proxy_debit_batch returned no answer");
+                }
+                answer = rs.getString(1);
+            }
+        }
+        return decode(answer == null ? "" : answer, batch.size());
+    }
+
+    /**
+     * The batch as the procedure's JSON array. Whole seconds for called_at, as the column keeps
+     * them: MySQL would round 23:59:59.5 up into the next month, away from the month the call was
+     * charged and granted in. Empty client and user agent are left out (NULL), as before.
+     */
+    static String encode(List<Debit> batch) {
+        StringWriter out = new StringWriter(batch.size() * 256);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartArray();
+            for (int i = 0; i < batch.size(); i++) {
+                UsageRow row = batch.get(i).row();
+                long fee = Money.platformFee(row.billedMicroCents(), row.platformFeeBps());
+                g.writeStartObject();
+                g.writeNumberField("s", i);
+                g.writeNumberField("u", row.userId());
+                g.writeNumberField("p", row.projectId());
+                g.writeNumberField("m", row.mcpId());
+                if (row.apiKeyId().isPresent()) {
+                    g.writeNumberField("k", row.apiKeyId().getAsLong());
+                }
+                g.writeStringField("n", row.toolName());
+                if (!row.client().isEmpty()) {
+                    g.writeStringField("c", row.client());
+                }
+                if (!row.userAgent().isEmpty()) {
+                    g.writeStringField("a", row.userAgent());
+                }
+                g.writeStringField("t", CALLED_AT.format(row.calledAt().truncatedTo(ChronoUnit.SECONDS)));
+                g.writeNumberField("b", row.billedMicroCents());
+                g.writeNumberField("f", fee);
+                g.writeStringField("r", row.requestId());
+                g.writeStringField("y", batch.get(i).period().toString());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException("a StringWriter does not fail", e);
+        }
+        return out.toString();
+    }
+
+    /** Lines "s D usage_id balance_after", "s I balance" or "s C spent cap", in any order. */
+    static List<DebitResult> decode(String answer, int size) throws SQLException {
+        DebitResult[] results = new DebitResult[size];
+        for (String line : answer.split("\n")) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            String[] f = line.split(" ");
+            int seq = Integer.parseInt(f[0]);
+            results[seq] = switch (f[1]) {
+                case "D" -> new DebitResult.Debited(Long.parseLong(f[2]), Long.parseLong(f[3]));
+                case "I" -> new DebitResult.InsufficientCredit(Long.parseLong(f[2]));
+                case "C" -> new DebitResult.CapReached(Long.parseLong(f[2]), Long.parseLong(f[3]));
+                default -> throw new SQLException("proxy_debit_batch answered an unknown line: " + line);
+            };
+        }
+        if (Arrays.asList(results).contains(null)) {
+            throw new SQLException("proxy_debit_batch left calls of the batch unanswered: " + answer);
+        }
+        return new ArrayList<>(Arrays.asList(results));
+    }
+}
