@@ -27,6 +27,7 @@ import java.util.Optional;
 public final class App implements AutoCloseable {
     private final Database database;
     private final Redis redis;
+    private final RedisRateWindows windows;
     private final SqlLedger ledger;
     private final LastUsed lastUsed;
     private final Revocations revocations;
@@ -39,6 +40,7 @@ public final class App implements AutoCloseable {
     private App(
             Database database,
             Redis redis,
+            RedisRateWindows windows,
             SqlLedger ledger,
             LastUsed lastUsed,
             Revocations revocations,
@@ -49,6 +51,7 @@ public final class App implements AutoCloseable {
             AdminServer admin) {
         this.database = database;
         this.redis = redis;
+        this.windows = windows;
         this.ledger = ledger;
         this.lastUsed = lastUsed;
         this.revocations = revocations;
@@ -70,6 +73,7 @@ public final class App implements AutoCloseable {
         LastUsed lastUsed = null;
         ProxyServer server = null;
         InstanceMetrics instanceMetrics = null;
+        RedisRateWindows windows = null;
         try {
             AccessLog access = new AccessLog(config.server().trustedProxies());
             MetricsTracker tracker = new CallMetrics(registry).and(access);
@@ -82,8 +86,7 @@ public final class App implements AutoCloseable {
             ledger.track(tracker);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);
-            RedisRateWindows windows =
-                    new RedisRateWindows(redis, config.limits().instances());
+            windows = new RedisRateWindows(redis, config.limits().instances());
             revocations = Revocations.start(database, redis, keys, directory, config.caches());
             Pipeline pipeline = new Pipeline(
                     keys,
@@ -107,7 +110,17 @@ public final class App implements AutoCloseable {
                     registry, () -> pipeline.openCircuits().size(), ledger::spooled, windows::fallbackDecisions);
             AdminServer admin = AdminServer.start(config.telemetry(), registry, server);
             return new App(
-                    database, redis, ledger, lastUsed, revocations, lease, server, registry, instanceMetrics, admin);
+                    database,
+                    redis,
+                    windows,
+                    ledger,
+                    lastUsed,
+                    revocations,
+                    lease,
+                    server,
+                    registry,
+                    instanceMetrics,
+                    admin);
         } catch (Exception | Error e) {
             if (server != null) {
                 server.close();
@@ -117,6 +130,9 @@ public final class App implements AutoCloseable {
             }
             if (revocations != null) {
                 revocations.close();
+            }
+            if (windows != null) {
+                windows.close();
             }
             if (ledger != null) {
                 ledger.close();
@@ -155,6 +171,7 @@ public final class App implements AutoCloseable {
         } finally {
             admin.close(); // after the drain, which metrics may still watch
             revocations.close();
+            windows.close(); // after the drain: no call asks any more
             ledger.close();
             lastUsed.close(); // after the last call, before the pool closes
             lease.close(ledger.spooled() == 0);

@@ -2,11 +2,14 @@ package com.mcpmeter.proxy.store;
 
 import com.mcpmeter.proxy.config.Config;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
 import io.lettuce.core.metrics.MicrometerOptions;
@@ -16,6 +19,7 @@ import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -78,18 +82,39 @@ public final class Redis implements AutoCloseable {
 
     /** @throws RedisUnavailableException when there is no connection yet and none can be made now */
     public RedisCommands<String, String> sync() {
+        return connection().sync();
+    }
+
+    /**
+     * The same connection's commands without waiting: sent at once, pipelined, answered through
+     * futures that {@link #await} waits for as the blocking commands would.
+     *
+     * @throws RedisUnavailableException when there is no connection yet and none can be made now
+     */
+    RedisAsyncCommands<String, String> async() {
+        return connection().async();
+    }
+
+    /** The answer to an {@link #async} command, or its failure as the blocking command would throw it. */
+    static <T> T await(RedisFuture<T> answer) {
+        return LettuceFutures.awaitOrCancel(answer, COMMAND_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private StatefulRedisConnection<String, String> connection() {
         StatefulRedisConnection<String, String> current = connection;
         if (current != null) {
-            return current.sync();
+            return current;
         }
         if (System.nanoTime() - nextAttemptNanos < 0 || !connecting.tryLock()) {
             throw new RedisUnavailableException("redis is not connected");
         }
         try {
-            if (connection == null) {
-                connection = client.connect();
+            StatefulRedisConnection<String, String> made = connection;
+            if (made == null) {
+                made = client.connect();
+                connection = made;
             }
-            return connection.sync();
+            return made;
         } catch (RuntimeException e) {
             nextAttemptNanos = System.nanoTime() + RETRY_NANOS;
             throw new RedisUnavailableException("cannot connect to redis: " + e.getMessage());
