@@ -4,8 +4,10 @@ import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
 
@@ -58,14 +60,30 @@ final class BatchWriter<T, R> implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StoreUnavailableException("queue a ledger write", e);
         }
-        try {
-            return done.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
+        while (true) {
+            try {
+                return done.get(1, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                // A row queued as the writer stopped would wait for ever: fail it instead.
+                if (!writer.isAlive() && queue.remove(new Pending<>(row, done))) {
+                    throw new StoreUnavailableException(
+                            "queue a ledger write", new IllegalStateException("the writer has stopped"));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StoreUnavailableException("wait for a ledger write", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IllegalStateException(e.getCause());
             }
-            throw e;
         }
+    }
+
+    /** Rows waiting for a batch (for tests). */
+    int queued() {
+        return queue.size();
     }
 
     private void run() {
