@@ -76,11 +76,6 @@ public final class ProxyServer implements AutoCloseable {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        // No reserved threads: with one at hand, Jetty runs a blocking task (a request, which waits
-        // for its debit) on the platform thread that read it and hands production to the reserved
-        // one; without, every request goes to its own virtual thread, and a burst of calls parks
-        // virtual threads instead of piling up platform threads and their futex wake-ups.
-        threads.setReservedThreads(0);
         Server server = new Server(threads);
         server.setRequestLog(accessLog);
 
@@ -111,7 +106,6 @@ public final class ProxyServer implements AutoCloseable {
         QueuedThreadPool clientThreads = new QueuedThreadPool(CLIENT_PLATFORM_THREADS);
         clientThreads.setName("mcpmeter-upstream");
         clientThreads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        clientThreads.setReservedThreads(0); // as for the server's: blocking callbacks go virtual
         server.addBean(clientThreads);
 
         ExecutorService settler = Executors.newVirtualThreadPerTaskExecutor();
