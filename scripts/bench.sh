@@ -41,7 +41,7 @@ SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 # Same flags for both JVMs so neither side is favoured. A fixed heap stops resizing from showing
 # up as noise, and the parallel collector has no concurrent GC threads to steal the two cores
 # that wrk and the other JVM also need. Override to bench another setup, e.g. the default G1.
-JVM_OPTS=${BENCH_JVM_OPTS:--Xms512m -Xmx512m -XX:+UseParallelGC}
+JVM_OPTS=${BENCH_JVM_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
 
 die() { echo "bench: $*" >&2; exit 1; }
 
