@@ -3,80 +3,157 @@ package com.mcpmeter.proxy.store;
 import com.mcpmeter.proxy.meter.StoreUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.IntConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Groups small writes that arrive together into one statement and one commit, so that a busy
  * proxy pays one fsync for many calls instead of one each. A caller's {@link #write} returns only
  * once its row is committed (or failed), so nothing is acknowledged that could still be lost.
  *
- * <p>One virtual thread drains the queue; a batch is whatever has queued up while the previous one
- * was being written, at most {@code maxBatch}. Under light load every batch has one row and costs
- * exactly what a direct write would. Each caller gets its own row's answer from the flush (whether
- * it changed anything, say), so batching never changes what a caller is told. The queue is bounded ({@link #CAPACITY}): past it, writers wait
- * for room (they wait for their commit anyway), so a slow database slows settling down instead of
- * filling the heap.
+ * <p>There is no writer thread: callers take turns (flat combining). A caller that finds no batch
+ * being written writes one itself, on its own thread, holding whatever has queued, at most {@code
+ * maxBatch} rows, its own among them; callers that arrive meanwhile queue and wait, and when the
+ * batch is done the first of them writes the next one. So a call alone costs exactly a direct
+ * write, with no hand-over to another thread and back, and under load a batch is whatever queued
+ * while the previous one was written. Each caller gets its own row's answer from the flush
+ * (whether it changed anything, say), so batching never changes what a caller is told. At most
+ * {@link #CAPACITY} rows wait: past it, callers wait for room, so a slow database slows callers
+ * down instead of filling the heap.
  */
 final class BatchWriter<T, R> implements AutoCloseable {
-    private record Pending<T, R>(T row, CompletableFuture<R> done) {}
-
     static final int CAPACITY = 10_000;
 
-    private final LinkedBlockingQueue<Pending<T, R>> queue = new LinkedBlockingQueue<>(CAPACITY);
+    /** A row and the caller waiting for its answer. */
+    private static final class Pending<T, R> {
+        final T row;
+        final Thread caller = Thread.currentThread();
+
+        @Nullable
+        R answer;
+
+        @Nullable
+        RuntimeException failure;
+        /** Written last, after the answer: a caller that reads it true sees the answer. */
+        volatile boolean done;
+
+        Pending(T row) {
+            this.row = row;
+        }
+    }
+
+    private final String name;
     /** Writes a batch and answers for each row, in the batch's order. */
     private final Function<List<T>, List<R>> flush;
 
     private final int maxBatch;
-    private final Thread writer;
-    private volatile boolean closing;
+    private final ConcurrentLinkedQueue<Pending<T, R>> queue = new ConcurrentLinkedQueue<>();
+    private final Semaphore room = new Semaphore(CAPACITY);
+    /** Whether some caller is writing a batch now. */
+    private final AtomicBoolean writing = new AtomicBoolean();
+
+    private volatile boolean closed;
     private volatile IntConsumer onBatch = rows -> {};
 
     BatchWriter(String name, int maxBatch, Function<List<T>, List<R>> flush) {
+        this.name = name;
         this.flush = flush;
         this.maxBatch = maxBatch;
-        this.writer = Thread.ofVirtual().name(name).start(this::run);
     }
 
-    /** {@code listener} learns the size of each batch committed from now on (on the writer thread). */
+    /** {@code listener} learns the size of each batch written from now on (on the writing caller's thread). */
     void onBatch(IntConsumer listener) {
         this.onBatch = listener;
     }
 
     /**
      * Blocks until the row is committed and returns the flush's answer for it; throws
-     * {@link StoreUnavailableException} if it was not committed.
+     * {@link StoreUnavailableException} if it was not committed, or if this writer was closed.
      */
     R write(T row) {
-        CompletableFuture<R> done = new CompletableFuture<>();
+        if (closed) {
+            throw new StoreUnavailableException(name, new IllegalStateException("the writer has stopped"));
+        }
         try {
-            queue.put(new Pending<>(row, done));
+            room.acquire();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new StoreUnavailableException("queue a ledger write", e);
+            throw new StoreUnavailableException(name, e);
         }
-        while (true) {
-            try {
-                return done.get(1, TimeUnit.SECONDS);
-            } catch (TimeoutException e) {
-                // A row queued as the writer stopped would wait for ever: fail it instead.
-                if (!writer.isAlive() && queue.remove(new Pending<>(row, done))) {
-                    throw new StoreUnavailableException(
-                            "queue a ledger write", new IllegalStateException("the writer has stopped"));
+        Pending<T, R> mine = new Pending<>(row);
+        boolean interrupted = false;
+        try {
+            queue.add(mine);
+            while (!mine.done) {
+                if (writing.compareAndSet(false, true)) {
+                    try {
+                        if (!mine.done) {
+                            writeOneBatch();
+                        }
+                    } finally {
+                        writing.set(false);
+                    }
+                    // Whoever queued while this batch was written leads the next one. Read after
+                    // letting go, so that a caller who found the batch under way is always seen.
+                    Pending<T, R> next = queue.peek();
+                    if (next != null && next != mine) {
+                        LockSupport.unpark(next.caller);
+                    }
+                } else {
+                    LockSupport.park(this); // until done, or woken to lead the next batch
+                    // A queued row may still be written: its caller waits for the answer whatever
+                    // happens, and passes an interrupt on afterwards.
+                    interrupted |= Thread.interrupted();
                 }
-            } catch (InterruptedException e) {
+            }
+        } finally {
+            room.release();
+            if (interrupted) {
                 Thread.currentThread().interrupt();
-                throw new StoreUnavailableException("wait for a ledger write", e);
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException r) {
-                    throw r;
+            }
+        }
+        if (mine.failure != null) {
+            throw mine.failure;
+        }
+        return Objects.requireNonNull(mine.answer, "a flush answers for every row it was given");
+    }
+
+    /** Called holding {@link #writing}. */
+    private void writeOneBatch() {
+        List<Pending<T, R>> batch = new ArrayList<>(Math.min(maxBatch, 64));
+        Pending<T, R> next;
+        while (batch.size() < maxBatch && (next = queue.poll()) != null) {
+            batch.add(next);
+        }
+        if (batch.isEmpty()) {
+            return;
+        }
+        List<T> rows = new ArrayList<>(batch.size());
+        batch.forEach(p -> rows.add(p.row));
+        try {
+            List<R> answers = flush.apply(rows);
+            onBatch.accept(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                batch.get(i).answer = answers.get(i);
+            }
+        } catch (RuntimeException e) {
+            batch.forEach(p -> p.failure = e);
+        } finally {
+            Thread self = Thread.currentThread();
+            for (Pending<T, R> p : batch) {
+                if (p.answer == null && p.failure == null) {
+                    p.failure = new StoreUnavailableException(name, new IllegalStateException("batch not written"));
                 }
-                throw new IllegalStateException(e.getCause());
+                p.done = true;
+                if (p.caller != self) {
+                    LockSupport.unpark(p.caller);
+                }
             }
         }
     }
@@ -86,45 +163,12 @@ final class BatchWriter<T, R> implements AutoCloseable {
         return queue.size();
     }
 
-    private void run() {
-        List<Pending<T, R>> batch = new ArrayList<>(maxBatch);
-        while (!closing || !queue.isEmpty()) {
-            try {
-                Pending<T, R> first = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
-                }
-                batch.add(first);
-                queue.drainTo(batch, maxBatch - 1);
-                write(batch);
-            } catch (InterruptedException e) {
-                closing = true;
-            } finally {
-                batch.clear();
-            }
-        }
-    }
-
-    private void write(List<Pending<T, R>> batch) {
-        try {
-            List<R> answers = flush.apply(batch.stream().map(Pending::row).toList());
-            onBatch.accept(batch.size());
-            for (int i = 0; i < batch.size(); i++) {
-                batch.get(i).done().complete(answers.get(i));
-            }
-        } catch (RuntimeException e) {
-            batch.forEach(p -> p.done().completeExceptionally(e));
-        }
-    }
-
-    /** Writes what is queued, then stops. */
+    /**
+     * Takes no new rows. Rows already queued are still written: each has a caller waiting, who
+     * writes it if nobody else does.
+     */
     @Override
     public void close() {
-        closing = true;
-        try {
-            writer.join(TimeUnit.SECONDS.toMillis(30));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        closed = true;
     }
 }

@@ -13,7 +13,7 @@ import java.util.Map;
  * Balance reads that arrive together, answered by one query: a free call's answer carries the
  * consumer's balance, and under load those reads would otherwise cost one round trip each. Each
  * caller still gets the balance as committed when its batch was read, never an older cached one.
- * Thread-safe; owns one reader thread, stopped by {@link #close}.
+ * Thread-safe; {@link #close} takes no new reads.
  */
 final class BatchedBalances implements AutoCloseable {
     private static final int MAX_BATCH = 500;

@@ -17,8 +17,7 @@ import java.util.List;
  * The ledger writes that move no money, batched: closings of calls that keep what they were
  * charged, and the usage rows of calls that were never charged. Each caller blocks until its own
  * row is committed (see {@link BatchWriter}) and throws {@link
- * com.mcpmeter.proxy.meter.StoreUnavailableException} if it was not. Thread-safe; owns two writer
- * threads, stopped by {@link #close}.
+ * com.mcpmeter.proxy.meter.StoreUnavailableException} if it was not. Thread-safe; {@link #close} takes no new rows.
  */
 final class BatchedClosings implements AutoCloseable {
     private static final int MAX_BATCH = 200;
@@ -48,7 +47,7 @@ final class BatchedClosings implements AutoCloseable {
         unbilled.write(new Unbilled(row, ending));
     }
 
-    /** Tells {@code tracker} the size of each batch committed (on the writer threads). */
+    /** Tells {@code tracker} the size of each batch committed (on the thread that wrote it). */
     void track(MetricsTracker tracker) {
         closings.onBatch(rows -> tracker.batchWritten("closings", rows));
         unbilled.onBatch(rows -> tracker.batchWritten("unbilled", rows));
