@@ -21,6 +21,7 @@
 #                            -free, -free-sse (bench-setup's slugs)
 #   BENCH_JVM_OPTS=...       JVM flags for both upstream and proxy (default below)
 #   BENCH_PROXY_JVM_OPTS=... extra JVM flags for the proxy alone (a profiler agent, say)
+#   BENCH_LOG_LEVEL=warn     the proxy's LOG_LEVEL (info writes an access line per call to .bench/proxy.log)
 # With the defaults: 24 proxied and 6 direct runs of 11 s, a ledger check and reconcile after each
 # proxied run, about 9 minutes.
 set -euo pipefail
@@ -203,7 +204,7 @@ if [ "$DIRECT_ONLY" != 1 ]; then
     # HOST pinned to loopback whatever .env says. The per-key rate limits are lifted too: a bench
     # that mostly measures 429s would say nothing about the paid path.
     # shellcheck disable=SC2086
-    HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=warn UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
+    HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn} UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
         RATE_LIMIT_PER_MINUTE=2147483647 RATE_LIMIT_PER_DAY=2147483647 \
         java $JVM_OPTS ${BENCH_PROXY_JVM_OPTS:-} "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
     PROXY_PID=$!
