@@ -319,9 +319,14 @@ class FaultSuiteIT {
         return spec.slug();
     }
 
+    /** A fault lasts this long on purpose: nothing to await, the load runs through it meanwhile. */
+    private static void hold(Duration fault) throws InterruptedException {
+        Thread.sleep(fault);
+    }
+
     /**
      * The fault schedule, run while the clients keep calling. Each fault is held for a stated time
-     * (the sleeps below are that time, not synchronisation); recoveries are awaited.
+     * ({@link #hold} is that time, not synchronisation); recoveries are awaited.
      */
     private void faults(Load load, Database db, FaultPoints at, Target killed) throws Exception {
         load.awaitAnswered(WARM_UP_CALLS);
@@ -330,29 +335,29 @@ class FaultSuiteIT {
         // closes again (one probe) while the store faults run.
         note("upstream answers 500");
         at.failing().answer500();
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.failing().answerAtOnce();
         note("upstream hangs");
         at.hanging().answerAfter(HANG);
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.hanging().answerAtOnce();
         note("upstream cut off");
         at.severed().cut();
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.severed().restore();
 
         note("Redis stalled");
         at.redis().stall();
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.redis().restore();
         note("Redis cut");
         at.redis().cut();
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.redis().restore();
 
         note("MySQL slow");
         at.mysql().delay(MYSQL_LATENCY);
-        Thread.sleep(FAULT);
+        hold(FAULT);
         at.mysql().restore();
         // Calls wait at a slow upstream with their debit committed when MySQL goes away, so their
         // answers arrive, and must be closed as charged, while it is away.
@@ -361,7 +366,7 @@ class FaultSuiteIT {
         note("MySQL connections dropped, then cut");
         at.mysql().drop();
         at.mysql().cut();
-        Thread.sleep(MYSQL_OUTAGE);
+        hold(MYSQL_OUTAGE);
         at.mysql().restore();
         at.steady().answerAtOnce();
         for (Target t : load.targets) {
@@ -385,7 +390,7 @@ class FaultSuiteIT {
         killed.up = false;
         note("SIGKILL " + life);
         at.steady().answerAtOnce();
-        Thread.sleep(DOWN);
+        hold(DOWN);
         killed.life = killed.proxy.name + "b";
         killed.proxy.start();
         killed.proxy.awaitReady();
@@ -480,13 +485,12 @@ class FaultSuiteIT {
             return targets.get(n % targets.size());
         }
 
-        void awaitAnswered(int count) throws InterruptedException {
-            while (answered.get() < count) {
-                if (System.nanoTime() > deadlineNanos) {
-                    throw new AssertionError("only " + answered.get() + " calls answered before the deadline");
-                }
-                Thread.sleep(20); // polling interval of a condition wait
-            }
+        void awaitAnswered(int count) throws Exception {
+            Await.until(
+                    count + " calls answered",
+                    Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime())),
+                    () -> answered.get() >= count,
+                    () -> "only " + answered.get() + " answered before the deadline");
         }
     }
 

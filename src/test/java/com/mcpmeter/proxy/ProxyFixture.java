@@ -280,14 +280,7 @@ final class ProxyFixture implements AutoCloseable {
 
     /** Waits (bounded) for something the proxy does after answering, such as settling a call. */
     static void await(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            Thread.onSpinWait();
-            Thread.sleep(5); // polling interval of a condition wait, not a synchronisation sleep
-        }
+        Await.until(what, Duration.ofSeconds(15), condition);
     }
 
     /** Waits until no debited call of the user is still in flight (status 0). */

@@ -81,30 +81,30 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Polls {@code /health} until it answers 200 (MySQL reachable), or fails saying why not. */
     void awaitReady() throws Exception {
-        long deadline = System.nanoTime() + READY_WITHIN.toNanos();
-        String last = "no answer yet";
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new AssertionError(name + " exited with " + process.exitValue() + "; see " + dir);
-            }
-            try {
-                HttpResponse<String> health = HTTP.send(
-                        HttpRequest.newBuilder(url("/health"))
-                                .timeout(Duration.ofSeconds(2))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (health.statusCode() == 200) {
-                    return;
-                }
-                last = health.statusCode() + " " + health.body();
-            } catch (ConnectException e) {
-                last = "not listening yet";
-            } catch (IOException e) {
-                last = e.toString();
-            }
-            Thread.sleep(50); // polling interval of a condition wait
-        }
-        throw new AssertionError(name + " not ready within " + READY_WITHIN + ": " + last + "; see " + dir);
+        String[] last = {"no answer yet"};
+        Await.until(
+                name + " ready (/health 200)",
+                READY_WITHIN,
+                () -> {
+                    if (!process.isAlive()) {
+                        throw new AssertionError(name + " exited with " + process.exitValue() + "; see " + dir);
+                    }
+                    try {
+                        HttpResponse<String> health = HTTP.send(
+                                HttpRequest.newBuilder(url("/health"))
+                                        .timeout(Duration.ofSeconds(2))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString());
+                        last[0] = health.statusCode() + " " + health.body();
+                        return health.statusCode() == 200;
+                    } catch (ConnectException e) {
+                        last[0] = "not listening yet";
+                    } catch (IOException e) {
+                        last[0] = e.toString();
+                    }
+                    return false;
+                },
+                () -> last[0] + "; see " + dir);
     }
 
     /** True when /health says no ledger write waits in this proxy's spool. */

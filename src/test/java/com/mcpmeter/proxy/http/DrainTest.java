@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.mcpmeter.proxy.Await;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -146,10 +147,7 @@ class DrainTest {
     void awaitIdleWaitsForTheRequestInFlightAndNoLonger() throws Exception {
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<String> held = pool.submit(() -> get("/held"));
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (drain.inFlight() == 0 && System.nanoTime() < deadline) {
-                Thread.sleep(5); // polling interval of a condition wait
-            }
+            Await.until("the held request in flight", Duration.ofSeconds(10), () -> drain.inFlight() > 0);
             assertEquals(1, drain.inFlight());
             drain.beginDraining();
             assertFalse(drain.awaitIdle(Duration.ofMillis(200)), "the held request is still in flight");
