@@ -8,7 +8,6 @@ import java.sql.SQLException;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.IntStream;
 
 /**
  * Group-committed debits: the paid calls that arrive while a batch is being written are taken
@@ -23,8 +22,8 @@ import java.util.stream.IntStream;
  * is their arrival order, and two of its batches never wait on each other's row lock). Thread-safe.
  */
 final class DebitBatcher implements AutoCloseable {
-    /** Writers, each one batch (one connection) at a time. */
-    static final int WRITERS = 4;
+    /** Batchers side by side, each one batch (one connection) at a time. */
+    static final int STRIPES = 4;
 
     static final int MAX_BATCH = 256;
 
@@ -37,15 +36,13 @@ final class DebitBatcher implements AutoCloseable {
 
     private final Database db;
     private final String instanceId;
-    private final List<BatchWriter<DebitProcedure.Debit, Answer>> writers;
+    private final StripedBatchWriter<DebitProcedure.Debit, Answer> writers;
 
     DebitBatcher(Database db, String instanceId) {
         this.db = db;
         this.instanceId = instanceId;
-        this.writers = IntStream.range(0, WRITERS)
-                .mapToObj(i ->
-                        new BatchWriter<DebitProcedure.Debit, Answer>("ledger-debits-" + i, MAX_BATCH, this::write))
-                .toList();
+        this.writers = new StripedBatchWriter<>(
+                "ledger-debits", STRIPES, MAX_BATCH, debit -> debit.row().userId(), this::write);
     }
 
     /**
@@ -54,8 +51,7 @@ final class DebitBatcher implements AutoCloseable {
      * Database#commitOutcomeUnknown}).
      */
     DebitResult debit(UsageRow row, YearMonth period) {
-        int writer = (int) Long.remainderUnsigned(row.userId(), writers.size());
-        return switch (writers.get(writer).write(new DebitProcedure.Debit(row, period))) {
+        return switch (writers.write(new DebitProcedure.Debit(row, period))) {
             case Answer.Done done -> done.result();
             case Answer.Failed failed -> throw failed.cause();
         };
@@ -63,7 +59,7 @@ final class DebitBatcher implements AutoCloseable {
 
     /** Tells {@code tracker} how many debits each committed batch held. */
     void track(MetricsTracker tracker) {
-        writers.forEach(w -> w.onBatch(rows -> tracker.batchWritten("debits", rows)));
+        writers.onBatch(rows -> tracker.batchWritten("debits", rows));
     }
 
     private List<Answer> write(List<DebitProcedure.Debit> batch) {
@@ -97,9 +93,9 @@ final class DebitBatcher implements AutoCloseable {
                 && (s.getSQLState() == null || !s.getSQLState().startsWith("08"));
     }
 
-    /** Writes what is queued, then stops the writers. */
+    /** Takes no new debits; those already queued are written by their callers. */
     @Override
     public void close() {
-        writers.forEach(BatchWriter::close);
+        writers.close();
     }
 }

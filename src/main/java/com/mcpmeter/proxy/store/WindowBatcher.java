@@ -14,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -33,8 +32,8 @@ import org.jspecify.annotations.Nullable;
  * order. A script call that fails fails only its own calls. Thread-safe.
  */
 final class WindowBatcher implements AutoCloseable {
-    /** Writers, each one batch in Redis at a time. */
-    static final int WRITERS = 4;
+    /** Batchers side by side, each one batch in Redis at a time. */
+    static final int STRIPES = 4;
 
     static final int MAX_BATCH = 256;
     /** Numbers the script answers per call: see sliding-window.lua. */
@@ -53,21 +52,19 @@ final class WindowBatcher implements AutoCloseable {
     }
 
     private final Redis redis;
-    private final List<BatchWriter<Ask, Answer>> writers;
+    private final StripedBatchWriter<Ask, Answer> writers;
     private volatile @Nullable String sha;
     private volatile IntConsumer onScriptCall = calls -> {};
 
     WindowBatcher(Redis redis) {
         this.redis = redis;
-        this.writers = IntStream.range(0, WRITERS)
-                .mapToObj(i -> new BatchWriter<Ask, Answer>("rate-windows-" + i, MAX_BATCH, this::decide))
-                .toList();
+        this.writers = new StripedBatchWriter<>(
+                "rate-windows", STRIPES, MAX_BATCH, ask -> ask.subject().hashCode(), this::decide);
     }
 
     /** Blocks until {@code ask} is decided with the next batch of its subject's writer. */
     Answer decide(Ask ask) {
-        return writers.get(Math.floorMod(ask.subject().hashCode(), writers.size()))
-                .write(ask);
+        return writers.write(ask);
     }
 
     /** {@code listener} learns how many calls each script call that answered decided. */
@@ -166,9 +163,9 @@ final class WindowBatcher implements AutoCloseable {
         }
     }
 
-    /** Decides what is queued, then stops the writers. */
+    /** Takes no new asks; those already queued are decided by their callers. */
     @Override
     public void close() {
-        writers.forEach(BatchWriter::close);
+        writers.close();
     }
 }
