@@ -184,6 +184,65 @@ class DebitBatchIT {
                 debited, query("SELECT COUNT(*) FROM credit_transactions WHERE type = 'usage' AND user_id = " + user));
     }
 
+    @Test
+    void consumerTextReachesTheBatchAsDataNeverAsItsStructure() throws Exception {
+        long user = seeder.user("c" + Seeder.token(4) + "@test.local", "active", 1_000 * PRICE);
+        long project = seeder.project(user, "p", null);
+        // Tool name, client and user agent come from the consumer: JSON and SQL metacharacters, a
+        // forged field of the batch, emoji, and the longest tool name the proxy keeps (191).
+        String tool = "t\",\"u\":1,\"b\":0,\"x\":\"'; DROP TABLE users; -- \\ \u00e9\ud83d\ude00";
+        String longTool = "n".repeat(191);
+        String agent = "agent/1 \"quoted\" \\back\\slash\n\t\u0000end";
+        List<UsageRow> rows = List.of(
+                new UsageRow(
+                        "hostile-a-" + Seeder.token(4),
+                        user,
+                        project,
+                        mcp,
+                        OptionalLong.empty(),
+                        tool,
+                        "cli\"ent",
+                        agent,
+                        Instant.now(),
+                        PRICE,
+                        2_000),
+                new UsageRow(
+                        "hostile-b-" + Seeder.token(4),
+                        user,
+                        project,
+                        mcp,
+                        OptionalLong.empty(),
+                        longTool,
+                        "",
+                        "",
+                        Instant.now(),
+                        PRICE,
+                        2_000));
+        List<Future<DebitResult>> answers = new ArrayList<>();
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (UsageRow row : rows) {
+                answers.add(threads.submit(() -> ledger.debit(row, month(row))));
+            }
+        }
+        for (int i = 0; i < rows.size(); i++) {
+            long id = ((DebitResult.Debited) answers.get(i).get()).usageEventId();
+            try (Connection c = db.dataSource().getConnection();
+                    PreparedStatement ps = c.prepareStatement(
+                            "SELECT tool_name, client, user_agent, billed_micro_cents FROM usage_events WHERE id = ?")) {
+                ps.setLong(1, id);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    assertEquals(rows.get(i).toolName(), rs.getString(1), "stored verbatim");
+                    assertEquals(i == 0 ? "cli\"ent" : null, rs.getString(2));
+                    assertEquals(i == 0 ? agent : null, rs.getString(3));
+                    assertEquals(PRICE, rs.getLong(4), "the price the proxy set, not one forged in the text");
+                }
+                c.commit();
+            }
+        }
+        assertEquals((1_000 - 2) * PRICE, query("SELECT credit_micro_cents FROM users WHERE id = " + user));
+    }
+
     private static List<DebitResult> debitAtOnce(int calls, java.util.function.IntFunction<UsageRow> rows)
             throws Exception {
         List<Future<DebitResult>> answers = new ArrayList<>();
