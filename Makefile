@@ -4,7 +4,7 @@
 JAR := target/mcpmeter-proxy.jar
 WITH_JDK := . scripts/java-home.sh &&
 
-.PHONY: build test soak fuzz demo run bench clean
+.PHONY: build test test-cluster soak fuzz demo run bench clean
 
 build:
 	$(WITH_JDK) ./mvnw -B -q package -DskipTests
@@ -12,6 +12,12 @@ build:
 # Unit and integration tests; starts local MariaDB/Redis if installed, else Testcontainers.
 test:
 	scripts/test.sh
+
+# The cluster suite: proxies on a 6-node Redis Cluster, on Redis Sentinel, and on a 3-node MariaDB
+# Galera cluster, with failovers under paid load; engines from Debian's packages, started by the
+# tests on loopback ports (CI's second step; figures in the README).
+test-cluster:
+	scripts/test-cluster.sh
 
 # The fault-injection suite alone, five times longer than in make test (100,000 paid calls over
 # three proxy JVMs; about 6 minutes here). Figures in the README.
