@@ -22,24 +22,32 @@ import java.util.List;
 final class BatchedClosings implements AutoCloseable {
     private static final int MAX_BATCH = 200;
 
-    /** A call's usage row and how it ended: the key of its proxy_usage_details row. */
-    record Closing(long usageEventId, String requestId, Ending ending) {}
+    /** A call's usage row, whose it is, and how it ended: the key of its proxy_usage_details row. */
+    record Closing(long usageEventId, long userId, String requestId, Ending ending) {}
 
     private record Unbilled(UsageRow row, Ending ending) {}
 
-    private final BatchWriter<Closing, Boolean> closings;
-    private final BatchWriter<Unbilled, Boolean> unbilled;
+    /** Batches of one consumer's rows each, as debits are (see {@link DebitBatcher}). */
+    private final KeyedBatchWriter<Closing, Boolean> closings;
+
+    private final KeyedBatchWriter<Unbilled, Boolean> unbilled;
 
     BatchedClosings(Database db) {
-        this.closings = new BatchWriter<>(
-                "ledger-closings", MAX_BATCH, batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
-        this.unbilled = new BatchWriter<>(
-                "ledger-unbilled", MAX_BATCH, batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
+        this.closings = new KeyedBatchWriter<>(
+                "ledger-closings",
+                MAX_BATCH,
+                Closing::userId,
+                batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
+        this.unbilled = new KeyedBatchWriter<>(
+                "ledger-unbilled",
+                MAX_BATCH,
+                u -> u.row().userId(),
+                batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
     }
 
     /** Closes an in-flight call that keeps its charge; false if it was already closed. */
-    boolean close(long usageEventId, String requestId, Ending ending) {
-        return closings.write(new Closing(usageEventId, requestId, ending));
+    boolean close(long usageEventId, UsageRow row, Ending ending) {
+        return closings.write(new Closing(usageEventId, row.userId(), row.requestId(), ending));
     }
 
     /** Writes the usage row (and details) of a call that moved no money. */
@@ -116,7 +124,7 @@ final class BatchedClosings implements AutoCloseable {
         for (Unbilled u : batch) {
             long id = MoneyStatements.insertUsage(
                     c, u.row(), u.ending().status(), u.ending().durationMs());
-            details.add(new Closing(id, u.row().requestId(), u.ending()));
+            details.add(new Closing(id, u.row().userId(), u.row().requestId(), u.ending()));
         }
         insertDetails(c, details);
         return Collections.nCopies(batch.size(), Boolean.TRUE);

@@ -17,14 +17,12 @@ import java.util.List;
  * once, alone, so light load is never delayed (see {@link BatchWriter}). Each caller blocks until
  * its own debit is committed: durable before anything is forwarded.
  *
- * <p>Calls are spread over a few writers by consumer, so that different consumers' batches run
- * side by side on several connections while one consumer's calls stay in one writer (their order
- * is their arrival order, and two of its batches never wait on each other's row lock). Thread-safe.
+ * <p>A batch holds one consumer's calls only ({@link KeyedBatchWriter}): each transaction touches
+ * that consumer's rows and its projects' (so {@code user_id} can be a shard key, and two batches
+ * never wait on each other's row locks), while different consumers' batches run side by side on
+ * several connections. One consumer's calls are taken in arrival order. Thread-safe.
  */
 final class DebitBatcher implements AutoCloseable {
-    /** Batchers side by side, each one batch (one connection) at a time. */
-    static final int STRIPES = 4;
-
     static final int MAX_BATCH = 256;
 
     /** A call's answer, or why its batch could not be written. */
@@ -36,17 +34,17 @@ final class DebitBatcher implements AutoCloseable {
 
     private final Database db;
     private final String instanceId;
-    private final StripedBatchWriter<DebitProcedure.Debit, Answer> writers;
+    private final KeyedBatchWriter<DebitProcedure.Debit, Answer> writers;
 
     DebitBatcher(Database db, String instanceId) {
         this.db = db;
         this.instanceId = instanceId;
-        this.writers = new StripedBatchWriter<>(
-                "ledger-debits", STRIPES, MAX_BATCH, debit -> debit.row().userId(), this::write);
+        this.writers = new KeyedBatchWriter<>(
+                "ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
     }
 
     /**
-     * Debits {@code row} with the next batch of its consumer's writer; throws {@link
+     * Debits {@code row} with the next batch of its consumer's calls; throws {@link
      * StoreUnavailableException} if the batch was not committed (or may have been: see {@link
      * Database#commitOutcomeUnknown}).
      */

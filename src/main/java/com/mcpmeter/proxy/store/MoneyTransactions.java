@@ -58,7 +58,9 @@ final class MoneyTransactions {
             MoneyStatements.refund(c, close.usageEventId(), row, close.period(), close.refund());
         }
         BatchedClosings.insertDetails(
-                c, List.of(new BatchedClosings.Closing(close.usageEventId(), row.requestId(), close.ending())));
+                c,
+                List.of(new BatchedClosings.Closing(
+                        close.usageEventId(), row.userId(), row.requestId(), close.ending())));
         return true;
     }
 

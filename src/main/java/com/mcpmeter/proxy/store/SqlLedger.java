@@ -119,7 +119,7 @@ public final class SqlLedger implements Ledger, AutoCloseable {
         boolean closed;
         try {
             closed = refund == 0
-                    ? batched.close(usageEventId, row.requestId(), ending) // moves no money: joins the next batch
+                    ? batched.close(usageEventId, row, ending) // moves no money: joins the next batch
                     : db.inTransaction("settle", c -> MoneyTransactions.settle(c, entry));
         } catch (StoreUnavailableException e) {
             log.debug("request_id={} closing spooled: {}", row.requestId(), e.getMessage());
