@@ -66,12 +66,11 @@ public final class Main {
         Runtime.getRuntime().addShutdownHook(new Thread(app::close, "mcpmeter-shutdown"));
         LoggerFactory.getLogger(Main.class)
                 .info(
-                        "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}:{}), metrics on http://{}:{}/metrics",
+                        "mcpmeter-proxy listening on http://{}:{} (db={}, redis={}), metrics on http://{}:{}/metrics",
                         config.server().host(),
                         app.port(),
                         config.database().name(),
-                        config.redis().host(),
-                        config.redis().port(),
+                        config.redis().describe(),
                         config.telemetry().adminHost(),
                         app.adminPort());
         app.join();

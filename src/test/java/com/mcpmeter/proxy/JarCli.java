@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * An operator command of the packaged jar, run as its own process the way an operator types it,
  * with stdout and stderr kept apart (stdout carries results and exports, stderr one-line messages).
  */
-final class JarCli {
+public final class JarCli {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long WITHIN_SECONDS = 120;
 
@@ -25,14 +25,14 @@ final class JarCli {
     private final Path dir;
     private final List<String> jvmOptions;
 
-    record Result(List<String> command, int exit, String out, String err) {
+    public record Result(List<String> command, int exit, String out, String err) {
         /** The result's JSON (the command was run with --json). */
-        JsonNode json() throws IOException {
+        public JsonNode json() throws IOException {
             return JSON.readTree(out);
         }
 
         /** Exit 0, and no failure on stderr. */
-        Result ok() {
+        public Result ok() {
             assertEquals(0, exit, command + " failed: " + err + out);
             return this;
         }
@@ -46,7 +46,7 @@ final class JarCli {
         }
     }
 
-    JarCli(Map<String, String> env, Path dir) throws IOException {
+    public JarCli(Map<String, String> env, Path dir) throws IOException {
         this(env, dir, List.of());
     }
 
@@ -57,7 +57,7 @@ final class JarCli {
         this.jvmOptions = List.copyOf(jvmOptions);
     }
 
-    Result run(String... args) throws Exception {
+    public Result run(String... args) throws Exception {
         String stem = String.join("-", args).replaceAll("[^A-Za-z0-9-]", "");
         String name = stem.substring(0, Math.min(60, stem.length())) + "-" + System.nanoTime();
         Path out = dir.resolve(name + ".out");

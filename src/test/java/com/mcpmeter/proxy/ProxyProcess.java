@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * mid-call and start it again on the same port. Configured only by the environment it is given
  * (nothing inherited, no {@code .env}); its output goes to a log file under {@code target/}.
  */
-final class ProxyProcess implements AutoCloseable {
+public final class ProxyProcess implements AutoCloseable {
     /**
      * A bound, not a wait (readiness is polled): generous, because on a loaded 2-core machine a
      * C1-only JVM has been seen to take a minute to start listening.
@@ -34,8 +34,8 @@ final class ProxyProcess implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(2))
             .build();
 
-    final String name;
-    final int port;
+    public final String name;
+    public final int port;
     private final Map<String, String> env;
     private final Path dir;
     private Process process;
@@ -44,7 +44,7 @@ final class ProxyProcess implements AutoCloseable {
     /** What a finished subcommand said. */
     record Finished(int exitCode, String output) {}
 
-    ProxyProcess(String name, Map<String, String> env, Path dir) throws IOException {
+    public ProxyProcess(String name, Map<String, String> env, Path dir) throws IOException {
         this.name = name;
         this.port = freePort();
         this.env = Map.copyOf(env);
@@ -62,7 +62,7 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Starts {@code serve} (again, after a kill: same port, a new log) and returns at once. */
-    void start() throws IOException {
+    public void start() throws IOException {
         starts++;
         ProcessBuilder builder = command(env, dir, "serve");
         builder.environment().put("PORT", Integer.toString(port));
@@ -80,7 +80,7 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Polls {@code /health} until it answers 200 (MySQL reachable), or fails saying why not. */
-    void awaitReady() throws Exception {
+    public void awaitReady() throws Exception {
         String[] last = {"no answer yet"};
         Await.until(
                 name + " ready (/health 200)",
@@ -124,12 +124,12 @@ final class ProxyProcess implements AutoCloseable {
         }
     }
 
-    URI url(String path) {
+    public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
     /** SIGKILL: no shutdown hook, no draining; whatever was in flight stays as it was. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             throw new AssertionError(name + " survived SIGKILL");

@@ -150,12 +150,12 @@ class RateLimitBatchIT {
         }
         assertEquals(7 * sequence.size(), batched.size());
         assertEquals(alone, batched);
-        for (String window : new String[] {"rl:m:", "rl:d:"}) {
-            assertEquals(hash(window + "9:alone"), hash(window + "9:batched"), window);
+        for (String window : new String[] {"m", "d"}) {
+            assertEquals(hash(window("9:alone", window)), hash(window("9:batched", window)), window);
         }
         // The last call, a quarter of an hour on, found the minute empty and was refused: nothing left there.
-        assertEquals(Map.of(), hash("rl:m:9:batched"));
-        assertTrue(redis.sync().pttl(redis.key("rl:d:9:batched")) > 0, "the day's window expires");
+        assertEquals(Map.of(), hash(window("9:batched", "m")));
+        assertTrue(redis.sync().pttl(redis.key(window("9:batched", "d"))) > 0, "the day's window expires");
     }
 
     private static long[] call(long nowMillis, int perMinute, int perDay, int calls) {
@@ -171,8 +171,13 @@ class RateLimitBatchIT {
                 .eval(
                         script,
                         ScriptOutputType.MULTI,
-                        new String[] {redis.key("rl:m:" + subject), redis.key("rl:d:" + subject)},
+                        new String[] {redis.key(window(subject, "m")), redis.key(window(subject, "d"))},
                         args);
+    }
+
+    /** A subject's window key as WindowBatcher names it: the subject is the cluster hash tag. */
+    private static String window(String subject, String which) {
+        return "rl:{" + subject + "}:" + which;
     }
 
     private static Map<String, String> hash(String key) {
@@ -187,7 +192,7 @@ class RateLimitBatchIT {
 
     /** Calls counted in the subject's minute window. */
     private static long counted(String subject) {
-        return hash("rl:m:" + subject).values().stream()
+        return hash(window(subject, "m")).values().stream()
                 .mapToLong(Long::parseLong)
                 .sum();
     }

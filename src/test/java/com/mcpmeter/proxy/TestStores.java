@@ -25,7 +25,7 @@ import org.testcontainers.containers.MySQLContainer;
  * clear failure. Every test class gets a database and a Redis key prefix of its own; both are
  * removed when the JVM ends, so runs never touch each other's data.
  */
-final class TestStores {
+public final class TestStores {
     private static final String DB_URL = "MCPMETER_TEST_DB_URL";
     private static final String REDIS_URL = "MCPMETER_TEST_REDIS_URL";
     static final String LOOPBACK = "127.0.0.0/8,::1/128";
@@ -40,7 +40,7 @@ final class TestStores {
     private TestStores() {}
 
     /** A fresh database with the schema loaded. */
-    static synchronized Config.Database newDatabase() throws SQLException {
+    public static synchronized Config.Database newDatabase() throws SQLException {
         start();
         String name =
                 "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
@@ -86,7 +86,7 @@ final class TestStores {
     }
 
     /** Environment-style settings for a proxy on an ephemeral port over the given stores. */
-    static Map<String, String> env(Config.Database db, Config.Redis r) {
+    public static Map<String, String> env(Config.Database db, Config.Redis r) {
         Map<String, String> env = new HashMap<>();
         env.put("HOST", "127.0.0.1");
         env.put("PORT", "0");

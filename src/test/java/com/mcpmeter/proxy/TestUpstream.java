@@ -21,11 +21,11 @@ import java.util.concurrent.TimeUnit;
  * A real HTTP upstream on an ephemeral loopback port whose behaviour a test chooses. It records
  * every request it receives (headers and body) so tests can check what reached the publisher.
  */
-final class TestUpstream implements AutoCloseable {
+public final class TestUpstream implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @FunctionalInterface
-    interface Behaviour {
+    public interface Behaviour {
         void answer(HttpExchange exchange, byte[] body) throws IOException;
     }
 
@@ -62,7 +62,7 @@ final class TestUpstream implements AutoCloseable {
         server.start();
     }
 
-    static TestUpstream start(Behaviour behaviour) throws IOException {
+    public static TestUpstream start(Behaviour behaviour) throws IOException {
         return new TestUpstream(behaviour);
     }
 
@@ -73,7 +73,7 @@ final class TestUpstream implements AutoCloseable {
         return self[0];
     }
 
-    URI mcp() {
+    public URI mcp() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/mcp");
     }
 
@@ -91,7 +91,7 @@ final class TestUpstream implements AutoCloseable {
     // ---- behaviours ----
 
     /** A JSON-RPC server: tools/call answers {@code result} echoing its arguments; ids preserved. */
-    static Behaviour jsonRpc() {
+    public static Behaviour jsonRpc() {
         return (exchange, body) -> {
             JsonNode request = JSON.readTree(body);
             if (request.isArray()) {

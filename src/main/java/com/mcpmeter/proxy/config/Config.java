@@ -56,8 +56,60 @@ public record Config(
         }
     }
 
-    /** {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet. */
-    public record Redis(String host, int port, int database, String password, String keyPrefix) {}
+    /**
+     * Where Redis is and how to reach it. {@code mode} says which of the other fields apply:
+     * standalone uses {@code host}:{@code port}; sentinel asks the sentinels in {@code nodes} for the
+     * current master of {@code sentinelMaster}; cluster discovers the cluster from the seed
+     * {@code nodes}. {@code username} is an ACL user (empty: the default user), {@code tls} means
+     * rediss. {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet.
+     */
+    public record Redis(
+            RedisMode mode,
+            String host,
+            int port,
+            List<RedisNode> nodes,
+            String sentinelMaster,
+            int database,
+            String username,
+            String password,
+            boolean tls,
+            String keyPrefix) {
+        public Redis {
+            nodes = List.copyOf(nodes);
+        }
+
+        /** One standalone Redis without TLS or ACL user, as tests and the demo use it. */
+        public Redis(String host, int port, int database, String password, String keyPrefix) {
+            this(RedisMode.STANDALONE, host, port, List.of(), "", database, "", password, false, keyPrefix);
+        }
+
+        /** Where this Redis is, for a log line (no credentials). */
+        public String describe() {
+            String nodeList =
+                    String.join(",", nodes.stream().map(RedisNode::toString).toList());
+            return switch (mode) {
+                        case STANDALONE -> host + ":" + port + " db " + database;
+                        case SENTINEL -> "sentinel master '" + sentinelMaster + "' via " + nodeList + " db " + database;
+                        case CLUSTER -> "cluster via " + nodeList;
+                    }
+                    + (tls ? " (tls)" : "");
+        }
+    }
+
+    /** How the proxy finds Redis ({@code REDIS_MODE}). */
+    public enum RedisMode {
+        STANDALONE,
+        SENTINEL,
+        CLUSTER
+    }
+
+    /** One {@code host:port} of {@code REDIS_NODES}. */
+    public record RedisNode(String host, int port) {
+        @Override
+        public String toString() {
+            return host.contains(":") ? "[" + host + "]:" + port : host + ":" + port;
+        }
+    }
 
     /**
      * {@code changePoll}: how often each instance asks MySQL which keys, users and listings changed,

@@ -85,7 +85,7 @@ public final class CachedKeyDirectory implements KeyDirectory {
         String key = redis.key(cacheName(tokenHash));
         String cached = null;
         try {
-            cached = redis.sync().get(key);
+            cached = redis.call(commands -> commands.get(key));
         } catch (RuntimeException e) {
             log.debug("redis unavailable for key lookup, reading MySQL: {}", e.getMessage());
         }
@@ -97,11 +97,8 @@ public final class CachedKeyDirectory implements KeyDirectory {
         try {
             Duration life = found.map(this::lifetime).orElse(negativeTtl);
             if (!life.isNegative() && !life.isZero()) {
-                redis.sync()
-                        .setex(
-                                key,
-                                Math.max(1, life.toSeconds()),
-                                found.map(CachedKeyDirectory::encode).orElse(UNKNOWN));
+                String answer = found.map(CachedKeyDirectory::encode).orElse(UNKNOWN);
+                redis.call(commands -> commands.setex(key, Math.max(1, life.toSeconds()), answer));
             }
         } catch (RuntimeException e) {
             log.debug("redis unavailable for key cache write: {}", e.getMessage());

@@ -22,7 +22,8 @@ public final class Invalidations implements AutoCloseable {
     }
 
     /**
-     * @return how many instances heard it
+     * @return how many instances heard it (in a Redis Cluster: those subscribed on the node that took the
+     *     message; the others hear it too, over the cluster bus)
      * @throws Redis.RedisUnavailableException or another RuntimeException when Redis cannot take it
      */
     public long keyChanged(String tokenHash) {
@@ -59,16 +60,17 @@ public final class Invalidations implements AutoCloseable {
 
     /** Deletes the Redis copies of these entries and publishes each; returns the listeners of the last one. */
     static long publish(Redis redis, Collection<String> changes) {
-        var commands = redis.sync();
         String channel = redis.key(Revocations.CHANNEL);
-        long heard = 0;
-        for (String change : changes) {
-            if (change.startsWith(Revocations.KEY)) {
-                commands.del(redis.key(CachedKeyDirectory.cacheName(change.substring(Revocations.KEY.length()))));
+        return redis.call(commands -> {
+            long heard = 0;
+            for (String change : changes) {
+                if (change.startsWith(Revocations.KEY)) {
+                    commands.del(redis.key(CachedKeyDirectory.cacheName(change.substring(Revocations.KEY.length()))));
+                }
+                heard = commands.publish(channel, change);
             }
-            heard = commands.publish(channel, change);
-        }
-        return heard;
+            return heard;
+        });
     }
 
     @Override

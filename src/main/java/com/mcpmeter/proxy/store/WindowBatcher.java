@@ -3,18 +3,20 @@ package com.mcpmeter.proxy.store;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntConsumer;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Rate-limit decisions batched as debits are ({@link DebitBatcher}): the calls that arrive while a
@@ -26,8 +28,13 @@ import org.jspecify.annotations.Nullable;
  * once, alone.
  *
  * <p>The subjects of one batch go as separate script calls, sent together on the one pipelined
- * connection and then awaited: the keys of a script call stay one subject's, so that they can share
- * one Redis Cluster hash slot. Subjects are spread over a few writers, so that one hot subject's
+ * connection and then awaited: the keys of a script call stay one subject's, and share one Redis
+ * Cluster hash slot through their hash tag ({@code rl:{<subject>}:m}), so that a cluster routes the
+ * script call to the master of that slot.
+ *
+ * <p>The script is called by its SHA-1, computed here: every node (and every node a failover
+ * promotes) keeps its own script cache and loses it when it restarts, so a node that answers
+ * NOSCRIPT is sent the script itself (EVAL), which also caches it there for the next call. Subjects are spread over a few writers, so that one hot subject's
  * batches do not hold up the others, while each subject's calls stay in one writer, in arrival
  * order. A script call that fails fails only its own calls. Thread-safe.
  */
@@ -40,6 +47,7 @@ final class WindowBatcher implements AutoCloseable {
     static final int ANSWER_SIZE = 7;
 
     private static final String SCRIPT = loadScript();
+    private static final String SHA = sha1(SCRIPT);
 
     /** One call's question: whose windows, its limits, how many calls it makes, and when. */
     record Ask(String subject, int perMinute, int perDay, int calls, long nowMillis) {}
@@ -53,7 +61,6 @@ final class WindowBatcher implements AutoCloseable {
 
     private final Redis redis;
     private final StripedBatchWriter<Ask, Answer> writers;
-    private volatile @Nullable String sha;
     private volatile IntConsumer onScriptCall = calls -> {};
 
     WindowBatcher(Redis redis) {
@@ -83,16 +90,15 @@ final class WindowBatcher implements AutoCloseable {
                 bySubject.values().stream().map(p -> script(p, batch)).toList();
         Answer[] answers = new Answer[batch.size()];
         try {
-            RedisAsyncCommands<String, String> commands = redis.async();
-            String digest = loaded();
+            RedisClusterAsyncCommands<String, String> commands = redis.async();
             List<RedisFuture<List<Long>>> sent = new ArrayList<>(scripts.size());
             for (Script script : scripts) {
-                sent.add(commands.evalsha(digest, ScriptOutputType.MULTI, script.keys(), script.args()));
+                sent.add(commands.evalsha(SHA, ScriptOutputType.MULTI, script.keys(), script.args()));
             }
             for (int i = 0; i < scripts.size(); i++) {
                 answer(scripts.get(i), sent.get(i), commands, answers);
             }
-        } catch (RuntimeException e) { // no connection, or the script could not be loaded
+        } catch (RuntimeException e) { // no connection
             Arrays.setAll(answers, i -> answers[i] == null ? new Answer.Failed(e) : answers[i]);
         }
         return Arrays.asList(answers);
@@ -111,23 +117,37 @@ final class WindowBatcher implements AutoCloseable {
             args[4 * i + 2] = Integer.toString(ask.perDay());
             args[4 * i + 3] = Integer.toString(ask.calls());
         }
-        return new Script(positions, new String[] {redis.key("rl:m:" + subject), redis.key("rl:d:" + subject)}, args);
+        return new Script(positions, new String[] {redis.key(minuteKey(subject)), redis.key(dayKey(subject))}, args);
+    }
+
+    /**
+     * The key (before the prefix) of a subject's minute window. The braces make the subject the
+     * hash tag, so both windows of a subject live in one cluster slot. (Before Redis Cluster support
+     * the keys were {@code rl:m:<subject>}: an upgrade starts every window afresh once.)
+     */
+    static String minuteKey(String subject) {
+        return "rl:{" + subject + "}:m";
+    }
+
+    /** @see #minuteKey */
+    static String dayKey(String subject) {
+        return "rl:{" + subject + "}:d";
     }
 
     /** Puts each call's answer at its place in the batch; a failure answers each of them with the failure. */
     private void answer(
             Script script,
             RedisFuture<List<Long>> sent,
-            RedisAsyncCommands<String, String> commands,
+            RedisClusterAsyncCommands<String, String> commands,
             Answer[] answers) {
         List<Integer> positions = script.positions();
         try {
             List<Long> values;
             try {
-                values = Redis.await(sent);
+                values = redis.await(sent);
             } catch (RedisNoScriptException e) {
-                sha = null; // Redis restarted and forgot the script; the next batch loads it again
-                values = Redis.await(
+                // this node restarted, or was promoted by a failover, and never saw the script
+                values = redis.await(
                         commands.<List<Long>>eval(SCRIPT, ScriptOutputType.MULTI, script.keys(), script.args()));
             }
             if (values.size() != ANSWER_SIZE * positions.size()) {
@@ -143,13 +163,14 @@ final class WindowBatcher implements AutoCloseable {
         }
     }
 
-    private String loaded() {
-        String loaded = sha;
-        if (loaded == null) {
-            loaded = redis.sync().scriptLoad(SCRIPT);
-            sha = loaded;
+    /** The digest EVALSHA names a script by, as Redis computes it. */
+    private static String sha1(String script) {
+        try {
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-1").digest(script.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-1", e);
         }
-        return loaded;
     }
 
     private static String loadScript() {
