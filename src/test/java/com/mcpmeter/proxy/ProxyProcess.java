@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * mid-call and start it again on the same port. Configured only by the environment it is given
  * (nothing inherited, no {@code .env}); its output goes to a log file under {@code target/}.
  */
-final class ProxyProcess implements AutoCloseable {
+public final class ProxyProcess implements AutoCloseable {
     /**
      * A bound, not a wait (readiness is polled): generous, because on a loaded 2-core machine a
      * C1-only JVM has been seen to take a minute to start listening.
@@ -34,17 +34,17 @@ final class ProxyProcess implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(2))
             .build();
 
-    final String name;
-    final int port;
+    public final String name;
+    public final int port;
     private final Map<String, String> env;
     private final Path dir;
     private Process process;
     private int starts;
 
     /** What a finished subcommand said. */
-    record Finished(int exitCode, String output) {}
+    public record Finished(int exitCode, String output) {}
 
-    ProxyProcess(String name, Map<String, String> env, Path dir) throws IOException {
+    public ProxyProcess(String name, Map<String, String> env, Path dir) throws IOException {
         this.name = name;
         this.port = freePort();
         this.env = Map.copyOf(env);
@@ -62,7 +62,7 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Starts {@code serve} (again, after a kill: same port, a new log) and returns at once. */
-    void start() throws IOException {
+    public void start() throws IOException {
         starts++;
         ProcessBuilder builder = command(env, dir, "serve");
         builder.environment().put("PORT", Integer.toString(port));
@@ -75,12 +75,12 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** The log of the latest start. */
-    Path log() {
+    public Path log() {
         return dir.resolve(name + "-" + starts + ".log");
     }
 
     /** Polls {@code /health} until it answers 200 (MySQL reachable), or fails saying why not. */
-    void awaitReady() throws Exception {
+    public void awaitReady() throws Exception {
         String[] last = {"no answer yet"};
         Await.until(
                 name + " ready (/health 200)",
@@ -108,7 +108,7 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** True when /health says no ledger write waits in this proxy's spool. */
-    boolean spoolEmpty() {
+    public boolean spoolEmpty() {
         try {
             HttpResponse<String> health = HTTP.send(
                     HttpRequest.newBuilder(url("/health"))
@@ -124,7 +124,7 @@ final class ProxyProcess implements AutoCloseable {
         }
     }
 
-    URI url(String path) {
+    public URI url(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
@@ -147,12 +147,12 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Sends SIGTERM and returns at once, so that several proxies drain at the same time. */
-    void terminate() {
+    public void terminate() {
         process.destroy();
     }
 
     /** After {@link #terminate()}: waits (at most 60 s) for the drain and returns the exit status. */
-    int awaitExit() throws InterruptedException {
+    public int awaitExit() throws InterruptedException {
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError(name + " did not stop within 60 s of SIGTERM; see " + dir);
@@ -161,7 +161,7 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Runs another subcommand of the jar ({@code reconcile …}) to its end. */
-    static Finished run(Map<String, String> env, Path dir, String... args) throws Exception {
+    public static Finished run(Map<String, String> env, Path dir, String... args) throws Exception {
         Path log = Files.createDirectories(dir)
                 .resolve(String.join("-", args).replaceAll("[^A-Za-z0-9-]", "") + "-" + System.nanoTime() + ".log");
         Process p = command(env, dir, args)

@@ -25,7 +25,7 @@ import org.testcontainers.containers.MySQLContainer;
  * clear failure. Every test class gets a database and a Redis key prefix of its own; both are
  * removed when the JVM ends, so runs never touch each other's data.
  */
-final class TestStores {
+public final class TestStores {
     private static final String DB_URL = "MCPMETER_TEST_DB_URL";
     private static final String REDIS_URL = "MCPMETER_TEST_REDIS_URL";
     static final String LOOPBACK = "127.0.0.0/8,::1/128";
@@ -40,7 +40,7 @@ final class TestStores {
     private TestStores() {}
 
     /** A fresh database with the schema loaded. */
-    static synchronized Config.Database newDatabase() throws SQLException {
+    public static synchronized Config.Database newDatabase() throws SQLException {
         start();
         String name =
                 "mcpmeter_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
@@ -78,7 +78,7 @@ final class TestStores {
     }
 
     /** Redis settings with a key prefix no other test class uses. */
-    static synchronized Config.Redis newRedis() {
+    public static synchronized Config.Redis newRedis() {
         start();
         String prefix = "mcpmeter-it-" + UUID.randomUUID().toString().substring(0, 8) + ":";
         prefixes.add(prefix);
@@ -86,12 +86,18 @@ final class TestStores {
     }
 
     /** Environment-style settings for a proxy on an ephemeral port over the given stores. */
-    static Map<String, String> env(Config.Database db, Config.Redis r) {
+    public static Map<String, String> env(Config.Database db, Config.Redis r) {
         Map<String, String> env = new HashMap<>();
         env.put("HOST", "127.0.0.1");
         env.put("PORT", "0");
-        env.put("DB_HOST", db.host());
-        env.put("DB_PORT", Integer.toString(db.port()));
+        if (db.hosts().size() > 1) {
+            env.put(
+                    "DB_HOSTS",
+                    String.join(",", db.hosts().stream().map(Object::toString).toList()));
+        } else {
+            env.put("DB_HOST", db.host());
+            env.put("DB_PORT", Integer.toString(db.port()));
+        }
         env.put("DB_USER", db.user());
         env.put("DB_PASSWORD", db.password());
         env.put("DB_NAME", db.name());
