@@ -248,8 +248,8 @@ public final class GaleraCluster implements AutoCloseable {
         starts[node]++;
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
-                .redirectOutput(dir.resolve("node" + node + "-" + starts[node] + ".out")
-                        .toFile());
+                .redirectOutput(
+                        dir.resolve("node" + node + "-" + starts[node] + ".out").toFile());
         // The state transfer script is found through PATH, and runs rsync from it.
         builder.environment().put("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
         nodes[node] = builder.start();
@@ -287,7 +287,7 @@ public final class GaleraCluster implements AutoCloseable {
 
     private static boolean free(int port) {
         try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-            return true;
+            return probe.isBound();
         } catch (IOException e) {
             return false;
         }
