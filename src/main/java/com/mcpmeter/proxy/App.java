@@ -86,7 +86,8 @@ public final class App implements AutoCloseable {
             ledger.track(tracker);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);
-            windows = new RedisRateWindows(redis, config.limits().instances());
+            int fixedInstances = config.limits().instances();
+            windows = new RedisRateWindows(redis, fixedInstances > 0 ? () -> fixedInstances : lease::liveInstances);
             revocations = Revocations.start(database, redis, keys, directory, config.caches());
             Pipeline pipeline = new Pipeline(
                     keys,
@@ -104,6 +105,7 @@ public final class App implements AutoCloseable {
                     database::isReachable,
                     redis::isReachable,
                     windows::fallbackDecisions,
+                    windows::sharedBy,
                     ledger::spooled,
                     access);
             instanceMetrics = new InstanceMetrics(

@@ -51,7 +51,7 @@ class RateLimitBatchIT {
     static void start() {
         Config.Redis config = TestStores.newRedis();
         redis = new Redis(config);
-        windows = new RedisRateWindows(redis, 1);
+        windows = new RedisRateWindows(redis, () -> 1);
         windows.onScriptCall(calls -> {
             scriptCalls.incrementAndGet();
             largestScriptCall.accumulateAndGet(calls, Math::max);

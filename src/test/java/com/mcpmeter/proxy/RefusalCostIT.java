@@ -78,7 +78,7 @@ class RefusalCostIT {
                 new CachedKeyDirectory(db, redis, config.caches(), Clock.systemUTC(), lastUsed),
                 directory,
                 directory,
-                new RedisRateWindows(redis, 1),
+                new RedisRateWindows(redis, () -> 1),
                 ledger,
                 new SqlIdempotency(db, lease.id()),
                 config,

@@ -127,7 +127,8 @@ public record Config(
 
     /**
      * Operator defaults, used where a listing sets no limit of its own. {@code instances} is how many
-     * proxies share the limits: while Redis is away each one enforces its own share of them.
+     * proxies share the limits: while Redis is away each one enforces its own share of them; 0 (the
+     * default) means they count themselves: the runs holding a live lease in {@code proxy_instances}.
      * {@code authFailuresPerMinute}: failed authentications one client address may make per minute
      * on one instance before it is refused outright (no key lookup) until the minute is over.
      * {@code maxBatchCalls} bounds the envelopes of one JSON-RPC batch.

@@ -35,7 +35,9 @@ public final class ConfigLoader {
 
     public static final int DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
     public static final int DEFAULT_RATE_LIMIT_PER_DAY = 10_000;
-    public static final int DEFAULT_INSTANCES = 1;
+    /** PROXY_INSTANCES unset: the instances count themselves (live leases in proxy_instances). */
+    public static final int COUNTED_INSTANCES = 0;
+
     public static final int DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
     public static final int MAX_INSTANCES = 10_000;
     public static final int DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
@@ -125,7 +127,7 @@ public final class ConfigLoader {
                 integer("RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, 1, Integer.MAX_VALUE),
                 integer("RATE_LIMIT_PER_DAY", DEFAULT_RATE_LIMIT_PER_DAY, 1, Integer.MAX_VALUE),
                 integer("MAX_BODY_BYTES", (int) DEFAULT_MAX_BODY_BYTES, 1024, Integer.MAX_VALUE),
-                integer("PROXY_INSTANCES", DEFAULT_INSTANCES, 1, MAX_INSTANCES),
+                integer("PROXY_INSTANCES", COUNTED_INSTANCES, 1, MAX_INSTANCES),
                 integer("AUTH_FAILURES_PER_MINUTE", DEFAULT_AUTH_FAILURES_PER_MINUTE, 1, Integer.MAX_VALUE),
                 integer("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1, MAX_MAX_BATCH_CALLS));
 

@@ -27,6 +27,7 @@ final class HealthServlet extends HttpServlet {
             BooleanSupplier redis,
             Supplier<Map<Long, Integer>> openCircuits,
             LongSupplier rateLimitFallbacks,
+            IntSupplier rateLimitSharedBy,
             IntSupplier spooled,
             BooleanSupplier draining) {}
 
@@ -52,6 +53,8 @@ final class HealthServlet extends HttpServlet {
         probe.openCircuits().get().forEach((id, failures) -> circuits.put(Long.toString(id), failures));
         // calls this instance rate-limited on its own share because Redis could not answer, since start
         body.put("rate_limit_fallbacks", probe.rateLimitFallbacks().getAsLong());
+        // how many instances split each limit while Redis is away (PROXY_INSTANCES, or live leases)
+        body.put("rate_limit_shared_by", probe.rateLimitSharedBy().getAsInt());
         // A load balancer takes a draining instance out of rotation on this 503.
         response.setStatus(mysql && !draining ? 200 : 503);
         response.setContentType("application/json");

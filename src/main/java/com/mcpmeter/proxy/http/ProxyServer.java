@@ -70,6 +70,7 @@ public final class ProxyServer implements AutoCloseable {
             BooleanSupplier mysqlUp,
             BooleanSupplier redisUp,
             LongSupplier rateLimitFallbacks,
+            IntSupplier rateLimitSharedBy,
             IntSupplier spooled,
             RequestLog accessLog)
             throws Exception {
@@ -131,7 +132,13 @@ public final class ProxyServer implements AutoCloseable {
         context.addServlet(proxy, "/*");
         Drain drain = new Drain(context);
         var health = new HealthServlet.Probe(
-                mysqlUp, redisUp, pipeline::openCircuits, rateLimitFallbacks, spooled, drain::draining);
+                mysqlUp,
+                redisUp,
+                pipeline::openCircuits,
+                rateLimitFallbacks,
+                rateLimitSharedBy,
+                spooled,
+                drain::draining);
         context.addServlet(new ServletHolder("health", new HealthServlet(health)), "/health");
         context.addServlet(new ServletHolder("oauth-resource", resource), ProtectedResource.WELL_KNOWN);
         context.addServlet(new ServletHolder("oauth-resource-slug", resource), ProtectedResource.WELL_KNOWN + "/*");

@@ -49,6 +49,8 @@ public final class InstanceLease implements AutoCloseable {
     private volatile @Nullable Thread purger;
     private boolean inheritedHandedOver; // heartbeat thread only
     private volatile boolean failing; // one log line per outage
+    /** Runs whose lease is alive, this one included, as of the last renewal (1 until one succeeds). */
+    private volatile int liveInstances = 1;
 
     private InstanceLease(Database db, String id, String spool, Config.Lease config) {
         this.db = db;
@@ -154,6 +156,7 @@ public final class InstanceLease implements AutoCloseable {
             ps.setLong(4, config.lease().toSeconds());
             changed = ps.executeUpdate();
         }
+        liveInstances = Math.max(1, countLive(c));
         if (startedAt == null) {
             try (PreparedStatement ps =
                     c.prepareStatement("SELECT started_at FROM proxy_instances WHERE instance_id = ?")) {
@@ -165,6 +168,25 @@ public final class InstanceLease implements AutoCloseable {
             }
         }
         return changed;
+    }
+
+    /**
+     * How many proxies share the rate limits when PROXY_INSTANCES is not set: the runs whose lease
+     * is alive. A run that died still counts until its lease runs out, and a new one is counted by
+     * the others from their next heartbeat: while Redis is away, shares are briefly too small (never
+     * too large, but for a run's first heartbeat). Kept across a MySQL outage at its last value.
+     */
+    public int liveInstances() {
+        return liveInstances;
+    }
+
+    private static int countLive(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                        "SELECT COUNT(*) FROM proxy_instances WHERE stopped_at IS NULL AND lease_until > NOW(3)");
+                ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getInt(1);
+        }
     }
 
     /** Earlier runs on this spool: what they left on disk has been replayed by this run. */

@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
 
 /**
  * The per-instance stand-in for sliding-window.lua while Redis cannot answer. Same windows and the
@@ -36,15 +37,20 @@ final class LocalRateWindows implements RateWindows {
     static final Window DAY = new Window("day", 900_000, 86_400_000);
     private static final long SWEEP_INTERVAL_MILLIS = 60_000;
 
-    private final int instances;
+    private final IntSupplier instances;
     private final ConcurrentHashMap<String, Subject> subjects = new ConcurrentHashMap<>();
     private final AtomicLong lastSweepMillis = new AtomicLong();
 
+    /** @param instances how many proxies share the limits now: asked at every call, at least 1 */
+    LocalRateWindows(IntSupplier instances) {
+        this.instances = instances;
+    }
+
     LocalRateWindows(int instances) {
+        this(() -> instances);
         if (instances < 1) {
             throw new IllegalArgumentException("instances must be at least 1, got " + instances);
         }
-        this.instances = instances;
     }
 
     /**
@@ -62,8 +68,9 @@ final class LocalRateWindows implements RateWindows {
             throw new IllegalArgumentException("calls must be at least 1, got " + calls);
         }
         long nowMillis = now.toEpochMilli();
-        int minuteLimit = share(perMinute, instances);
-        int dayLimit = share(perDay, instances);
+        int sharing = Math.max(1, instances.getAsInt());
+        int minuteLimit = share(perMinute, sharing);
+        int dayLimit = share(perDay, sharing);
         Decision[] decided = new Decision[1];
         subjects.compute(subject, (key, known) -> {
             Subject windows = known == null ? new Subject() : known;

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntConsumer;
+import java.util.function.IntSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,14 +27,24 @@ public final class RedisRateWindows implements RateWindows, AutoCloseable {
 
     private final WindowBatcher batcher;
     private final LocalRateWindows local;
+    private final IntSupplier instances;
     private final AtomicLong fallbacks = new AtomicLong();
     /** Whether the local limiter is deciding; each flip is logged, one line as an outage starts and one as it ends. */
     private final AtomicBoolean fallingBack = new AtomicBoolean();
 
-    /** @param instances how many proxies share the limits ({@code PROXY_INSTANCES}) */
-    public RedisRateWindows(Redis redis, int instances) {
+    /**
+     * @param instances how many proxies share the limits now ({@code PROXY_INSTANCES}, or the live
+     *     leases counted by {@link InstanceLease#liveInstances})
+     */
+    public RedisRateWindows(Redis redis, IntSupplier instances) {
         this.batcher = new WindowBatcher(redis);
         this.local = new LocalRateWindows(instances);
+        this.instances = instances;
+    }
+
+    /** The divisor of each limit while Redis is away (shown on {@code /health}). */
+    public int sharedBy() {
+        return Math.max(1, instances.getAsInt());
     }
 
     @Override

@@ -60,7 +60,7 @@ class ConfigLoaderTest {
                 () -> assertEquals(60, c.limits().perMinute()),
                 () -> assertEquals(10_000, c.limits().perDay()),
                 () -> assertEquals(10L * 1024 * 1024, c.limits().maxBodyBytes()),
-                () -> assertEquals(1, c.limits().instances()),
+                () -> assertEquals(ConfigLoader.COUNTED_INSTANCES, c.limits().instances(), "counted from live leases"),
                 () -> assertTrue(c.upstream().allowedNetworks().isEmpty(), "no internal network allowed by default"),
                 () -> assertEquals(Duration.ofSeconds(10), c.server().headerTimeout()),
                 () -> assertEquals(1024, c.server().minBodyBytesPerSecond()),
