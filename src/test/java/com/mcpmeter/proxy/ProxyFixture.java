@@ -30,12 +30,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * consumers and listings the way the web app would, call the proxy over real HTTP, and read the
  * ledger back.
  */
-final class ProxyFixture implements AutoCloseable {
+public final class ProxyFixture implements AutoCloseable {
     private static final AtomicInteger SLUGS = new AtomicInteger();
 
-    final Config.Database database;
-    final Config.Redis redis;
-    final Config config;
+    public final Config.Database database;
+    public final Config.Redis redis;
+    public final Config config;
     final Database db;
     final Seeder seeder;
     final HttpClient http = HttpClient.newBuilder()
@@ -47,9 +47,14 @@ final class ProxyFixture implements AutoCloseable {
     private final Clock clock;
 
     /** A consumer as tests use it. */
-    record Consumer(long userId, long projectId, String key) {}
+    public record Consumer(long userId, long projectId, String key) {}
 
     private ProxyFixture(Config.Database database, Map<String, String> overrides, Clock clock) throws Exception {
+        this(database, overrides, clock, true);
+    }
+
+    private ProxyFixture(Config.Database database, Map<String, String> overrides, Clock clock, boolean proxy)
+            throws Exception {
         this.database = database;
         this.redis = TestStores.newRedis();
         this.env = new HashMap<>(TestStores.env(database, redis));
@@ -58,7 +63,17 @@ final class ProxyFixture implements AutoCloseable {
         this.clock = clock;
         this.db = new Database(database);
         this.seeder = new Seeder(db.dataSource());
-        apps.add(App.start(instanceConfig(), clock));
+        if (proxy) {
+            apps.add(App.start(instanceConfig(), clock));
+        }
+    }
+
+    /**
+     * The seeding and ledger helpers over a given database, with no proxy in this JVM: for tests
+     * whose proxies are {@link ProxyProcess}es (the cluster suite).
+     */
+    public static ProxyFixture withoutProxy(Config.Database database) throws Exception {
+        return new ProxyFixture(database, Map.of(), Clock.systemUTC(), false);
     }
 
     /** The fixture's config with a ledger spool of the next instance's own. */
@@ -133,7 +148,7 @@ final class ProxyFixture implements AutoCloseable {
 
     // ---- seeding ----
 
-    Consumer consumer(long credit) throws SQLException {
+    public Consumer consumer(long credit) throws SQLException {
         return consumer(credit, null);
     }
 
@@ -148,22 +163,22 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     /** A live listing with a unique slug; returns the slug. */
-    String listing(ListingSpec spec) throws SQLException {
+    public String listing(ListingSpec spec) throws SQLException {
         seeder.listing(publisher(), spec);
         return spec.slug();
     }
 
-    static String slug(String stem) {
+    public static String slug(String stem) {
         return stem + "-" + SLUGS.incrementAndGet() + "-" + Seeder.token(2);
     }
 
-    long mcpId(String slug) throws SQLException {
+    public long mcpId(String slug) throws SQLException {
         return queryLong("SELECT id FROM mcps WHERE slug = ?", slug);
     }
 
     // ---- calling ----
 
-    static String toolCall(Object id, String tool) {
+    public static String toolCall(Object id, String tool) {
         String idJson = id instanceof String s ? "\"" + s + "\"" : String.valueOf(id);
         return "{\"jsonrpc\":\"2.0\",\"id\":" + idJson + ",\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool
                 + "\",\"arguments\":{\"message\":\"hi\"}}}";
@@ -196,11 +211,11 @@ final class ProxyFixture implements AutoCloseable {
 
     // ---- reading the ledger ----
 
-    long balance(long userId) throws SQLException {
+    public long balance(long userId) throws SQLException {
         return queryLong("SELECT credit_micro_cents FROM users WHERE id = ?", userId);
     }
 
-    long count(String sql, Object... args) throws SQLException {
+    public long count(String sql, Object... args) throws SQLException {
         return queryLong(sql, args);
     }
 
@@ -223,7 +238,7 @@ final class ProxyFixture implements AutoCloseable {
         }
     }
 
-    List<Map<String, Object>> rows(String sql, Object... args) throws SQLException {
+    public List<Map<String, Object>> rows(String sql, Object... args) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
@@ -243,7 +258,7 @@ final class ProxyFixture implements AutoCloseable {
         }
     }
 
-    void execute(String sql, Object... args) throws SQLException {
+    public void execute(String sql, Object... args) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
@@ -258,7 +273,7 @@ final class ProxyFixture implements AutoCloseable {
      * a ledger row), every row's balance_after is the previous one plus its amount, and the last one
      * is the balance. Also: billed = payout + fee on every usage row, and no balance is negative.
      */
-    void assertLedgerConsistent(long userId) throws SQLException {
+    public void assertLedgerConsistent(long userId) throws SQLException {
         long balance = balance(userId);
         List<Map<String, Object>> ledger = rows(
                 "SELECT amount_micro_cents, balance_after_micro_cents FROM credit_transactions WHERE user_id = ? ORDER BY id",
@@ -284,7 +299,7 @@ final class ProxyFixture implements AutoCloseable {
     }
 
     /** Waits until no debited call of the user is still in flight (status 0). */
-    void awaitSettled(long userId) throws Exception {
+    public void awaitSettled(long userId) throws Exception {
         await("calls of user " + userId + " settled", () -> count("""
                 SELECT COUNT(*) FROM usage_events e JOIN projects p ON p.id = e.project_id
                  WHERE p.user_id = ? AND e.status = 0""", userId) == 0);

@@ -42,7 +42,7 @@ public final class ProxyProcess implements AutoCloseable {
     private int starts;
 
     /** What a finished subcommand said. */
-    record Finished(int exitCode, String output) {}
+    public record Finished(int exitCode, String output) {}
 
     public ProxyProcess(String name, Map<String, String> env, Path dir) throws IOException {
         this.name = name;
@@ -75,7 +75,7 @@ public final class ProxyProcess implements AutoCloseable {
     }
 
     /** The log of the latest start. */
-    Path log() {
+    public Path log() {
         return dir.resolve(name + "-" + starts + ".log");
     }
 
@@ -108,7 +108,7 @@ public final class ProxyProcess implements AutoCloseable {
     }
 
     /** True when /health says no ledger write waits in this proxy's spool. */
-    boolean spoolEmpty() {
+    public boolean spoolEmpty() {
         try {
             HttpResponse<String> health = HTTP.send(
                     HttpRequest.newBuilder(url("/health"))
@@ -147,12 +147,12 @@ public final class ProxyProcess implements AutoCloseable {
     }
 
     /** Sends SIGTERM and returns at once, so that several proxies drain at the same time. */
-    void terminate() {
+    public void terminate() {
         process.destroy();
     }
 
     /** After {@link #terminate()}: waits (at most 60 s) for the drain and returns the exit status. */
-    int awaitExit() throws InterruptedException {
+    public int awaitExit() throws InterruptedException {
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError(name + " did not stop within 60 s of SIGTERM; see " + dir);
@@ -161,7 +161,7 @@ public final class ProxyProcess implements AutoCloseable {
     }
 
     /** Runs another subcommand of the jar ({@code reconcile …}) to its end. */
-    static Finished run(Map<String, String> env, Path dir, String... args) throws Exception {
+    public static Finished run(Map<String, String> env, Path dir, String... args) throws Exception {
         Path log = Files.createDirectories(dir)
                 .resolve(String.join("-", args).replaceAll("[^A-Za-z0-9-]", "") + "-" + System.nanoTime() + ".log");
         Process p = command(env, dir, args)

@@ -78,7 +78,7 @@ public final class TestStores {
     }
 
     /** Redis settings with a key prefix no other test class uses. */
-    static synchronized Config.Redis newRedis() {
+    public static synchronized Config.Redis newRedis() {
         start();
         String prefix = "mcpmeter-it-" + UUID.randomUUID().toString().substring(0, 8) + ":";
         prefixes.add(prefix);
@@ -90,8 +90,14 @@ public final class TestStores {
         Map<String, String> env = new HashMap<>();
         env.put("HOST", "127.0.0.1");
         env.put("PORT", "0");
-        env.put("DB_HOST", db.host());
-        env.put("DB_PORT", Integer.toString(db.port()));
+        if (db.hosts().size() > 1) {
+            env.put(
+                    "DB_HOSTS",
+                    String.join(",", db.hosts().stream().map(Object::toString).toList()));
+        } else {
+            env.put("DB_HOST", db.host());
+            env.put("DB_PORT", Integer.toString(db.port()));
+        }
         env.put("DB_USER", db.user());
         env.put("DB_PASSWORD", db.password());
         env.put("DB_NAME", db.name());

@@ -48,8 +48,7 @@ final class AdminContext implements AutoCloseable {
 
     Config.Database databaseConfig() {
         Config.Database db = config().database();
-        return new Config.Database(
-                db.host(), db.port(), db.user(), db.password(), db.name(), POOL_SIZE, db.spoolDirectory());
+        return new Config.Database(db.hosts(), db.user(), db.password(), db.name(), POOL_SIZE, db.spoolDirectory());
     }
 
     Database database() {

@@ -43,16 +43,69 @@ public record Config(
         }
     }
 
-    /** {@code spoolDirectory}: where ledger writes wait on local disk while MySQL is unreachable. */
+    /**
+     * {@code hosts}: the servers in the order the proxy tries them, one for a single server, several
+     * for a Galera cluster (DB_HOSTS). {@code spoolDirectory}: where ledger writes wait on local disk
+     * while MySQL is unreachable.
+     */
     public record Database(
-            String host, int port, String user, String password, String name, int poolSize, Path spoolDirectory) {
+            List<Host> hosts, String user, String password, String name, int poolSize, Path spoolDirectory) {
+        /** One server, by name or address literal, and its port. */
+        public record Host(String host, int port) {
+            @Override
+            public String toString() {
+                return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+            }
+        }
+
+        public Database {
+            hosts = List.copyOf(hosts);
+            if (hosts.isEmpty()) {
+                throw new IllegalArgumentException("a database needs at least one host");
+            }
+        }
+
+        /** A single server (DB_HOST and DB_PORT). */
+        public Database(String host, int port, String user, String password, String name, int poolSize, Path spool) {
+            this(List.of(new Host(host, port)), user, password, name, poolSize, spool);
+        }
+
+        /** The first server: the only one, or the writer of a failover list. */
+        public String host() {
+            return hosts.getFirst().host();
+        }
+
+        public int port() {
+            return hosts.getFirst().port();
+        }
+
+        /**
+         * One server: a plain URL. Several: Connector/J's failover URL, in list order. Every new
+         * connection goes to the first server that answers, so all proxies given the same list write
+         * to the same node (Galera's single-writer setup: no certification conflicts between
+         * proxies); {@code failOverReadOnly=false} because a connection that failed over must still
+         * debit. A failed-over connection tries the first server again after Connector/J's
+         * defaults (30 s or 50 statements, at a transaction boundary).
+         */
         public String jdbcUrl() {
-            return "jdbc:mysql://" + host + ":" + port + "/" + name;
+            return url(name, "");
+        }
+
+        /** The same servers, no database selected (to create it); {@code options} are URL properties. */
+        public String serverUrl(String options) {
+            return url("", options);
+        }
+
+        private String url(String database, String options) {
+            String servers = String.join(",", hosts.stream().map(Host::toString).toList());
+            String failover = hosts.size() > 1 ? "failOverReadOnly=false" : "";
+            String query = failover.isEmpty() || options.isEmpty() ? failover + options : failover + "&" + options;
+            return "jdbc:mysql://" + servers + "/" + database + (query.isEmpty() ? "" : "?" + query);
         }
 
         /** The same database, another instance's spool (each instance must have its own). */
         public Database withSpoolDirectory(Path directory) {
-            return new Database(host, port, user, password, name, poolSize, directory);
+            return new Database(hosts, user, password, name, poolSize, directory);
         }
     }
 

@@ -17,8 +17,7 @@ public final class Schema {
     }
 
     public static void drop(Config.Database config) throws SQLException {
-        String serverUrl = "jdbc:mysql://" + config.host() + ":" + config.port()
-                + "/?allowPublicKeyRetrieval=true&sslMode=PREFERRED&connectTimeout=5000";
+        String serverUrl = config.serverUrl("allowPublicKeyRetrieval=true&sslMode=PREFERRED&connectTimeout=5000");
         try (Connection c = DriverManager.getConnection(serverUrl, config.user(), config.password());
                 Statement st = c.createStatement()) {
             st.execute("DROP DATABASE IF EXISTS `" + config.name() + "`");

@@ -96,7 +96,11 @@ public final class CreditAdmin {
         });
     }
 
-    /** The newest ledger row's balance_after (the user's row lock keeps it the newest); empty: no rows. */
+    /**
+     * The newest ledger row's balance_after (the user's row lock keeps it the newest; the highest id
+     * is the newest even where ids step by a Galera cluster's size: see Reconciler's chain check);
+     * empty: no rows.
+     */
     private static OptionalLong lastBalanceAfter(Connection c, long userId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT balance_after_micro_cents FROM credit_transactions

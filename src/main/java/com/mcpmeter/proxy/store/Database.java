@@ -23,7 +23,9 @@ import javax.sql.DataSource;
  */
 public final class Database implements AutoCloseable {
     private static final int DEADLOCK_RETRIES = 3;
-    private static final int ER_LOCK_DEADLOCK = 1213;
+    /** Also Galera's answer to a COMMIT that lost a certification conflict (see {@link DebitBatcher#rerunnable}). */
+    static final int ER_LOCK_DEADLOCK = 1213;
+
     private static final int ER_LOCK_WAIT_TIMEOUT = 1205;
 
     @FunctionalInterface
@@ -205,7 +207,14 @@ public final class Database implements AutoCloseable {
 
     private static boolean retryable(SQLException e) {
         if (e instanceof CommitOutcomeUnknown) {
-            return false; // it may have been written: running the work again could write it twice
+            // It may have been written: running the work again could write it twice. Even a deadlock
+            // error at COMMIT (Galera: a lost certification conflict, rolled back cluster-wide) is not
+            // retried here: the debit batch checks first that nothing of it was recorded
+            // (DebitBatcher#rerunnable), and every other transaction whose commit fails is either
+            // spooled and replayed under its own guards (a call closed once, a refund once: status
+            // and billed amount conditions; a usage row claimed by request id) or reported to the
+            // caller (free-call grants, operator commands), so a second attempt here buys nothing.
+            return false;
         }
         if (unreachable(e)) {
             return false; // asking again would only make the 503 come later

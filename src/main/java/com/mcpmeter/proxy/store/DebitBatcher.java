@@ -8,6 +8,8 @@ import java.sql.SQLException;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Group-committed debits: the paid calls that arrive while a batch is being written are taken
@@ -32,15 +34,34 @@ final class DebitBatcher implements AutoCloseable {
         record Failed(StoreUnavailableException cause) implements Answer {}
     }
 
+    /**
+     * How many times a batch is written again after its COMMIT lost a certification conflict with
+     * nothing of it recorded (Galera; see {@link #rerunnable}).
+     */
+    static final int COMMIT_CONFLICT_RETRIES = 2;
+
+    /** One batch's transaction, committed when it returns. */
+    @FunctionalInterface
+    interface BatchTransaction {
+        List<DebitResult> write(List<DebitProcedure.Debit> batch);
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(DebitBatcher.class);
+
     private final Database db;
-    private final String instanceId;
+    private final BatchTransaction transaction;
     private final KeyedBatchWriter<DebitProcedure.Debit, Answer> writers;
 
     DebitBatcher(Database db, String instanceId) {
+        this(db, batch -> db.inTransaction("debit", c -> DebitProcedure.call(c, batch, instanceId)));
+    }
+
+    /** {@code transaction} writes a batch: the procedure in one transaction, or a test's stand-in. */
+    DebitBatcher(Database db, BatchTransaction transaction) {
         this.db = db;
-        this.instanceId = instanceId;
-        this.writers = new KeyedBatchWriter<>(
-                "ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
+        this.transaction = transaction;
+        this.writers =
+                new KeyedBatchWriter<>("ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
     }
 
     /**
@@ -61,22 +82,58 @@ final class DebitBatcher implements AutoCloseable {
     }
 
     private List<Answer> write(List<DebitProcedure.Debit> batch) {
-        try {
-            return db.inTransaction("debit", c -> DebitProcedure.call(c, batch, instanceId)).stream()
-                    .<Answer>map(Answer.Done::new)
-                    .toList();
-        } catch (StoreUnavailableException e) {
-            if (batch.size() == 1 || !refusedByServer(e)) {
-                return batch.stream().<Answer>map(d -> new Answer.Failed(e)).toList();
+        for (int retry = 0; ; retry++) {
+            try {
+                return transaction.write(batch).stream()
+                        .<Answer>map(Answer.Done::new)
+                        .toList();
+            } catch (StoreUnavailableException e) {
+                if (retry < COMMIT_CONFLICT_RETRIES && rerunnable(batch, e)) {
+                    log.warn(
+                            "debit batch of {} lost a certification conflict at commit, nothing of it recorded;"
+                                    + " writing it again",
+                            batch.size());
+                    continue;
+                }
+                return failed(batch, e);
             }
-            // The server refused the statement (a value it would not take, say): rolled back, so
-            // each call is tried again alone, and one bad call fails only itself, not its batch.
-            List<Answer> answers = new ArrayList<>(batch.size());
-            for (DebitProcedure.Debit debit : batch) {
-                answers.addAll(write(List.of(debit)));
-            }
-            return answers;
         }
+    }
+
+    /**
+     * Whether a batch whose COMMIT failed may be written again without debiting anyone twice. Only
+     * after a deadlock error at COMMIT, which is how Galera reports a lost certification conflict (a
+     * write on another node touched the same rows first, or the node's applier aborted this
+     * transaction for one): the server rolled it back cluster-wide. Even then the batch is written
+     * again only if a causal read, on a fresh connection, finds none of its calls recorded: an
+     * answer lost on the way must not become a second debit. Any other failed COMMIT (a connection
+     * lost with the node, a timeout) keeps its unknown outcome: its callers get 503 and their debits
+     * are undone if they were written (see {@link SqlLedger#debit}).
+     */
+    boolean rerunnable(List<DebitProcedure.Debit> batch, StoreUnavailableException e) {
+        if (!(e.getCause() instanceof Database.CommitOutcomeUnknown commit)
+                || commit.getErrorCode() != Database.ER_LOCK_DEADLOCK) {
+            return false;
+        }
+        try {
+            return db.call("debit commit check", c -> CausalReads.run(c, r -> DebitProcedure.recorded(r, batch))) == 0;
+        } catch (StoreUnavailableException checkFailed) {
+            e.addSuppressed(checkFailed);
+            return false; // not known to be unwritten: the outcome stays unknown
+        }
+    }
+
+    private List<Answer> failed(List<DebitProcedure.Debit> batch, StoreUnavailableException e) {
+        if (batch.size() == 1 || !refusedByServer(e)) {
+            return batch.stream().<Answer>map(d -> new Answer.Failed(e)).toList();
+        }
+        // The server refused the statement (a value it would not take, say): rolled back, so
+        // each call is tried again alone, and one bad call fails only itself, not its batch.
+        List<Answer> answers = new ArrayList<>(batch.size());
+        for (DebitProcedure.Debit debit : batch) {
+            answers.addAll(write(List.of(debit)));
+        }
+        return answers;
     }
 
     /**

@@ -12,11 +12,15 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -92,6 +96,48 @@ final class DebitProcedure {
             throw new UncheckedIOException("a StringWriter does not fail", e);
         }
         return out.toString();
+    }
+
+    /**
+     * How many of the batch's calls have a usage row, found by request id within the second each
+     * was called in (the project and time narrow it to the usage_events index; request_id has none).
+     * A debit's usage row is written in the debit's own transaction: any row means the batch
+     * committed. On the caller's connection, which should read causally ({@link CausalReads}).
+     */
+    static long recorded(Connection c, List<Debit> batch) throws SQLException {
+        List<Long> projects =
+                batch.stream().map(d -> d.row().projectId()).distinct().toList();
+        Instant first = batch.stream()
+                .map(d -> d.row().calledAt())
+                .min(Comparator.naturalOrder())
+                .orElseThrow();
+        Instant last = batch.stream()
+                .map(d -> d.row().calledAt())
+                .max(Comparator.naturalOrder())
+                .orElseThrow();
+        String sql = "SELECT COUNT(*) FROM usage_events WHERE project_id IN (" + marks(projects.size())
+                + ") AND called_at BETWEEN ? AND ? AND request_id IN (" + marks(batch.size()) + ")";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            int i = 1;
+            for (long project : projects) {
+                ps.setLong(i++, project);
+            }
+            ps.setTimestamp(
+                    i++, Timestamp.from(first.truncatedTo(ChronoUnit.SECONDS).minusSeconds(1)));
+            ps.setTimestamp(
+                    i++, Timestamp.from(last.truncatedTo(ChronoUnit.SECONDS).plusSeconds(1)));
+            for (Debit debit : batch) {
+                ps.setString(i++, debit.row().requestId());
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static String marks(int n) {
+        return String.join(", ", Collections.nCopies(n, "?"));
     }
 
     /** Lines "s D usage_id balance_after", "s I balance" or "s C spent cap", in any order. */

@@ -97,21 +97,24 @@ final class MoneyTransactions {
      */
     static boolean undoDebit(Connection c, LedgerSpool.Entry.UndoDebit u) throws SQLException {
         UsageRow row = u.row();
-        long usageEventId;
-        try (PreparedStatement ps = c.prepareStatement("""
-                SELECT id FROM usage_events
-                 WHERE project_id = ? AND called_at BETWEEN ? AND ? AND request_id = ? AND status = ?""")) {
-            ps.setLong(1, row.projectId());
-            ps.setTimestamp(2, Timestamp.from(row.calledAt().minusSeconds(1)));
-            ps.setTimestamp(3, Timestamp.from(row.calledAt().plusSeconds(1)));
-            ps.setString(4, row.requestId());
-            ps.setInt(5, IN_FLIGHT);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return false; // rolled back after all: nothing was taken
+        // Causal (Galera): replayed on another node than the one the debit went to, an uncausal read
+        // could miss a debit that committed there and is not yet applied here, and leave it charged.
+        long usageEventId = CausalReads.run(c, r -> {
+            try (PreparedStatement ps = r.prepareStatement("""
+                    SELECT id FROM usage_events
+                     WHERE project_id = ? AND called_at BETWEEN ? AND ? AND request_id = ? AND status = ?""")) {
+                ps.setLong(1, row.projectId());
+                ps.setTimestamp(2, Timestamp.from(row.calledAt().minusSeconds(1)));
+                ps.setTimestamp(3, Timestamp.from(row.calledAt().plusSeconds(1)));
+                ps.setString(4, row.requestId());
+                ps.setInt(5, IN_FLIGHT);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? rs.getLong(1) : -1L;
                 }
-                usageEventId = rs.getLong(1);
             }
+        });
+        if (usageEventId < 0) {
+            return false; // rolled back after all: nothing was taken
         }
         return settle(
                 c,

@@ -43,7 +43,20 @@ public final class Reconciler {
                      GROUP BY u.id, u.credit_micro_cents
                     HAVING u.credit_micro_cents <> COALESCE(SUM(t.amount_micro_cents), 0)""", false),
             // One ordered pass (a window function), not a lookup of the previous row per row: the
-            // ledger may hold millions of rows.
+            // ledger may hold millions of rows. Ordered by id, which for the rows of one user is the
+            // order they were committed in, even where ids are not consecutive (Galera steps them by
+            // the cluster size: 1, 4, 7 ...; interleaved auto-increment, innodb_autoinc_lock_mode=2):
+            // every transaction that writes a user's ledger row locks that user's row first (debit:
+            // proxy_debit_batch's conditional UPDATE; refund: MoneyStatements.refund's UPDATE, after
+            // MoneyTransactions' lockUser; the operator's credit: CreditAdmin's SELECT ... FOR UPDATE)
+            // and takes its ids afterwards, holding the lock. On one writer node a later transaction
+            // of the same user waits for that lock, so it takes its ids after the earlier one took
+            // its own: larger ones. On another node (after a failover, or a second writer) it can
+            // commit only if it locked the user's row after that node applied the earlier one (else
+            // the applier aborts it, or certification refuses it: 1213), and applying the earlier
+            // one's rows raised that node's counter past their ids. The steps leave gaps; the chain
+            // is checked by order, never by id + 1. (A writer that inserts ledger rows without
+            // locking the user's row first, such as a web app booking a top-up, must do the same.)
             new Check("balance_after chains", """
                     SELECT CONCAT('user ', t.user_id, ' transaction ', t.id, ' balance_after ', t.balance_after_micro_cents,
                                   ' expected ', t.previous + t.amount_micro_cents)

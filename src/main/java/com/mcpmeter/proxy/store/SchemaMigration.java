@@ -108,8 +108,7 @@ public final class SchemaMigration {
     }
 
     static Connection server(Config.Database config) throws SQLException {
-        String serverUrl = "jdbc:mysql://" + config.host() + ":" + config.port()
-                + "/?allowPublicKeyRetrieval=true&sslMode=PREFERRED&connectTimeout=5000";
+        String serverUrl = config.serverUrl("allowPublicKeyRetrieval=true&sslMode=PREFERRED&connectTimeout=5000");
         return DriverManager.getConnection(serverUrl, config.user(), config.password());
     }
 

@@ -198,6 +198,51 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aHostListBecomesAFailoverUrlInListOrderThatStillWrites() {
+        Config c =
+                ConfigLoader.load(env("DB_HOSTS", " 10.0.0.1:3306, db2.internal:3307 ,[::1]:3308,db4", "DB_NAME", "m"));
+        assertAll(
+                () -> assertEquals(
+                        "jdbc:mysql://10.0.0.1:3306,db2.internal:3307,[::1]:3308,db4:3306/m?failOverReadOnly=false",
+                        c.database().jdbcUrl()),
+                () -> assertEquals("10.0.0.1", c.database().host(), "the first is the writer"),
+                () -> assertEquals(3306, c.database().port()),
+                () -> assertEquals(4, c.database().hosts().size()),
+                () -> assertEquals(
+                        "jdbc:mysql://10.0.0.1:3306,db2.internal:3307,[::1]:3308,db4:3306/?failOverReadOnly=false&connectTimeout=1",
+                        c.database().serverUrl("connectTimeout=1")));
+    }
+
+    @Test
+    void aSingleHostKeepsThePlainUrl() {
+        Config c = ConfigLoader.load(env("DB_HOST", "db", "DB_PORT", "3307"));
+        assertEquals("jdbc:mysql://db:3307/mcpmeter", c.database().jdbcUrl());
+        assertEquals("jdbc:mysql://db:3307/?connectTimeout=1", c.database().serverUrl("connectTimeout=1"));
+        assertEquals(
+                "jdbc:mysql://db:3307/mcpmeter",
+                ConfigLoader.load(env("DB_HOSTS", "db:3307")).database().jdbcUrl(),
+                "a list of one is one server: no failover properties");
+    }
+
+    @Test
+    void refusesMalformedHostListsAndAmbiguousSettings() {
+        assertAll(
+                () -> assertTrue(problems(env("DB_HOSTS", "a:3306,b:0")).contains("'b:0'")),
+                () -> assertTrue(problems(env("DB_HOSTS", "a:3306,b:x")).contains("'b:x'")),
+                () -> assertTrue(problems(env("DB_HOSTS", "a:3306,,b")).contains("''")),
+                () -> assertTrue(problems(env("DB_HOSTS", "a:3306,b:3306,a")).contains("names a:3306 twice")),
+                () -> assertTrue(problems(env("DB_HOSTS", "::1:3306")).contains("'::1:3306'"), "IPv6 needs brackets"),
+                () -> assertTrue(problems(env("DB_HOSTS", "a/b:3306")).contains("'a/b:3306'")),
+                () -> assertTrue(problems(env("DB_HOSTS", "a?x=1:3306")).contains("DB_HOSTS")),
+                () -> assertTrue(problems(env("DB_HOSTS", "user@a:3306")).contains("DB_HOSTS")),
+                () -> assertTrue(problems(env("DB_HOSTS", "[::1]x")).contains("DB_HOSTS")),
+                () -> assertTrue(
+                        problems(env("DB_HOSTS", "a,b", "DB_HOST", "c")).contains("unset DB_HOST")),
+                () -> assertTrue(
+                        problems(env("DB_HOSTS", "a,b", "DB_PORT", "3306")).contains("unset DB_HOST")));
+    }
+
+    @Test
     void requiresAtLeastOneInstance() {
         assertTrue(problems(env("PROXY_INSTANCES", "0")).contains("PROXY_INSTANCES must be between 1 and"));
         assertTrue(problems(env("PROXY_INSTANCES", "-2")).contains("PROXY_INSTANCES"));
