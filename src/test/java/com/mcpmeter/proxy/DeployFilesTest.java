@@ -131,7 +131,10 @@ class DeployFilesTest {
                     config.server().trustedProxies().stream()
                             .anyMatch(block -> block.contains(InetAddress.getLoopbackAddress())),
                     "nginx reaches the proxies over loopback, so loopback must be trusted");
-            assertEquals(2, config.limits().instances());
+            assertEquals(
+                    ConfigLoader.COUNTED_INSTANCES,
+                    config.limits().instances(),
+                    "the two proxies count themselves; a hand-kept number would go stale");
             // One network namespace for both: every port they listen on must be their own.
             assertTrue(
                     ports.add(config.server().port())

@@ -60,8 +60,8 @@ final class DebitBatcher implements AutoCloseable {
     DebitBatcher(Database db, BatchTransaction transaction) {
         this.db = db;
         this.transaction = transaction;
-        this.writers =
-                new KeyedBatchWriter<>("ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
+        this.writers = new KeyedBatchWriter<>(
+                "ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
     }
 
     /**
