@@ -3,17 +3,14 @@ package com.mcpmeter.proxy.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.mcpmeter.proxy.Await;
 import com.mcpmeter.proxy.ProxyFixture;
 import com.mcpmeter.proxy.ProxyProcess;
 import com.mcpmeter.proxy.TestStores;
+import com.mcpmeter.proxy.cluster.PaidLoad.Answer;
+import com.mcpmeter.proxy.cluster.PaidLoad.Consumer;
 import com.mcpmeter.proxy.config.Config;
 import com.mcpmeter.proxy.demo.DemoUpstream;
 import com.mcpmeter.proxy.demo.ListingSpec;
-import java.io.IOException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -64,14 +61,6 @@ class GaleraIT {
     private static final Set<Integer> FAIL_CLOSED = Set.of(200, 402, 503);
     private static final String UNLIMITED = Integer.toString(Integer.MAX_VALUE);
 
-    private record Consumer(ProxyFixture.Consumer who, long opening) {}
-
-    private record Answer(long atNanos, long userId, int status, String billed, String error) {}
-
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5))
-            .build();
     private final List<String> timeline = new ArrayList<>();
     private final long startedNanos = System.nanoTime();
 
@@ -80,7 +69,8 @@ class GaleraIT {
         Path logs = Files.createDirectories(Path.of("target", "galera-it", Long.toString(System.currentTimeMillis())))
                 .toAbsolutePath();
         List<ProxyProcess> proxies = new ArrayList<>();
-        try (GaleraCluster cluster = GaleraCluster.start();
+        try (PaidLoad load = new PaidLoad();
+                GaleraCluster cluster = GaleraCluster.start();
                 DemoUpstream upstream = DemoUpstream.start("127.0.0.1", 0)) {
             note("galera synced (3 nodes)");
             Config.Database database = cluster.migrate("mcpmeter_galera", logs.resolve("spool"));
@@ -114,30 +104,24 @@ class GaleraIT {
                 }
                 note("3 proxies ready");
 
-                ConcurrentLinkedQueue<Answer> answers = new ConcurrentLinkedQueue<>();
-                AtomicInteger sent = new AtomicInteger();
                 long deadline = System.nanoTime() + LOAD_DEADLINE.toNanos();
+                var answers = load.answers;
                 long[] killedAt = new long[1];
                 long[] restartAt = new long[1];
                 long[] rejoinedAt = new long[1];
                 AtomicBoolean over = new AtomicBoolean();
                 AtomicInteger conflictingWrites = new AtomicInteger();
                 try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-                    List<Future<?>> clients = new ArrayList<>();
-                    for (int i = 0; i < CLIENTS; i++) {
-                        clients.add(pool.submit(() -> {
-                            while (!over.get() && System.nanoTime() < deadline) {
-                                int n = sent.getAndIncrement();
-                                if (n >= MAX_CALLS) {
-                                    return null;
-                                }
-                                // Half the calls are the hot consumer's; the rest spread over the others.
-                                Consumer c = n % 2 == 0 ? consumers.getFirst() : consumers.get(1 + (n / 2) % OTHERS);
-                                answers.add(call(proxies.get(n % proxies.size()), slug, c, n));
-                            }
-                            return null;
-                        }));
-                    }
+                    // Half the calls are the hot consumer's; the rest spread over the others.
+                    load.start(
+                            CLIENTS,
+                            MAX_CALLS,
+                            LOAD_DEADLINE,
+                            n -> load.call(
+                                    proxies.get(n % proxies.size()),
+                                    slug,
+                                    n % 2 == 0 ? consumers.getFirst() : consumers.get(1 + (n / 2) % OTHERS),
+                                    n));
                     // Another node's writer on the hot row: the proxies' batches lose certification
                     // to it at COMMIT (no money moves: only updated_at).
                     Future<?> conflicts = pool.submit(() -> {
@@ -158,22 +142,20 @@ class GaleraIT {
                         return null;
                     });
                     try {
-                        awaitAnswers(answers, KILL_AFTER, deadline);
+                        load.awaitAnswers(KILL_AFTER);
                         killedAt[0] = System.nanoTime();
                         cluster.kill(0);
                         note("writer node 0 SIGKILLed after " + answers.size() + " answers");
-                        awaitAnswers(answers, RESTART_AFTER, deadline);
+                        load.awaitAnswers(RESTART_AFTER);
                         restartAt[0] = System.nanoTime();
                         note("node 0 restarting after " + answers.size() + " answers");
                         cluster.restart(0);
                         rejoinedAt[0] = System.nanoTime();
                         note("node 0 Synced again after " + answers.size() + " answers");
-                        awaitAnswers(answers, STOP_AFTER, deadline);
+                        load.awaitAnswers(STOP_AFTER);
                     } finally {
                         over.set(true);
-                    }
-                    for (Future<?> client : clients) {
-                        client.get(60, TimeUnit.SECONDS);
+                        load.stop();
                     }
                     conflicts.get(60, TimeUnit.SECONDS);
                 }
@@ -198,7 +180,7 @@ class GaleraIT {
                         .toList();
                 assertEquals(List.of(), unexpected, "every answer is 2xx, 402 or 503: " + summary);
                 assertTrue(answers.stream().anyMatch(a -> a.status() == 402), "some calls ran out of credit");
-                assertMoneyToldIsMoneyMoved(fixture, consumers, answers);
+                load.assertMoneyToldIsMoneyMoved(fixture, consumers);
                 for (Consumer c : consumers) {
                     fixture.assertLedgerConsistent(c.who().userId());
                 }
@@ -222,60 +204,6 @@ class GaleraIT {
 
     private static Consumer consumer(ProxyFixture fixture, long credit) throws SQLException {
         return new Consumer(fixture.consumer(credit), credit);
-    }
-
-    private Answer call(ProxyProcess proxy, String slug, Consumer c, int n) throws InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(proxy.url("/" + slug))
-                .timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + c.who().key())
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json, text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofString(ProxyFixture.toolCall(n, "echo")))
-                .build();
-        try {
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            return new Answer(
-                    System.nanoTime(),
-                    c.who().userId(),
-                    response.statusCode(),
-                    response.headers().firstValue("X-Mcpmeter-Billed").orElse(""),
-                    response.headers().firstValue("X-Mcpmeter-Error").orElse(""));
-        } catch (IOException e) {
-            return new Answer(System.nanoTime(), c.who().userId(), 0, "", e.toString());
-        }
-    }
-
-    /**
-     * Told = Σ X-Mcpmeter-Billed over 2xx answers; moved = Σ (opening − final balance); equal for
-     * every consumer. No proxy died, so every debit of an answered call was closed by its proxy and
-     * every 503's debit, if its COMMIT went through unanswered, was undone from the spool.
-     */
-    private static void assertMoneyToldIsMoneyMoved(
-            ProxyFixture fixture, List<Consumer> consumers, ConcurrentLinkedQueue<Answer> answers) throws SQLException {
-        Map<Long, Long> told = new TreeMap<>();
-        Map<Long, Long> moved = new TreeMap<>();
-        for (Consumer c : consumers) {
-            told.put(c.who().userId(), 0L);
-            moved.put(c.who().userId(), c.opening() - fixture.balance(c.who().userId()));
-        }
-        for (Answer a : answers) {
-            if (a.status() / 100 == 2) {
-                told.merge(a.userId(), Long.parseLong(a.billed()), Long::sum);
-            }
-        }
-        assertEquals(told, moved, "money told = money moved, consumer by consumer");
-        assertEquals(
-                told.values().stream().mapToLong(Long::longValue).sum(),
-                fixture.count("SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events"),
-                "the usage rows bill what the clients were told");
-    }
-
-    private static void awaitAnswers(ConcurrentLinkedQueue<Answer> answers, int count, long deadline) throws Exception {
-        Await.until(
-                count + " answers",
-                Duration.ofNanos(Math.max(0, deadline - System.nanoTime())),
-                () -> answers.size() >= count,
-                () -> "only " + answers.size());
     }
 
     private static long routines(GaleraCluster cluster, int node) throws SQLException {
