@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.mcpmeter.proxy.Await;
 import com.mcpmeter.proxy.ProxyFixture;
 import com.mcpmeter.proxy.ProxyProcess;
 import com.mcpmeter.proxy.TestStores;
@@ -222,8 +223,9 @@ class ClusterLoadIT {
     private void assertLimitExactAcrossInstances(ProxyFixture fixture, List<ProxyProcess> proxies, String slug)
             throws Exception {
         for (ProxyProcess p : proxies) {
-            ProxyFixture.await(
+            Await.until(
                     p.name + " reaches redis",
+                    Duration.ofSeconds(30),
                     () -> "up".equals(health(p).path("redis").asText()));
         }
         long fallbacksBefore = fallbacks(proxies);
