@@ -28,7 +28,7 @@ class OneConsumerPerTransactionIT {
     private static final long PRICE = 1_000;
     private static final int CONSUMERS = 8;
     private static final int THREADS_PER_CONSUMER = 4;
-    private static final int CALLS_PER_THREAD = 30;
+    private static final int CALLS_PER_THREAD = 20;
 
     /** Each money table, the event, and how a changed row names its consumer. */
     private static final String[][] PROBES = {

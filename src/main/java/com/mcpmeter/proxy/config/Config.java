@@ -114,7 +114,8 @@ public record Config(
      * standalone uses {@code host}:{@code port}; sentinel asks the sentinels in {@code nodes} for the
      * current master of {@code sentinelMaster}; cluster discovers the cluster from the seed
      * {@code nodes}. {@code username} is an ACL user (empty: the default user), {@code tls} means
-     * rediss. {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet.
+     * rediss, its server certificates checked against {@code tlsCaFile} (PEM; empty: the JDK's own
+     * trust store). {@code keyPrefix} namespaces every key, so that tenants (and test runs) never meet.
      */
     public record Redis(
             RedisMode mode,
@@ -126,6 +127,7 @@ public record Config(
             String username,
             String password,
             boolean tls,
+            String tlsCaFile,
             String keyPrefix) {
         public Redis {
             nodes = List.copyOf(nodes);
@@ -133,7 +135,7 @@ public record Config(
 
         /** One standalone Redis without TLS or ACL user, as tests and the demo use it. */
         public Redis(String host, int port, int database, String password, String keyPrefix) {
-            this(RedisMode.STANDALONE, host, port, List.of(), "", database, "", password, false, keyPrefix);
+            this(RedisMode.STANDALONE, host, port, List.of(), "", database, "", password, false, "", keyPrefix);
         }
 
         /** Where this Redis is, for a log line (no credentials). */

@@ -2,6 +2,7 @@ package com.mcpmeter.proxy.config;
 
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -192,6 +193,14 @@ public final class ConfigLoader {
             problems.add("REDIS_KEY_PREFIX must not contain '{' or '}' (they would become every key's cluster hash"
                     + " tag), got '" + prefix + "'");
         }
+        boolean tls = bool("REDIS_TLS", false);
+        String caFile = text("REDIS_TLS_CA_FILE", "");
+        if (!caFile.isEmpty() && !tls) {
+            problems.add("REDIS_TLS_CA_FILE is set but REDIS_TLS is not true");
+        } else if (!caFile.isEmpty() && !Files.isReadable(Path.of(caFile))) {
+            problems.add("REDIS_TLS_CA_FILE '" + caFile + "' is not a readable file (PEM certificates of the CA"
+                    + " that signed Redis's)");
+        }
         return new Config.Redis(
                 redisMode,
                 text("REDIS_HOST", "127.0.0.1"),
@@ -201,7 +210,8 @@ public final class ConfigLoader {
                 redisMode == Config.RedisMode.CLUSTER ? 0 : database,
                 text("REDIS_USERNAME", ""),
                 text("REDIS_PASSWORD", ""),
-                bool("REDIS_TLS", false),
+                tls,
+                caFile,
                 prefix);
     }
 

@@ -5,6 +5,7 @@ import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
+import io.lettuce.core.SslOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -16,6 +17,7 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
+import java.io.File;
 import java.time.Duration;
 import java.util.List;
 
@@ -66,6 +68,7 @@ sealed interface RedisTopology {
             case STANDALONE, SENTINEL -> {
                 RedisClient client = RedisClient.create(resources, uri(config, timeout));
                 client.setOptions(ClientOptions.builder()
+                        .sslOptions(ssl(config))
                         .autoReconnect(true)
                         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                         .socketOptions(socket)
@@ -82,6 +85,7 @@ sealed interface RedisTopology {
                         .toList();
                 RedisClusterClient client = RedisClusterClient.create(resources, seeds);
                 client.setOptions(ClusterClientOptions.builder()
+                        .sslOptions(ssl(config))
                         .autoReconnect(true)
                         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                         .socketOptions(socket)
@@ -117,13 +121,22 @@ sealed interface RedisTopology {
                 .build();
     }
 
+    /** Server certificates are always checked (and the host name); against a CA of the operator's if given. */
+    private static SslOptions ssl(Config.Redis config) {
+        SslOptions.Builder ssl = SslOptions.builder().jdkSslProvider();
+        if (!config.tlsCaFile().isEmpty()) {
+            ssl.trustManager(new File(config.tlsCaFile()));
+        }
+        return ssl.build();
+    }
+
     private static RedisURI.Builder credentials(RedisURI.Builder uri, Config.Redis config) {
         if (!config.username().isEmpty()) {
             uri.withAuthentication(config.username(), config.password().toCharArray());
         } else if (!config.password().isEmpty()) {
             uri.withPassword(config.password().toCharArray());
         }
-        return uri.withSsl(config.tls());
+        return uri.withSsl(config.tls()).withVerifyPeer(config.tls());
     }
 
     /** Standalone or sentinel: one server at a time. */

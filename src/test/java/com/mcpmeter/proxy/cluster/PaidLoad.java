@@ -159,10 +159,13 @@ final class PaidLoad implements AutoCloseable {
             }
         }
         assertEquals(told, moved, "money told = money moved, consumer by consumer");
+        String users =
+                String.join(",", told.keySet().stream().map(String::valueOf).toList());
         assertEquals(
                 told.values().stream().mapToLong(Long::longValue).sum(),
-                fixture.count("SELECT COALESCE(SUM(billed_micro_cents), 0) FROM usage_events"),
-                "the usage rows bill what the clients were told");
+                fixture.count("SELECT COALESCE(SUM(e.billed_micro_cents), 0) FROM usage_events e"
+                        + " JOIN projects p ON p.id = e.project_id WHERE p.user_id IN (" + users + ")"),
+                "the usage rows of these consumers bill what the clients were told");
     }
 
     @Override

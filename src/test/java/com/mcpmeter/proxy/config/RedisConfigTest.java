@@ -120,4 +120,21 @@ class RedisConfigTest {
         assertTrue(problems("REDIS_KEY_PREFIX", "app{1}:").contains("REDIS_KEY_PREFIX must not contain '{' or '}'"));
         assertTrue(problems("REDIS_KEY_PREFIX", "app}").contains("REDIS_KEY_PREFIX must not contain"));
     }
+
+    @Test
+    void aTlsCaFileMustBeReadableAndComesWithTls() throws Exception {
+        java.nio.file.Path ca = java.nio.file.Files.createTempFile("redis-ca", ".pem");
+        try {
+            assertEquals(
+                    ca.toString(),
+                    redis("REDIS_TLS", "true", "REDIS_TLS_CA_FILE", ca.toString())
+                            .tlsCaFile());
+            assertEquals("", redis("REDIS_TLS", "true").tlsCaFile(), "none: the JDK's trust store");
+            assertTrue(problems("REDIS_TLS_CA_FILE", ca.toString()).contains("REDIS_TLS is not true"));
+            String missing = problems("REDIS_TLS", "true", "REDIS_TLS_CA_FILE", ca + ".missing");
+            assertTrue(missing.contains("REDIS_TLS_CA_FILE") && missing.contains("not a readable file"), missing);
+        } finally {
+            java.nio.file.Files.delete(ca);
+        }
+    }
 }
