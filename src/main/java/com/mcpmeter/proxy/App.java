@@ -82,7 +82,12 @@ public final class App implements AutoCloseable {
             CachedKeyDirectory keys = new CachedKeyDirectory(database, redis, config.caches(), clock, lastUsed);
             // Registered before the first debit, which names this run as its owner.
             lease = InstanceLease.register(database, config.database().spoolDirectory(), config.lease());
-            ledger = new SqlLedger(database, config.database().spoolDirectory(), lease.id(), clock);
+            ledger = new SqlLedger(
+                    database,
+                    config.database().spoolDirectory(),
+                    lease.id(),
+                    clock,
+                    config.money().batchPerConsumer());
             ledger.track(tracker);
             SqlLedger spool = ledger;
             lease.keepAlive(() -> spool.spooled() == 0);

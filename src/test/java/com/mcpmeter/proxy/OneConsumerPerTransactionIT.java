@@ -18,8 +18,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Readiness for a database sharded by {@code user_id} (Vitess, PlanetScale, TiDB…): no transaction
- * the proxy commits touches the money rows of two consumers. Triggers on the money tables write,
+ * Readiness for a database sharded by {@code user_id} (Vitess, PlanetScale, TiDB…): with
+ * {@code LEDGER_BATCH_SCOPE=consumer}, no transaction the proxy commits touches the money rows of
+ * two consumers. Triggers on the money tables write,
  * for each row changed, the InnoDB transaction and the consumer the row belongs to into a probe
  * table (in the same transaction, so only what commits is seen); then many consumers' paid, free,
  * refunded, refused and capped calls run at once through the proxy, batched as they come.
@@ -52,7 +53,7 @@ class OneConsumerPerTransactionIT {
     static void start() throws Exception {
         ok = TestUpstream.start(TestUpstream.tools());
         failing = TestUpstream.start(TestUpstream.status(500));
-        proxy = ProxyFixture.start();
+        proxy = ProxyFixture.start(Map.of("LEDGER_BATCH_SCOPE", "consumer"), java.time.Clock.systemUTC());
         boolean mariadb = proxy.rows("SELECT VERSION() AS v")
                 .getFirst()
                 .get("v")

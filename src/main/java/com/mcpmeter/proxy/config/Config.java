@@ -209,8 +209,13 @@ public record Config(
         }
     }
 
-    /** Platform fee in basis points (2000 = 20 %) for publishers with no setting of their own. */
-    public record Money(int defaultPlatformFeeBps) {}
+    /**
+     * {@code defaultPlatformFeeBps}: platform fee in basis points (2000 = 20 %) for publishers with
+     * no setting of their own. {@code batchPerConsumer}: ledger writes are batched one consumer at a time, so that no money
+     * transaction touches two consumers' rows (needed on a database sharded by user; costs
+     * throughput with many consumers on one server); else a batch takes whatever queued.
+     */
+    public record Money(int defaultPlatformFeeBps, boolean batchPerConsumer) {}
 
     /**
      * How this instance shows it is alive: it renews a lease in MySQL every {@code heartbeat}, each

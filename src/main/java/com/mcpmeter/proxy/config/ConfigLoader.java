@@ -139,7 +139,10 @@ public final class ConfigLoader {
                 seconds("STREAM_IDLE_TIMEOUT_SECONDS", DEFAULT_STREAM_IDLE_TIMEOUT_SECONDS, 1, 86_400),
                 networks("UPSTREAM_ALLOWED_NETWORKS"));
 
-        var money = new Config.Money(integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000));
+        var money = new Config.Money(
+                integer("PLATFORM_FEE_BPS", DEFAULT_PLATFORM_FEE_BPS, 0, 10_000),
+                oneOf("LEDGER_BATCH_SCOPE", "mixed", List.of("mixed", "consumer"))
+                        .equals("consumer"));
 
         Duration heartbeat = seconds("INSTANCE_HEARTBEAT_SECONDS", DEFAULT_INSTANCE_HEARTBEAT_SECONDS, 1, 300);
         Duration lease = seconds("INSTANCE_LEASE_SECONDS", DEFAULT_INSTANCE_LEASE_SECONDS, 2, 3600);

@@ -12,6 +12,8 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * The ledger writes that move no money, batched: closings of calls that keep what they were
@@ -27,22 +29,29 @@ final class BatchedClosings implements AutoCloseable {
 
     private record Unbilled(UsageRow row, Ending ending) {}
 
-    /** Batches of one consumer's rows each, as debits are (see {@link DebitBatcher}). */
-    private final KeyedBatchWriter<Closing, Boolean> closings;
+    /** One writer for every consumer, or batches of one consumer's rows each, as debits are (see {@link DebitBatcher}). */
+    private final RowBatcher<Closing, Boolean> closings;
 
-    private final KeyedBatchWriter<Unbilled, Boolean> unbilled;
+    private final RowBatcher<Unbilled, Boolean> unbilled;
 
-    BatchedClosings(Database db) {
-        this.closings = new KeyedBatchWriter<>(
+    BatchedClosings(Database db, boolean perConsumer) {
+        this.closings = batcher(
                 "ledger-closings",
-                MAX_BATCH,
+                perConsumer,
                 Closing::userId,
                 batch -> db.inTransaction("close calls", c -> closeAll(c, batch)));
-        this.unbilled = new KeyedBatchWriter<>(
+        this.unbilled = batcher(
                 "ledger-unbilled",
-                MAX_BATCH,
+                perConsumer,
                 u -> u.row().userId(),
                 batch -> db.inTransaction("record usage", c -> insertAll(c, batch)));
+    }
+
+    private static <T> RowBatcher<T, Boolean> batcher(
+            String name, boolean perConsumer, ToLongFunction<T> user, Function<List<T>, List<Boolean>> flush) {
+        return perConsumer
+                ? new KeyedBatchWriter<>(name, MAX_BATCH, user, flush)
+                : new StripedBatchWriter<>(name, 1, MAX_BATCH, user, flush);
     }
 
     /** Closes an in-flight call that keeps its charge; false if it was already closed. */

@@ -19,13 +19,17 @@ import org.slf4j.LoggerFactory;
  * once, alone, so light load is never delayed (see {@link BatchWriter}). Each caller blocks until
  * its own debit is committed: durable before anything is forwarded.
  *
- * <p>A batch holds one consumer's calls only ({@link KeyedBatchWriter}): each transaction touches
- * that consumer's rows and its projects' (so {@code user_id} can be a shard key, and two batches
- * never wait on each other's row locks), while different consumers' batches run side by side on
- * several connections. One consumer's calls are taken in arrival order. Thread-safe.
+ * <p>Calls are spread over a few writers by consumer ({@link StripedBatchWriter}): different
+ * consumers' batches run side by side on several connections, one consumer's calls stay in one
+ * writer, in arrival order, and a batch may hold several consumers' calls. Per consumer ({@link
+ * KeyedBatchWriter}, {@code LEDGER_BATCH_SCOPE=consumer}), a batch holds one consumer's calls
+ * only, so each transaction touches that consumer's rows and its projects' ({@code user_id} can be
+ * a shard key), at the price of a transaction per consumer. Thread-safe.
  */
 final class DebitBatcher implements AutoCloseable {
     static final int MAX_BATCH = 256;
+    /** Batchers side by side when batches may mix consumers, each one batch (one connection) at a time. */
+    static final int STRIPES = 4;
 
     /** A call's answer, or why its batch could not be written. */
     private sealed interface Answer {
@@ -50,22 +54,34 @@ final class DebitBatcher implements AutoCloseable {
 
     private final Database db;
     private final BatchTransaction transaction;
-    private final KeyedBatchWriter<DebitProcedure.Debit, Answer> writers;
+    private final RowBatcher<DebitProcedure.Debit, Answer> writers;
 
-    DebitBatcher(Database db, String instanceId) {
-        this(db, batch -> db.inTransaction("debit", c -> DebitProcedure.call(c, batch, instanceId)));
+    /** @param perConsumer whether a batch holds one consumer's calls only */
+    DebitBatcher(Database db, String instanceId, boolean perConsumer) {
+        this(db, batch -> db.inTransaction("debit", c -> DebitProcedure.call(c, batch, instanceId)), perConsumer);
     }
 
     /** {@code transaction} writes a batch: the procedure in one transaction, or a test's stand-in. */
     DebitBatcher(Database db, BatchTransaction transaction) {
+        this(db, transaction, false);
+    }
+
+    private DebitBatcher(Database db, BatchTransaction transaction, boolean perConsumer) {
         this.db = db;
         this.transaction = transaction;
-        this.writers = new KeyedBatchWriter<>(
-                "ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write);
+        this.writers = perConsumer
+                ? new KeyedBatchWriter<>(
+                        "ledger-debits", MAX_BATCH, debit -> debit.row().userId(), this::write)
+                : new StripedBatchWriter<>(
+                        "ledger-debits",
+                        STRIPES,
+                        MAX_BATCH,
+                        debit -> debit.row().userId(),
+                        this::write);
     }
 
     /**
-     * Debits {@code row} with the next batch of its consumer's calls; throws {@link
+     * Debits {@code row} with the next batch of its consumer's writer; throws {@link
      * StoreUnavailableException} if the batch was not committed (or may have been: see {@link
      * Database#commitOutcomeUnknown}).
      */

@@ -14,7 +14,7 @@ import java.util.function.ToLongFunction;
  * are written at the same time on different connections. Rows of one key meet in one writer, in
  * arrival order. Thread-safe.
  */
-final class KeyedBatchWriter<T, R> implements AutoCloseable {
+final class KeyedBatchWriter<T, R> implements RowBatcher<T, R> {
     /** A key's writer and how many callers are using it; both changed only inside the map's compute. */
     private static final class Entry<T, R> {
         final BatchWriter<T, R> writer;
@@ -41,7 +41,8 @@ final class KeyedBatchWriter<T, R> implements AutoCloseable {
     }
 
     /** As {@link BatchWriter#write}, batched only with rows of the same key. */
-    R write(T row) {
+    @Override
+    public R write(T row) {
         if (closed) {
             throw new StoreUnavailableException(name, new IllegalStateException("the writer has stopped"));
         }
@@ -66,7 +67,8 @@ final class KeyedBatchWriter<T, R> implements AutoCloseable {
     }
 
     /** {@code listener} learns the size of each batch written, of any key. */
-    void onBatch(IntConsumer listener) {
+    @Override
+    public void onBatch(IntConsumer listener) {
         this.onBatch = listener;
     }
 

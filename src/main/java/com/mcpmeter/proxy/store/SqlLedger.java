@@ -38,10 +38,15 @@ public final class SqlLedger implements Ledger, AutoCloseable {
      * @param clock names the closing journal's files (and so decides when one rotates)
      */
     public SqlLedger(Database db, Path spoolDirectory, String instanceId, Clock clock) {
+        this(db, spoolDirectory, instanceId, clock, false);
+    }
+
+    /** @param batchPerConsumer whether each batch of ledger writes holds one consumer's rows only ({@code LEDGER_BATCH_SCOPE}) */
+    public SqlLedger(Database db, Path spoolDirectory, String instanceId, Clock clock, boolean batchPerConsumer) {
         this.db = db;
         this.freeCalls = new FreeCalls(db);
-        this.batched = new BatchedClosings(db);
-        this.debits = new DebitBatcher(db, instanceId);
+        this.batched = new BatchedClosings(db, batchPerConsumer);
+        this.debits = new DebitBatcher(db, instanceId, batchPerConsumer);
         this.balances = new BatchedBalances(db);
         this.listingHealth = new ListingHealth(db);
         this.spool = new SpoolReplayer(db, spoolDirectory); // takes over a killed run's journal first

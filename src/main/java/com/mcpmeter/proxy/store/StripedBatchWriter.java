@@ -11,7 +11,7 @@ import java.util.stream.IntStream;
  * (a consumer, a rate-limit subject) always meet in the same writer, in arrival order, while
  * different keys' batches are written at the same time on different connections. Thread-safe.
  */
-final class StripedBatchWriter<T, R> implements AutoCloseable {
+final class StripedBatchWriter<T, R> implements RowBatcher<T, R> {
     private final List<BatchWriter<T, R>> stripes;
     private final ToLongFunction<T> key;
 
@@ -24,13 +24,15 @@ final class StripedBatchWriter<T, R> implements AutoCloseable {
     }
 
     /** As {@link BatchWriter#write}, in the stripe of the row's key. */
-    R write(T row) {
+    @Override
+    public R write(T row) {
         return stripes.get((int) Long.remainderUnsigned(key.applyAsLong(row), stripes.size()))
                 .write(row);
     }
 
     /** {@code listener} learns the size of each batch written, in any stripe. */
-    void onBatch(IntConsumer listener) {
+    @Override
+    public void onBatch(IntConsumer listener) {
         stripes.forEach(s -> s.onBatch(listener));
     }
 

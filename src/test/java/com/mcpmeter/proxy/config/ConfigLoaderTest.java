@@ -61,6 +61,7 @@ class ConfigLoaderTest {
                 () -> assertEquals(10_000, c.limits().perDay()),
                 () -> assertEquals(10L * 1024 * 1024, c.limits().maxBodyBytes()),
                 () -> assertEquals(ConfigLoader.COUNTED_INSTANCES, c.limits().instances(), "counted from live leases"),
+                () -> assertFalse(c.money().batchPerConsumer(), "ledger batches take any consumers' rows"),
                 () -> assertTrue(c.upstream().allowedNetworks().isEmpty(), "no internal network allowed by default"),
                 () -> assertEquals(Duration.ofSeconds(10), c.server().headerTimeout()),
                 () -> assertEquals(1024, c.server().minBodyBytesPerSecond()),
@@ -410,5 +411,14 @@ class ConfigLoaderTest {
                 message.contains("ADMIN_HOST must be an IP address or localhost, got 'metrics.example.com'"), message);
         assertTrue(message.contains("LOG_FORMAT must be one of [text, json], got 'xml'"), message);
         assertTrue(problems(env("ADMIN_PORT", "65536")).contains("ADMIN_PORT must be between 0 and 65535"));
+    }
+
+    @Test
+    void ledgerBatchScopeIsMixedOrConsumer() {
+        assertTrue(ConfigLoader.load(Map.of("DB_USER", "p", "LEDGER_BATCH_SCOPE", "consumer"))
+                .money()
+                .batchPerConsumer());
+        assertTrue(
+                problems(Map.of("DB_USER", "p", "LEDGER_BATCH_SCOPE", "shard")).contains("LEDGER_BATCH_SCOPE"));
     }
 }

@@ -1,0 +1,18 @@
+package com.mcpmeter.proxy.store;
+
+import java.util.function.IntConsumer;
+
+/**
+ * Where a ledger writer's rows are batched: a few writers striped by consumer, whose batches may
+ * hold several consumers' rows ({@link StripedBatchWriter}), or one writer per consumer, whose
+ * batches never do ({@link KeyedBatchWriter}, for a database sharded by user). Callers block in
+ * {@link #write} until their row is committed, as with {@link BatchWriter}.
+ */
+interface RowBatcher<T, R> extends AutoCloseable {
+    R write(T row);
+
+    void onBatch(IntConsumer listener);
+
+    @Override
+    void close();
+}
