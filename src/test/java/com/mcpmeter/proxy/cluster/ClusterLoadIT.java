@@ -194,20 +194,7 @@ class ClusterLoadIT {
                             .filter(a -> a.status() == 503)
                             .allMatch(a -> "store_unavailable".equals(a.error())),
                     "a 503 is the database's, never Redis's: " + load.outcomes());
-            load.assertMoneyToldIsMoneyMoved(fixture, consumers);
-            for (Consumer c : consumers) {
-                fixture.assertLedgerConsistent(c.who().userId());
-            }
-            assertEquals(
-                    0,
-                    fixture.count("""
-                        SELECT COUNT(*) FROM proxy_inflight i JOIN usage_events e ON e.id = i.usage_event_id
-                         WHERE e.status = 0"""),
-                    "no debit left in flight (owner rows of closed calls are purged later, harmlessly)");
-            assertEquals(0, fixture.count("SELECT COUNT(*) FROM usage_events WHERE status = 0"), "every call closed");
-            assertEquals(0, fixture.count("SELECT COUNT(*) FROM users WHERE credit_micro_cents < 0"));
-            assertEquals(0, reconcile.exitCode(), reconcile.output());
-            assertTrue(reconcile.output().contains("no drift"), reconcile.output());
+            load.assertLedgerExact(fixture, consumers, reconcile);
             return new Run(
                     name,
                     load.answers.size(),

@@ -1,6 +1,7 @@
 package com.mcpmeter.proxy.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mcpmeter.proxy.Await;
 import com.mcpmeter.proxy.ProxyFixture;
@@ -166,6 +167,23 @@ final class PaidLoad implements AutoCloseable {
                 fixture.count("SELECT COALESCE(SUM(e.billed_micro_cents), 0) FROM usage_events e"
                         + " JOIN projects p ON p.id = e.project_id WHERE p.user_id IN (" + users + ")"),
                 "the usage rows of these consumers bill what the clients were told");
+    }
+
+    /**
+     * After the proxies stopped cleanly: money told = money moved, every balance its chained ledger,
+     * no call left open (so no debit in flight), no balance below zero, and {@code reconcile} clean.
+     */
+    void assertLedgerExact(ProxyFixture fixture, List<Consumer> consumers, ProxyProcess.Finished reconcile)
+            throws SQLException {
+        assertMoneyToldIsMoneyMoved(fixture, consumers);
+        for (Consumer c : consumers) {
+            fixture.assertLedgerConsistent(c.who().userId());
+        }
+        assertEquals(0, fixture.count("SELECT COUNT(*) FROM usage_events WHERE status = 0"), "every call closed");
+        assertEquals(
+                0, fixture.count("SELECT COUNT(*) FROM users WHERE credit_micro_cents < 0"), "no balance below zero");
+        assertEquals(0, reconcile.exitCode(), reconcile.output());
+        assertTrue(reconcile.output().contains("no drift"), reconcile.output());
     }
 
     @Override
