@@ -2,7 +2,6 @@ package com.mcpmeter.proxy.config;
 
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,6 +66,11 @@ public final class ConfigLoader {
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
 
+    /** One more thing wrong with the configuration; all of them are reported together. */
+    void problem(String message) {
+        problems.add(message);
+    }
+
     private ConfigLoader(Map<String, String> env) {
         this.env = env;
     }
@@ -110,7 +114,7 @@ public final class ConfigLoader {
                 integer("DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1, 1000),
                 Path.of(text("SPOOL_DIR", DEFAULT_SPOOL_DIR)));
 
-        var redis = redis();
+        var redis = new RedisSettings(this).read();
 
         var caches = new Config.Caches(
                 seconds("KEY_CACHE_TTL_SECONDS", DEFAULT_KEY_CACHE_TTL_SECONDS, 1, 86_400),
@@ -163,109 +167,6 @@ public final class ConfigLoader {
             throw new ConfigException(problems);
         }
         return new Config(server, database, redis, caches, limits, upstream, money, instanceLease, telemetry, drain);
-    }
-
-    /**
-     * Standalone (today's REDIS_HOST/REDIS_PORT), or sentinels / cluster seed nodes in REDIS_NODES.
-     * A cluster has only database 0; a brace in the key prefix would become the hash tag of every
-     * key and put them all in one slot (and break the scripts' own tags).
-     */
-    private Config.Redis redis() {
-        String mode = oneOf("REDIS_MODE", "standalone", List.of("standalone", "sentinel", "cluster"));
-        Config.RedisMode redisMode = switch (mode) {
-            case "sentinel" -> Config.RedisMode.SENTINEL;
-            case "cluster" -> Config.RedisMode.CLUSTER;
-            default -> Config.RedisMode.STANDALONE;
-        };
-        List<Config.RedisNode> nodes = redisNodes();
-        if (redisMode != Config.RedisMode.STANDALONE && nodes.isEmpty() && raw("REDIS_NODES") == null) {
-            problems.add("REDIS_NODES is required when REDIS_MODE=" + mode + " (comma-separated host:port of the "
-                    + (redisMode == Config.RedisMode.SENTINEL ? "sentinels" : "cluster's seed nodes") + ")");
-        }
-        String master = text("REDIS_SENTINEL_MASTER", "");
-        if (redisMode == Config.RedisMode.SENTINEL && master.isEmpty()) {
-            problems.add("REDIS_SENTINEL_MASTER is required when REDIS_MODE=sentinel (the master's name in"
-                    + " the sentinels' configuration)");
-        }
-        int database = integer("REDIS_DB", DEFAULT_REDIS_DB, 0, 15);
-        if (redisMode == Config.RedisMode.CLUSTER && raw("REDIS_DB") != null && database != 0) {
-            problems.add("REDIS_DB must be 0 when REDIS_MODE=cluster (a cluster has only database 0), got " + database);
-        }
-        String prefix = text("REDIS_KEY_PREFIX", DEFAULT_REDIS_KEY_PREFIX);
-        if (prefix.contains("{") || prefix.contains("}")) {
-            problems.add("REDIS_KEY_PREFIX must not contain '{' or '}' (they would become every key's cluster hash"
-                    + " tag), got '" + prefix + "'");
-        }
-        boolean tls = bool("REDIS_TLS", false);
-        String caFile = text("REDIS_TLS_CA_FILE", "");
-        if (!caFile.isEmpty() && !tls) {
-            problems.add("REDIS_TLS_CA_FILE is set but REDIS_TLS is not true");
-        } else if (!caFile.isEmpty() && !Files.isReadable(Path.of(caFile))) {
-            problems.add("REDIS_TLS_CA_FILE '" + caFile + "' is not a readable file (PEM certificates of the CA"
-                    + " that signed Redis's)");
-        }
-        return new Config.Redis(
-                redisMode,
-                text("REDIS_HOST", "127.0.0.1"),
-                integer("REDIS_PORT", DEFAULT_REDIS_PORT, 1, 65_535),
-                nodes,
-                master,
-                redisMode == Config.RedisMode.CLUSTER ? 0 : database,
-                text("REDIS_USERNAME", ""),
-                text("REDIS_PASSWORD", ""),
-                tls,
-                caFile,
-                prefix);
-    }
-
-    /** {@code REDIS_NODES}: {@code host:port,host:port} ({@code [::1]:26379} for IPv6 literals). */
-    private List<Config.RedisNode> redisNodes() {
-        String value = raw("REDIS_NODES");
-        List<Config.RedisNode> nodes = new ArrayList<>();
-        if (value == null) {
-            return nodes;
-        }
-        for (String part : value.split(",")) {
-            String node = part.strip();
-            if (node.isEmpty()) {
-                continue;
-            }
-            int colon = node.lastIndexOf(':');
-            String host = colon < 0 ? "" : node.substring(0, colon);
-            if (host.startsWith("[") && host.endsWith("]")) {
-                host = host.substring(1, host.length() - 1);
-            }
-            int port = -1;
-            try {
-                port = colon < 0 ? -1 : Integer.parseInt(node.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                // reported below
-            }
-            if (host.isEmpty() || port < 1 || port > 65_535) {
-                problems.add("REDIS_NODES has an invalid node '" + node + "': expected host:port");
-            } else {
-                nodes.add(new Config.RedisNode(host, port));
-            }
-        }
-        if (nodes.isEmpty()) {
-            problems.add("REDIS_NODES names no node: expected host:port[,host:port...]");
-        }
-        return nodes;
-    }
-
-    private boolean bool(String name, boolean fallback) {
-        String value = raw(name);
-        if (value == null) {
-            return fallback;
-        }
-        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
-            case "true" -> true;
-            case "false" -> false;
-            default -> {
-                problems.add(name + " must be true or false, got '" + value + "'");
-                yield fallback;
-            }
-        };
     }
 
     /**
@@ -381,12 +282,13 @@ public final class ConfigLoader {
         return Duration.ofMillis(millis);
     }
 
-    private @Nullable String raw(String name) {
+    @Nullable
+    String raw(String name) {
         String value = env.get(name);
         return value == null || value.isBlank() ? null : value.strip();
     }
 
-    private String text(String name, String fallback) {
+    String text(String name, String fallback) {
         String value = raw(name);
         return value == null ? fallback : value;
     }
@@ -408,7 +310,7 @@ public final class ConfigLoader {
         return value;
     }
 
-    private String oneOf(String name, String fallback, List<String> allowed) {
+    String oneOf(String name, String fallback, List<String> allowed) {
         String value = text(name, fallback).toLowerCase(java.util.Locale.ROOT);
         if (!allowed.contains(value)) {
             problems.add(name + " must be one of " + allowed + ", got '" + value + "'");
@@ -416,7 +318,7 @@ public final class ConfigLoader {
         return value;
     }
 
-    private int integer(String name, int fallback, int min, int max) {
+    int integer(String name, int fallback, int min, int max) {
         String value = raw(name);
         if (value == null) {
             return fallback;
