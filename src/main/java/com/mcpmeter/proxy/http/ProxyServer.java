@@ -77,6 +77,12 @@ public final class ProxyServer implements AutoCloseable {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("mcpmeter");
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        // No reserved threads: with one in reserve, the thread that read a request runs the servlet
+        // itself (its blocking steps then park a platform thread, a futex wake-up each) and wakes a
+        // reserved thread to take over reading. Without, requests go to the executor and the
+        // selector keeps reading: 1,812 → 2,007 req/s and 528 → 445 µs of CPU per paid call at 64
+        // connections (make bench, one consumer, same sitting).
+        threads.setReservedThreads(0);
         Server server = new Server(threads);
         server.setRequestLog(accessLog);
 
