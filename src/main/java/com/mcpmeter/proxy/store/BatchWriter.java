@@ -27,7 +27,7 @@ import org.jspecify.annotations.Nullable;
  * {@link #CAPACITY} rows wait: past it, callers wait for room, so a slow database slows callers
  * down instead of filling the heap.
  */
-final class BatchWriter<T, R> implements AutoCloseable {
+final class BatchWriter<T, R> implements RowBatcher<T, R> {
     static final int CAPACITY = 10_000;
 
     /** A row and the caller waiting for its answer. */
@@ -68,7 +68,8 @@ final class BatchWriter<T, R> implements AutoCloseable {
     }
 
     /** {@code listener} learns the size of each batch written from now on (on the writing caller's thread). */
-    void onBatch(IntConsumer listener) {
+    @Override
+    public void onBatch(IntConsumer listener) {
         this.onBatch = listener;
     }
 
@@ -76,7 +77,8 @@ final class BatchWriter<T, R> implements AutoCloseable {
      * Blocks until the row is committed and returns the flush's answer for it; throws
      * {@link StoreUnavailableException} if it was not committed, or if this writer was closed.
      */
-    R write(T row) {
+    @Override
+    public R write(T row) {
         if (closed) {
             throw new StoreUnavailableException(name, new IllegalStateException("the writer has stopped"));
         }

@@ -51,7 +51,7 @@ final class BatchedClosings implements AutoCloseable {
             String name, boolean perConsumer, ToLongFunction<T> user, Function<List<T>, List<Boolean>> flush) {
         return perConsumer
                 ? new KeyedBatchWriter<>(name, MAX_BATCH, user, flush)
-                : new StripedBatchWriter<>(name, 1, MAX_BATCH, user, flush);
+                : new BatchWriter<>(name, MAX_BATCH, flush);
     }
 
     /** Closes an in-flight call that keeps its charge; false if it was already closed. */

@@ -3,10 +3,10 @@ package com.mcpmeter.proxy.store;
 import java.util.function.IntConsumer;
 
 /**
- * Where a ledger writer's rows are batched: a few writers striped by consumer, whose batches may
- * hold several consumers' rows ({@link StripedBatchWriter}), or one writer per consumer, whose
- * batches never do ({@link KeyedBatchWriter}, for a database sharded by user). Callers block in
- * {@link #write} until their row is committed, as with {@link BatchWriter}.
+ * Where a ledger writer's rows are batched: one writer for all, whose batches may hold several
+ * consumers' rows ({@link BatchWriter}), or one writer per consumer, whose batches never do
+ * ({@link KeyedBatchWriter}, for a database sharded by user). Callers block in {@link #write} until
+ * their row is committed.
  */
 interface RowBatcher<T, R> extends AutoCloseable {
     R write(T row);

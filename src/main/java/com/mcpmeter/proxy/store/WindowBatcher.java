@@ -34,14 +34,13 @@ import java.util.function.IntConsumer;
  *
  * <p>The script is called by its SHA-1, computed here: every node (and every node a failover
  * promotes) keeps its own script cache and loses it when it restarts, so a node that answers
- * NOSCRIPT is sent the script itself (EVAL), which also caches it there for the next call. Subjects are spread over a few writers, so that one hot subject's
- * batches do not hold up the others, while each subject's calls stay in one writer, in arrival
- * order. A script call that fails fails only its own calls. Thread-safe.
+ * NOSCRIPT is sent the script itself (EVAL), which also caches it there for the next call. One
+ * writer takes every subject's calls: with many subjects a batch carries many script calls on one
+ * pipelined flush (four writers striped by subject made smaller batches and more wake-ups, and 64
+ * consumers went slower with them). A script call that fails fails only its own calls.
+ * Thread-safe.
  */
 final class WindowBatcher implements AutoCloseable {
-    /** Batchers side by side, each one batch in Redis at a time. */
-    static final int STRIPES = 4;
-
     static final int MAX_BATCH = 256;
     /** Numbers the script answers per call: see sliding-window.lua. */
     static final int ANSWER_SIZE = 7;
@@ -60,13 +59,12 @@ final class WindowBatcher implements AutoCloseable {
     }
 
     private final Redis redis;
-    private final StripedBatchWriter<Ask, Answer> writers;
+    private final BatchWriter<Ask, Answer> writers;
     private volatile IntConsumer onScriptCall = calls -> {};
 
     WindowBatcher(Redis redis) {
         this.redis = redis;
-        this.writers = new StripedBatchWriter<>(
-                "rate-windows", STRIPES, MAX_BATCH, ask -> ask.subject().hashCode(), this::decide);
+        this.writers = new BatchWriter<>("rate-windows", MAX_BATCH, this::decide);
     }
 
     /** Blocks until {@code ask} is decided with the next batch of its subject's writer. */
