@@ -2,9 +2,10 @@
 # first, even where the default java is older.
 
 JAR := target/mcpmeter-proxy.jar
+AOT := target/mcpmeter-proxy.aot
 WITH_JDK := . scripts/java-home.sh &&
 
-.PHONY: build test test-cluster soak fuzz demo run bench clean
+.PHONY: build test test-cluster soak fuzz demo run bench aot clean
 
 build:
 	$(WITH_JDK) ./mvnw -B -q package -DskipTests
@@ -39,7 +40,14 @@ demo:
 # silences JDK 25's warning about Netty (under the Redis client).
 run:
 	@[ -f $(JAR) ] || $(MAKE) --no-print-directory build
-	$(WITH_JDK) java --sun-misc-unsafe-memory-access=allow -jar $(JAR) serve
+	$(WITH_JDK) java --sun-misc-unsafe-memory-access=allow \
+		$$([ $(AOT) -nt $(JAR) ] && echo -XX:AOTCache=$(AOT)) -jar $(JAR) serve
+
+# A JDK AOT cache for the jar (classes loaded and linked, method profiles), written by a proxy
+# under a training load (make bench's setup, all 8 scenarios, about 2 minutes) so that a fresh
+# instance is fast within seconds. make run and make bench use it while it is newer than the jar.
+aot:
+	BENCH_AOT=train scripts/bench.sh
 
 # Direct vs proxied tools/call at 1, 16 and 64 connections, for one consumer and 64, JSON and SSE
 # answers, paid and free calls (8 scenarios, BENCH_SCENARIOS picks some), with the proxy's CPU and

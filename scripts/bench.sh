@@ -22,6 +22,10 @@
 #   BENCH_JVM_OPTS=...       JVM flags for both upstream and proxy (default below)
 #   BENCH_PROXY_JVM_OPTS=... extra JVM flags for the proxy alone (a profiler agent, say)
 #   BENCH_LOG_LEVEL=warn     the proxy's LOG_LEVEL (info writes an access line per call to .bench/proxy.log)
+#   BENCH_AOT=auto           auto: the proxy starts from target/mcpmeter-proxy.aot (a JDK AOT cache:
+#                            classes loaded and linked, method profiles) when it is newer than the
+#                            jar; 0: never; train: write that cache from a training load over all 8
+#                            scenarios at 64 and 1 connections instead of measuring (make aot)
 # With the defaults: 24 proxied and 6 direct runs of 11 s, a ledger check and reconcile after each
 # proxied run, about 9 minutes.
 set -euo pipefail
@@ -43,6 +47,8 @@ SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 # up as noise, and the parallel collector has no concurrent GC threads to steal the two cores
 # that wrk and the other JVM also need. Override to bench another setup, e.g. the default G1.
 JVM_OPTS=${BENCH_JVM_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
+AOT=${BENCH_AOT:-auto}
+AOT_CACHE=target/mcpmeter-proxy.aot
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -57,6 +63,16 @@ for s in $SCENARIOS; do
         || die "unknown scenario '$s' in BENCH_SCENARIOS; each is <one|many>-<json|sse>-<paid|free>"
 done
 [ -n "${SCENARIOS// /}" ] || die "BENCH_SCENARIOS names no scenario"
+case $AOT in
+    auto | 0) ;;
+    train)
+        # The cache holds what the training load touched: every scenario, so no path starts cold.
+        SCENARIOS=$ALL_SCENARIOS
+        (( JIT_WARMUP >= 10 )) || die "BENCH_AOT=train needs BENCH_JIT_WARMUP of 10 s or more (the training load)"
+        [ "$DIRECT_ONLY" != 1 ] || die "BENCH_AOT=train needs the proxy: unset BENCH_DIRECT_ONLY"
+        ;;
+    *) die "BENCH_AOT must be auto, 0 or train" ;;
+esac
 
 # Each scenario's parts: consumers, answer type, price.
 consumers_of() { echo "${1%%-*}"; }
@@ -201,12 +217,21 @@ if [ "$DIRECT_ONLY" != 1 ]; then
     free_port
     PROXY_PORT=$FREE_PORT
     PROXY_BASE="http://127.0.0.1:$PROXY_PORT"
+    # The AOT cache is the JVM's own check: one written for another jar or other flags is refused
+    # with a warning and the proxy starts without it (as it would with none).
+    AOT_FLAGS=
+    if [ "$AOT" = train ]; then
+        rm -f "$AOT_CACHE"
+        AOT_FLAGS="-XX:AOTCacheOutput=$AOT_CACHE"
+    elif [ "$AOT" = auto ] && [ "$AOT_CACHE" -nt "$JAR" ]; then
+        AOT_FLAGS="-XX:AOTCache=$AOT_CACHE"
+    fi
     # HOST pinned to loopback whatever .env says. The per-key rate limits are lifted too: a bench
     # that mostly measures 429s would say nothing about the paid path.
     # shellcheck disable=SC2086
     HOST=127.0.0.1 PORT=$PROXY_PORT ADMIN_PORT=0 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn} UPSTREAM_ALLOWED_NETWORKS=127.0.0.0/8 \
         RATE_LIMIT_PER_MINUTE=2147483647 RATE_LIMIT_PER_DAY=2147483647 \
-        java $JVM_OPTS ${BENCH_PROXY_JVM_OPTS:-} "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
+        java $JVM_OPTS $AOT_FLAGS ${BENCH_PROXY_JVM_OPTS:-} "$JAVA_RUNTIME_FLAGS" -jar "$JAR" serve >"$LOGS/proxy.log" 2>&1 &
     PROXY_PID=$!
     PIDS+=("$PROXY_PID")
     wait_until proxy "$PROXY_PID" 60 proxy_ready
@@ -244,6 +269,25 @@ if [ -n "$PROXY_PID" ] && (( JIT_WARMUP > 0 )); then
     [[ " $SCENARIOS " == *" many-"* ]] && keys=$MANY_KEYS
     BENCH_PATHS=$paths MCPMETER_KEYS=$keys \
         wrk -t2 -c64 -d"${JIT_WARMUP}s" --timeout 5s -s bench/tools-call.lua "$PROXY_BASE${paths%%,*}" >/dev/null
+fi
+
+# ---- AOT training: the cache is written when the proxy exits --------------------------------
+if [ "$AOT" = train ]; then
+    # The warm-up above was the 64-connection half of the training; one connection takes other
+    # paths (an idle pool, batches of one), so each listing gets a few seconds of that too.
+    for s in $SCENARIOS; do
+        keys=
+        [ "$(consumers_of "$s")" = many ] && keys=$MANY_KEYS
+        MCPMETER_KEYS=$keys wrk -t1 -c1 -d3s --timeout 5s -s bench/tools-call.lua "$PROXY_BASE$(path_of "$s")" >/dev/null
+    done
+    echo "stopping the proxy; the JVM writes $AOT_CACHE as it exits" >&2
+    kill -TERM "$PROXY_PID"
+    tries=480
+    while kill -0 "$PROXY_PID" 2>/dev/null && (( tries-- > 0 )); do sleep 0.25; done
+    kill -0 "$PROXY_PID" 2>/dev/null && die "the proxy did not exit within 2 minutes (log: $LOGS/proxy.log)"
+    [ -s "$AOT_CACHE" ] || { tail -n 20 "$LOGS/proxy.log" >&2; die "no AOT cache was written (log: $LOGS/proxy.log)"; }
+    echo "AOT cache: $AOT_CACHE ($(( $(stat -c %s "$AOT_CACHE") / 1048576 )) MiB); make run and make bench use it while it is newer than $JAR" >&2
+    exit 0
 fi
 
 # ---- load ----------------------------------------------------------------------------------
@@ -342,6 +386,7 @@ tables() {
     echo
     echo "${DURATION} s per run after ${WARMUP} s warm-up$([ -n "$PROXY_PID" ] && echo ", the proxy's JIT warmed for ${JIT_WARMUP} s first");"
     echo "wrk, upstream, proxy, MariaDB and Redis share the CPUs. JVM flags: $JVM_OPTS."
+    [ -n "$PROXY_PID" ] && echo "The proxy started $([ -n "$AOT_FLAGS" ] && echo "from the AOT cache $AOT_CACHE" || echo "without an AOT cache")."
     echo
     echo "### direct to the demo upstream"
     echo
