@@ -85,14 +85,23 @@ final class ClientDepartures implements AutoCloseable {
             return Watch.NONE;
         }
         HttpOutput output = core.getServletContextResponse().getHttpOutput();
-        Runnable unlessAnswered = () -> {
+        return watch(channel, () -> {
             if (!output.isClosed()) {
                 onGone.run();
             }
-        };
-        Pending watch = new Pending(channel, unlessAnswered, System.nanoTime());
+        });
+    }
+
+    /** Runs {@code onGone} (on the callback executor) when the peer of {@code channel} hangs up. */
+    Watch watch(SocketChannel channel, Runnable onGone) {
+        Pending watch = new Pending(channel, onGone, System.nanoTime());
         pending.add(watch);
         return watch::stop;
+    }
+
+    /** Sockets registered with the selector now, cancelled ones included until the next select. */
+    int registered() {
+        return selector.keys().size();
     }
 
     /** One watch: queued, then registered once its grace is over, unless stopped before. */
