@@ -7,13 +7,10 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,24 +31,11 @@ import org.slf4j.LoggerFactory;
  * close} (every answer of a draining instance carries it). That happens before the proxy's own
  * completion of the call, so the watch checks the response's output and stays quiet.
  *
- * <p>Most calls are answered within milliseconds, and registering a socket, then cancelling it,
- * costs two wake-ups of this watcher's thread and two {@code epoll_ctl} calls: a measurable share
- * of a paid call's CPU. So a watch starts as a note in a queue, and the watcher registers the
- * sockets of the calls still unanswered {@link #GRACE_MILLIS} later; a call ended before then cost
- * a queue entry and a flag. A client that hangs up at once is noticed up to two graces later than
- * a registered one would be, while its upstream request (which the watch exists to cancel) has
- * barely begun.
- *
- * <p>Each watch fires at most once. Cost: one thread for the whole proxy, and one registration per
- * call in progress for longer than the grace.
+ * <p>Each watch fires at most once. Cost: one thread for the whole proxy and one registration per
+ * call in progress.
  */
 final class ClientDepartures implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientDepartures.class);
-
-    /** How long a call goes unwatched; also the longest the watcher sleeps between queue turns. */
-    static final long GRACE_MILLIS = 100;
-
-    private static final long GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(GRACE_MILLIS);
 
     /** Ends a watch; harmless after it fired or when called twice. */
     interface Watch {
@@ -60,11 +44,11 @@ final class ClientDepartures implements AutoCloseable {
         void stop();
     }
 
+    /** How long to keep trying to register a socket whose previous key the selector has yet to drop. */
+    private static final long REREGISTER_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
     private final Selector selector;
     private final Executor callbacks;
-    /** Watches not yet registered, oldest first. */
-    private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
-
     private final Thread thread;
 
     ClientDepartures(Executor callbacks) throws IOException {
@@ -92,11 +76,50 @@ final class ClientDepartures implements AutoCloseable {
         });
     }
 
-    /** Runs {@code onGone} (on the callback executor) when the peer of {@code channel} hangs up. */
+    /**
+     * Runs {@code onGone} (on the callback executor) when the peer of {@code channel} hangs up.
+     *
+     * <p>Registered at once, though most calls end within milliseconds and a registration and its
+     * cancel cost two wake-ups of this thread (4–5 % of a paid call's CPU under load): a watch
+     * that started only after a grace would miss a client that leaves before a quick upstream
+     * begins answering, and that call must be refunded (SPEC §2a), not charged.
+     */
     Watch watch(SocketChannel channel, Runnable onGone) {
-        Pending watch = new Pending(channel, onGone, System.nanoTime());
-        pending.add(watch);
-        return watch::stop;
+        try {
+            SelectionKey key = register(channel, onGone);
+            selector.wakeup(); // a new interest takes effect at the selector's next turn
+            return () -> {
+                key.cancel();
+                selector.wakeup(); // deregister now: the connection may carry the next stream
+            };
+        } catch (ClosedChannelException e) {
+            callbacks.execute(onGone); // already gone
+            return Watch.NONE;
+        } catch (RuntimeException e) { // not registrable (blocking mode, selector closed): not watched
+            log.debug("cannot watch a connection: {}", e.toString());
+            return Watch.NONE;
+        }
+    }
+
+    /**
+     * The connection's previous call may have cancelled its key so recently that the selector has
+     * not dropped it yet (it does at its next turn, which that cancel's wake-up brings): until
+     * then, registering the socket again throws, and a keep-alive connection's next call would go
+     * unwatched. So it tries again, yielding to the watcher, for a bounded while; after that the
+     * call goes unwatched, as an unregistrable socket does.
+     */
+    private SelectionKey register(SocketChannel channel, Runnable onGone) throws ClosedChannelException {
+        long deadline = System.nanoTime() + REREGISTER_NANOS;
+        while (true) {
+            try {
+                return channel.register(selector, SelectionKey.OP_READ, onGone);
+            } catch (CancelledKeyException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.yield();
+            }
+        }
     }
 
     /** Sockets registered with the selector now, cancelled ones included until the next select. */
@@ -104,71 +127,15 @@ final class ClientDepartures implements AutoCloseable {
         return selector.keys().size();
     }
 
-    /** One watch: queued, then registered once its grace is over, unless stopped before. */
-    private final class Pending {
-        private final SocketChannel channel;
-        private final Runnable onGone;
-        private final long since;
-        private boolean stopped; // guarded by this
-        private @Nullable SelectionKey key; // guarded by this
-
-        Pending(SocketChannel channel, Runnable onGone, long since) {
-            this.channel = channel;
-            this.onGone = onGone;
-            this.since = since;
-        }
-
-        synchronized void stop() {
-            stopped = true;
-            if (key != null) {
-                key.cancel();
-                selector.wakeup(); // deregister now: the connection may carry the next stream
-            }
-        }
-
-        /** On the watcher's thread, between two selects. */
-        synchronized void register() {
-            if (stopped) {
-                return;
-            }
-            try {
-                key = registered();
-            } catch (ClosedChannelException e) {
-                stopped = true;
-                callbacks.execute(onGone); // already gone
-            } catch (IOException | RuntimeException e) { // blocking mode, selector closed: not watched
-                log.debug("cannot watch a connection: {}", e.toString());
-            }
-        }
-
-        private SelectionKey registered() throws IOException {
-            try {
-                return channel.register(selector, SelectionKey.OP_READ, onGone);
-            } catch (CancelledKeyException e) {
-                // The connection's previous call was cancelled during the last select: a select
-                // deregisters it, and then the socket can be registered again.
-                selector.selectNow(ClientDepartures.this::readable);
-                return channel.register(selector, SelectionKey.OP_READ, onGone);
-            }
-        }
-    }
-
     private void run() {
         while (selector.isOpen()) {
             try {
-                selector.select(this::readable, GRACE_MILLIS);
-                registerDue(System.nanoTime());
+                selector.select(this::readable);
             } catch (IOException | RuntimeException e) {
                 if (selector.isOpen()) {
                     log.warn("client departure watcher: {}", e.toString());
                 }
             }
-        }
-    }
-
-    private void registerDue(long now) {
-        for (Pending next = pending.peek(); next != null && now - next.since >= GRACE_NANOS; next = pending.peek()) {
-            pending.poll().register();
         }
     }
 
