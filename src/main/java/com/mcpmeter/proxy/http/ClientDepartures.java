@@ -2,13 +2,11 @@ package com.mcpmeter.proxy.http;
 
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
-import java.nio.channels.CancelledKeyException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.slf4j.Logger;
@@ -43,9 +41,6 @@ final class ClientDepartures implements AutoCloseable {
 
         void stop();
     }
-
-    /** How long to keep trying to register a socket whose previous key the selector has yet to drop. */
-    private static final long REREGISTER_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final Selector selector;
     private final Executor callbacks;
@@ -86,7 +81,7 @@ final class ClientDepartures implements AutoCloseable {
      */
     Watch watch(SocketChannel channel, Runnable onGone) {
         try {
-            SelectionKey key = register(channel, onGone);
+            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, onGone);
             selector.wakeup(); // a new interest takes effect at the selector's next turn
             return () -> {
                 key.cancel();
@@ -98,27 +93,6 @@ final class ClientDepartures implements AutoCloseable {
         } catch (RuntimeException e) { // not registrable (blocking mode, selector closed): not watched
             log.debug("cannot watch a connection: {}", e.toString());
             return Watch.NONE;
-        }
-    }
-
-    /**
-     * The connection's previous call may have cancelled its key so recently that the selector has
-     * not dropped it yet (it does at its next turn, which that cancel's wake-up brings): until
-     * then, registering the socket again throws, and a keep-alive connection's next call would go
-     * unwatched. So it tries again, yielding to the watcher, for a bounded while; after that the
-     * call goes unwatched, as an unregistrable socket does.
-     */
-    private SelectionKey register(SocketChannel channel, Runnable onGone) throws ClosedChannelException {
-        long deadline = System.nanoTime() + REREGISTER_NANOS;
-        while (true) {
-            try {
-                return channel.register(selector, SelectionKey.OP_READ, onGone);
-            } catch (CancelledKeyException e) {
-                if (System.nanoTime() - deadline > 0) {
-                    throw e;
-                }
-                Thread.yield();
-            }
         }
     }
 
