@@ -6,9 +6,15 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee10.servlet.HttpOutput;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,8 +35,8 @@ import org.slf4j.LoggerFactory;
  * close} (every answer of a draining instance carries it). That happens before the proxy's own
  * completion of the call, so the watch checks the response's output and stays quiet.
  *
- * <p>Each watch fires at most once. Cost: one thread for the whole proxy and one registration per
- * call in progress.
+ * <p>Each watch fires at most once, and never after it was stopped. Cost: one thread for the whole
+ * proxy, one registration per call in progress, one wake-up of that thread per call.
  */
 final class ClientDepartures implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientDepartures.class);
@@ -45,6 +51,8 @@ final class ClientDepartures implements AutoCloseable {
     private final Selector selector;
     private final Executor callbacks;
     private final Thread thread;
+    /** Watches to register: only the watcher thread touches the selector's keys (see {@link #registerPending}). */
+    private final Queue<Watched> pending = new ConcurrentLinkedQueue<>();
 
     ClientDepartures(Executor callbacks) throws IOException {
         this.selector = Selector.open();
@@ -74,36 +82,27 @@ final class ClientDepartures implements AutoCloseable {
     /**
      * Runs {@code onGone} (on the callback executor) when the peer of {@code channel} hangs up.
      *
-     * <p>Registered at once, though most calls end within milliseconds and a registration and its
-     * cancel cost two wake-ups of this thread (4–5 % of a paid call's CPU under load): a watch
-     * that started only after a grace would miss a client that leaves before a quick upstream
-     * begins answering, and that call must be refunded (SPEC §2a), not charged.
+     * <p>The watcher is woken at once to register the socket, though most calls end within
+     * milliseconds: a watch that started only after a grace would miss a client that leaves before
+     * a quick upstream begins answering, and that call must be refunded (SPEC §2a), not charged. A
+     * client that left before the registration is still seen: its socket is at end-of-stream.
      */
     Watch watch(SocketChannel channel, Runnable onGone) {
-        try {
-            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, onGone);
-            selector.wakeup(); // a new interest takes effect at the selector's next turn
-            return () -> {
-                key.cancel();
-                selector.wakeup(); // deregister now: the connection may carry the next stream
-            };
-        } catch (ClosedChannelException e) {
-            callbacks.execute(onGone); // already gone
-            return Watch.NONE;
-        } catch (RuntimeException e) { // not registrable (blocking mode, selector closed): not watched
-            log.debug("cannot watch a connection: {}", e.toString());
-            return Watch.NONE;
-        }
+        Watched watched = new Watched(channel, onGone);
+        pending.add(watched);
+        selector.wakeup();
+        return watched;
     }
 
-    /** Sockets registered with the selector now, cancelled ones included until the next select. */
-    int registered() {
-        return selector.keys().size();
+    /** Whether {@code channel} holds a key of the watcher's selector, a cancelled one until the next turn. */
+    boolean registered(SocketChannel channel) {
+        return channel.keyFor(selector) != null;
     }
 
     private void run() {
         while (selector.isOpen()) {
             try {
+                registerPending();
                 selector.select(this::readable);
             } catch (IOException | RuntimeException e) {
                 if (selector.isOpen()) {
@@ -113,10 +112,100 @@ final class ClientDepartures implements AutoCloseable {
         }
     }
 
+    /**
+     * Registers the queued watches, on the watcher thread. A kept-alive connection's next call may
+     * come while the previous call's cancelled key is still in the selector; registering then
+     * would throw, leaving the call unwatched, and would first hand that stale key the new call's
+     * watch, which the stale key's last readiness (the next request's bytes, read by Jetty
+     * meanwhile) could fire as a false departure. So stale keys are flushed first, and a key only
+     * ever carries the watch it was made for.
+     */
+    private void registerPending() throws IOException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        List<Watched> turn = new ArrayList<>();
+        for (Watched watched; (watched = pending.poll()) != null; ) {
+            turn.add(watched);
+        }
+        boolean stale = false;
+        for (Watched watched : turn) {
+            SelectionKey old = watched.channel.keyFor(selector);
+            if (old != null) {
+                old.cancel(); // a cancelled key, or one whose call never stopped its watch
+                stale = true;
+            }
+        }
+        if (stale) {
+            selector.selectNow(this::readable); // deregisters cancelled keys
+        }
+        for (Watched watched : turn) {
+            watched.register();
+        }
+    }
+
     private void readable(SelectionKey key) {
         key.cancel();
+        Watched watched = (Watched) key.attachment();
         if (hasEnded((SocketChannel) key.channel())) {
-            callbacks.execute((Runnable) key.attachment());
+            watched.fire();
+        }
+    }
+
+    /** One call's watch; fires or stops once, whichever comes first. */
+    private final class Watched implements Watch {
+        final SocketChannel channel;
+        private final Runnable onGone;
+        private final AtomicBoolean over = new AtomicBoolean();
+        private volatile @Nullable SelectionKey key;
+
+        Watched(SocketChannel channel, Runnable onGone) {
+            this.channel = channel;
+            this.onGone = onGone;
+        }
+
+        /** On the watcher thread, with no other key of this selector on the channel. */
+        void register() {
+            if (over.get()) {
+                return; // the call ended before its turn: nothing to watch
+            }
+            if (channel.keyFor(selector) != null) { // two watches of one socket in one turn
+                channel.keyFor(selector).cancel();
+                pending.add(this); // at the next turn, once that key is gone
+                selector.wakeup();
+                return;
+            }
+            try {
+                SelectionKey registered = channel.register(selector, SelectionKey.OP_READ, this);
+                key = registered;
+                if (over.get()) {
+                    registered.cancel(); // stopped meanwhile, and stop() may not have seen the key
+                }
+            } catch (ClosedChannelException e) {
+                fire(); // already gone
+            } catch (RuntimeException e) { // not registrable (blocking mode, selector closed): not watched
+                log.debug("cannot watch a connection: {}", e.toString());
+            }
+        }
+
+        void fire() {
+            if (over.compareAndSet(false, true)) {
+                callbacks.execute(onGone);
+            }
+        }
+
+        /**
+         * No wake-up: the cancelled key is dropped at the watcher's next turn, and before any other
+         * registration of the same socket.
+         */
+        @Override
+        public void stop() {
+            if (over.compareAndSet(false, true)) {
+                SelectionKey registered = key;
+                if (registered != null) {
+                    registered.cancel();
+                }
+            }
         }
     }
 
