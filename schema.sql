@@ -385,23 +385,34 @@ CREATE TABLE IF NOT EXISTS `proxy_inflight` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- A batch of debits in one round trip and one commit (proxy-owned; the proxy's DebitBatcher
--- calls it, its database user needs EXECUTE on it). p_calls is a JSON array, one object per paid
--- call: s (its place in the batch), u (user), p (project), m (listing), k (api key, absent for
--- OAuth), n (tool), c (client), a (user agent), t (called at, UTC), b (amount), f (platform fee),
--- r (request id), y (UTC month). Calls are taken by user, then in batch order, so the users row
--- is always locked first (as everywhere) and two batches cannot deadlock on two consumers; each
--- call's conditional debit sees the balance its predecessors left (balance_after chains), the
--- project's cap is checked the same way, and a call the cap refuses gives its debit back at
--- once. The answer is one line per call, "s D usage_id balance_after", "s I balance" (not enough
--- credit) or "s C spent cap" (the project's monthly cap). No SELECT ... INTO: a query without
--- rows would fire the cursor's NOT FOUND handler and end the loop early.
+-- calls it, its database user needs EXECUTE on it). p_calls
+-- is a JSON array, one object per paid call: s (its place in the batch), u (user), p (project),
+-- m (listing), k (api key, absent for OAuth), n (tool), c (client), a (user agent), t (called at,
+-- UTC), b (amount), f (platform fee), r (request id), y (UTC month), and about all of the user's
+-- calls in the batch: gt (their sum), gc (how many), gw (1 if they share project, listing and
+-- month). Calls are taken by user, then in batch order, so the users row is always locked first
+-- (as everywhere) and two batches cannot deadlock on two consumers; each call's conditional debit
+-- sees the balance its predecessors left (balance_after chains), the project's cap is checked the
+-- same way, and a call the cap refuses gives its debit back at once. The answer is one line per
+-- call, "s D usage_id balance_after", "s I balance" (not enough credit) or "s C spent cap" (the
+-- project's monthly cap). No SELECT ... INTO: a query without rows would fire the cursor's NOT
+-- FOUND handler and end the loop early.
+--
+-- A consumer's calls for one listing and project in one month (one agent at work: the common
+-- case) are taken together when its balance and the project's cap cover their sum: one debit of
+-- the sum, one cap check, one counter update, then each call's usage row and ledger row with its
+-- balance_after in batch order. That is what call-by-call debits would do when every one of them
+-- succeeds; if the sum is not covered, it is given back and the calls go one by one. The sum is
+-- the proxy's (window functions here cost more than the debits they save), so it is checked: calls
+-- taken together that do not add up to it, or stray from their project, listing or month, fail the
+-- whole batch (SQLSTATE 45000) and nothing of it is kept.
 DROP PROCEDURE IF EXISTS `proxy_debit_batch`;
 DELIMITER $$
 CREATE PROCEDURE `proxy_debit_batch`(IN p_calls LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_instance CHAR(36), IN p_micro_per_cent BIGINT)
   MODIFIES SQL DATA
 BEGIN
   DECLARE v_done INT DEFAULT 0;
-  DECLARE v_seq INT;
+  DECLARE v_seq, v_together, v_count INT;
   DECLARE v_user, v_project, v_mcp, v_key, v_usage BIGINT UNSIGNED;
   DECLARE v_tool VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_client VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -409,61 +420,116 @@ BEGIN
   DECLARE v_request VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_month CHAR(7) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_called DATETIME;
-  DECLARE v_amount, v_fee, v_balance, v_spent, v_cap BIGINT;
-  DECLARE v_ok INT;
+  DECLARE v_amount, v_fee, v_balance, v_spent, v_cap, v_total, v_take BIGINT;
+  DECLARE v_ok, v_try, v_calls INT;
+  -- The consumer whose calls are being taken, and whether together: their sum, where the balance
+  -- stood after it, the group's project, listing and month, and what was taken so far.
+  DECLARE v_group_user BIGINT UNSIGNED DEFAULT NULL;
+  DECLARE v_whole INT DEFAULT 0;
+  DECLARE v_group_total, v_left, v_taken BIGINT DEFAULT 0;
+  DECLARE v_group_count, v_taken_count INT DEFAULT 0;
+  DECLARE v_group_project, v_group_mcp BIGINT UNSIGNED;
+  DECLARE v_group_month CHAR(7) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_out LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT '';
   DECLARE calls CURSOR FOR
-    SELECT j.s, j.u, j.p, j.m, j.k, j.n, j.c, j.a, j.t, j.b, j.f, j.r, j.y
+    SELECT j.s, j.u, j.p, j.m, j.k, j.n, j.c, j.a, j.t, j.b, j.f, j.r, j.y, j.gt, j.gc, j.gw
       FROM JSON_TABLE(p_calls, '$[*]' COLUMNS (
              s INT PATH '$.s', u BIGINT UNSIGNED PATH '$.u', p BIGINT UNSIGNED PATH '$.p',
              m BIGINT UNSIGNED PATH '$.m', k BIGINT UNSIGNED PATH '$.k',
              n VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.n', c VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.c',
              a VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.a', t DATETIME PATH '$.t', b BIGINT PATH '$.b',
              f BIGINT PATH '$.f', r VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.r',
-             y CHAR(7) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.y')) AS j
+             y CHAR(7) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.y',
+             gt BIGINT PATH '$.gt', gc INT PATH '$.gc', gw INT PATH '$.gw')) AS j
      ORDER BY j.u, j.s;
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = 1;
   OPEN calls;
   each_call: LOOP
     FETCH calls INTO v_seq, v_user, v_project, v_mcp, v_key, v_tool, v_client, v_agent, v_called, v_amount,
-                     v_fee, v_request, v_month;
+                     v_fee, v_request, v_month, v_total, v_count, v_together;
+    IF v_whole = 1 AND (v_done = 1 OR v_user <> v_group_user) THEN -- the end of calls taken together
+      IF v_taken <> v_group_total OR v_taken_count <> v_group_count THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'proxy_debit_batch: calls taken together do not add up to their sum';
+      END IF;
+      SET v_whole = 0;
+    END IF;
     IF v_done = 1 THEN
       LEAVE each_call;
     END IF;
-    UPDATE `users` SET `credit_micro_cents` = LAST_INSERT_ID(`credit_micro_cents` - v_amount), `updated_at` = NOW()
-     WHERE `id` = v_user AND `credit_micro_cents` >= v_amount;
-    IF ROW_COUNT() = 0 THEN
-      SET v_balance = COALESCE((SELECT `credit_micro_cents` FROM `users` WHERE `id` = v_user), 0);
-      SET v_out = CONCAT(v_out, v_seq, ' I ', v_balance, '\n');
-      ITERATE each_call;
+    IF v_whole = 0 THEN
+      -- A consumer's first call in the batch, with others for the same listing: try them all at once.
+      SET v_try = v_count > 1 AND v_together = 1 AND v_total > 0 AND NOT (v_user <=> v_group_user);
+      SET v_group_user = v_user;
+      take: LOOP -- at most twice: all of this consumer's calls at once, or else this call alone
+        SET v_take = IF(v_try = 1, v_total, v_amount);
+        UPDATE `users` SET `credit_micro_cents` = LAST_INSERT_ID(`credit_micro_cents` - v_take), `updated_at` = NOW()
+         WHERE `id` = v_user AND `credit_micro_cents` >= v_take;
+        IF ROW_COUNT() = 0 THEN
+          IF v_try = 1 THEN
+            SET v_try = 0;
+            ITERATE take;
+          END IF;
+          SET v_balance = COALESCE((SELECT `credit_micro_cents` FROM `users` WHERE `id` = v_user), 0);
+          SET v_out = CONCAT(v_out, v_seq, ' I ', v_balance, '\n');
+          ITERATE each_call;
+        END IF;
+        SET v_balance = LAST_INSERT_ID();
+        SET v_ok = 0;
+        spend: LOOP -- at most twice: the month's row may have to be made first
+          UPDATE `proxy_project_spend` s JOIN `projects` pr ON pr.`id` = s.`project_id`
+             SET s.`spent_micro_cents` = s.`spent_micro_cents` + v_take, s.`updated_at` = NOW()
+           WHERE s.`project_id` = v_project AND s.`period_year_month` = v_month
+             AND (pr.`spending_cap_cents_per_month` IS NULL
+                  OR s.`spent_micro_cents` + v_take <= pr.`spending_cap_cents_per_month` * CAST(p_micro_per_cent AS DECIMAL(30, 0)));
+          IF ROW_COUNT() = 1 THEN
+            SET v_ok = 1;
+            LEAVE spend;
+          END IF;
+          INSERT IGNORE INTO `proxy_project_spend` (`project_id`, `period_year_month`, `spent_micro_cents`, `updated_at`)
+          VALUES (v_project, v_month, 0, NOW());
+          IF ROW_COUNT() = 0 THEN
+            LEAVE spend; -- the month's row was there: the cap said no
+          END IF;
+        END LOOP spend;
+        IF v_ok = 0 THEN
+          UPDATE `users` SET `credit_micro_cents` = `credit_micro_cents` + v_take WHERE `id` = v_user;
+          IF v_try = 1 THEN
+            SET v_try = 0;
+            ITERATE take;
+          END IF;
+          SET v_spent = COALESCE((SELECT `spent_micro_cents` FROM `proxy_project_spend`
+                                   WHERE `project_id` = v_project AND `period_year_month` = v_month), 0);
+          SET v_cap = COALESCE((SELECT LEAST(`spending_cap_cents_per_month` * CAST(p_micro_per_cent AS DECIMAL(30, 0)),
+                                             9223372036854775807)
+                                  FROM `projects` WHERE `id` = v_project), 0);
+          SET v_out = CONCAT(v_out, v_seq, ' C ', v_spent, ' ', v_cap, '\n');
+          ITERATE each_call;
+        END IF;
+        -- The marketplace's counters: every debited call is billable until refunded whole.
+        SET v_calls = IF(v_try = 1, v_count, 1);
+        UPDATE `mcp_consumer_usage`
+           SET `billable_calls` = `billable_calls` + v_calls, `last_called_at` = NOW(), `updated_at` = NOW()
+         WHERE `mcp_id` = v_mcp AND `user_id` = v_user;
+        IF ROW_COUNT() = 0 THEN
+          INSERT INTO `mcp_consumer_usage`
+              (`mcp_id`, `user_id`, `free_calls_used`, `period_year_month`, `billable_calls`, `first_called_at`,
+               `last_called_at`, `created_at`, `updated_at`)
+          VALUES (v_mcp, v_user, 0, NULL, v_calls, NOW(), NOW(), NOW(), NOW())
+          ON DUPLICATE KEY UPDATE `billable_calls` = `billable_calls` + v_calls, `last_called_at` = NOW(), `updated_at` = NOW();
+        END IF;
+        IF v_try = 1 THEN
+          SET v_whole = 1, v_left = v_balance, v_group_total = v_total, v_group_count = v_count,
+              v_group_project = v_project, v_group_mcp = v_mcp, v_group_month = v_month, v_taken = 0, v_taken_count = 0;
+        END IF;
+        LEAVE take;
+      END LOOP take;
     END IF;
-    SET v_balance = LAST_INSERT_ID();
-    SET v_ok = 0;
-    spend: LOOP -- at most twice: the month's row may have to be made first
-      UPDATE `proxy_project_spend` s JOIN `projects` pr ON pr.`id` = s.`project_id`
-         SET s.`spent_micro_cents` = s.`spent_micro_cents` + v_amount, s.`updated_at` = NOW()
-       WHERE s.`project_id` = v_project AND s.`period_year_month` = v_month
-         AND (pr.`spending_cap_cents_per_month` IS NULL
-              OR s.`spent_micro_cents` + v_amount <= pr.`spending_cap_cents_per_month` * CAST(p_micro_per_cent AS DECIMAL(30, 0)));
-      IF ROW_COUNT() = 1 THEN
-        SET v_ok = 1;
-        LEAVE spend;
+    IF v_whole = 1 THEN
+      IF v_project <> v_group_project OR v_mcp <> v_group_mcp OR v_month <> v_group_month THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'proxy_debit_batch: a call taken with others strays from their listing';
       END IF;
-      INSERT IGNORE INTO `proxy_project_spend` (`project_id`, `period_year_month`, `spent_micro_cents`, `updated_at`)
-      VALUES (v_project, v_month, 0, NOW());
-      IF ROW_COUNT() = 0 THEN
-        LEAVE spend; -- the month's row was there: the cap said no
-      END IF;
-    END LOOP spend;
-    IF v_ok = 0 THEN
-      UPDATE `users` SET `credit_micro_cents` = `credit_micro_cents` + v_amount WHERE `id` = v_user;
-      SET v_spent = COALESCE((SELECT `spent_micro_cents` FROM `proxy_project_spend`
-                               WHERE `project_id` = v_project AND `period_year_month` = v_month), 0);
-      SET v_cap = COALESCE((SELECT LEAST(`spending_cap_cents_per_month` * CAST(p_micro_per_cent AS DECIMAL(30, 0)),
-                                         9223372036854775807)
-                              FROM `projects` WHERE `id` = v_project), 0);
-      SET v_out = CONCAT(v_out, v_seq, ' C ', v_spent, ' ', v_cap, '\n');
-      ITERATE each_call;
+      SET v_taken = v_taken + v_amount, v_taken_count = v_taken_count + 1;
+      SET v_balance = v_left + v_group_total - v_taken; -- left after this call and those before it
     END IF;
     INSERT INTO `usage_events`
         (`project_id`, `mcp_id`, `api_key_id`, `tool_name`, `client`, `user_agent`, `called_at`, `duration_ms`,
@@ -478,17 +544,6 @@ BEGIN
          `description`, `metadata`, `created_at`, `updated_at`)
     VALUES (v_user, -v_amount, 'usage', 'usage_event', v_usage, v_balance, 'tool call',
             CONCAT('{"request_id":"', v_request, '","mcp_id":', v_mcp, '}'), NOW(), NOW());
-    -- The marketplace's counters: every debited call is billable until refunded whole.
-    UPDATE `mcp_consumer_usage`
-       SET `billable_calls` = `billable_calls` + 1, `last_called_at` = NOW(), `updated_at` = NOW()
-     WHERE `mcp_id` = v_mcp AND `user_id` = v_user;
-    IF ROW_COUNT() = 0 THEN
-      INSERT INTO `mcp_consumer_usage`
-          (`mcp_id`, `user_id`, `free_calls_used`, `period_year_month`, `billable_calls`, `first_called_at`,
-           `last_called_at`, `created_at`, `updated_at`)
-      VALUES (v_mcp, v_user, 0, NULL, 1, NOW(), NOW(), NOW(), NOW())
-      ON DUPLICATE KEY UPDATE `billable_calls` = `billable_calls` + 1, `last_called_at` = NOW(), `updated_at` = NOW();
-    END IF;
     SET v_out = CONCAT(v_out, v_seq, ' D ', v_usage, ' ', v_balance, '\n');
   END LOOP each_call;
   CLOSE calls;
@@ -506,6 +561,6 @@ CREATE TABLE IF NOT EXISTS `proxy_schema_version` (
   `migrated_at` timestamp NULL DEFAULT NULL,
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-INSERT INTO `proxy_schema_version` (`id`, `version`, `migrated_at`) VALUES (1, 2, NOW())
+INSERT INTO `proxy_schema_version` (`id`, `version`, `migrated_at`) VALUES (1, 3, NOW())
   ON DUPLICATE KEY UPDATE `migrated_at` = IF(`version` < VALUES(`version`), VALUES(`migrated_at`), `migrated_at`),
                           `version` = GREATEST(`version`, VALUES(`version`));

@@ -14,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
@@ -21,18 +22,21 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One call of the stored procedure {@code proxy_debit_batch} (schema.sql): a whole batch of debits
  * in one statement, each call's conditional debit, cap check, usage row, in-flight owner, ledger
  * row and marketplace counter applied in order, per consumer, with the running balance. The
- * invariants are the procedure's (see its comment); this class only encodes the batch and reads
- * each call's answer. Stateless.
+ * invariants are the procedure's (see its comment); this class encodes the batch, with each
+ * consumer's sum for the procedure to take at once where it can, and reads each call's answer.
+ * Stateless.
  */
 final class DebitProcedure {
     /** One paid call waiting to be debited. */
-    record Debit(UsageRow row, java.time.YearMonth period) {}
+    record Debit(UsageRow row, YearMonth period) {}
 
     private static final JsonFactory JSON = new JsonFactory();
     private static final DateTimeFormatter CALLED_AT =
@@ -63,11 +67,13 @@ final class DebitProcedure {
      * charged and granted in. Empty client and user agent are left out (NULL), as before.
      */
     static String encode(List<Debit> batch) {
+        Group[] groups = groups(batch);
         StringWriter out = new StringWriter(batch.size() * 256);
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartArray();
             for (int i = 0; i < batch.size(); i++) {
                 UsageRow row = batch.get(i).row();
+                Group group = groups[i];
                 long fee = Money.platformFee(row.billedMicroCents(), row.platformFeeBps());
                 g.writeStartObject();
                 g.writeNumberField("s", i);
@@ -89,6 +95,11 @@ final class DebitProcedure {
                 g.writeNumberField("f", fee);
                 g.writeStringField("r", row.requestId());
                 g.writeStringField("y", batch.get(i).period().toString());
+                if (group.count > 1 && group.sameListing) { // else the procedure takes calls one by one
+                    g.writeNumberField("gt", group.total);
+                    g.writeNumberField("gc", group.count);
+                    g.writeNumberField("gw", 1);
+                }
                 g.writeEndObject();
             }
             g.writeEndArray();
@@ -96,6 +107,41 @@ final class DebitProcedure {
             throw new UncheckedIOException("a StringWriter does not fail", e);
         }
         return out.toString();
+    }
+
+    /** A consumer's calls in one batch: their sum and number, and whether all are for one project, listing and month. */
+    private static final class Group {
+        final UsageRow first;
+        final YearMonth period;
+        long total;
+        int count;
+        boolean sameListing = true;
+
+        Group(Debit debit) {
+            this.first = debit.row();
+            this.period = debit.period();
+        }
+
+        void add(Debit debit) {
+            UsageRow row = debit.row();
+            total = Math.addExact(total, row.billedMicroCents());
+            count++;
+            sameListing &= row.projectId() == first.projectId()
+                    && row.mcpId() == first.mcpId()
+                    && debit.period().equals(period);
+        }
+    }
+
+    /** Each call's consumer's group: what the procedure may take at once (it checks the sum against the calls). */
+    private static Group[] groups(List<Debit> batch) {
+        Map<Long, Group> byUser = new HashMap<>();
+        Group[] groups = new Group[batch.size()];
+        for (int i = 0; i < batch.size(); i++) {
+            Debit debit = batch.get(i);
+            groups[i] = byUser.computeIfAbsent(debit.row().userId(), u -> new Group(debit));
+            groups[i].add(debit);
+        }
+        return groups;
     }
 
     /**

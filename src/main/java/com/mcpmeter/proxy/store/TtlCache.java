@@ -36,8 +36,19 @@ final class TtlCache<K, V> {
     private record Failed<V>(RuntimeException error) implements Loaded<V> {}
 
     private final AsyncCache<K, Loaded<V>> entries;
+    private final Executor loads;
 
     TtlCache(Duration ttl, Duration negativeTtl, LongSupplier nanoTime) {
+        this(ttl, negativeTtl, nanoTime, LOADS);
+    }
+
+    /**
+     * @param loads runs each load; a test that moves the clock runs them on the caller, so that an
+     *     entry's life has begun when {@link #get} returns (Caffeine starts it once the load's future
+     *     completes, which on another thread may come a moment after the caller was answered)
+     */
+    TtlCache(Duration ttl, Duration negativeTtl, LongSupplier nanoTime, Executor loads) {
+        this.loads = loads;
         long ttlNanos = ttl.toNanos();
         long negativeTtlNanos = negativeTtl.toNanos();
         this.entries = Caffeine.newBuilder()
@@ -65,7 +76,7 @@ final class TtlCache<K, V> {
                                 return new Failed<>(e);
                             }
                         },
-                        LOADS));
+                        loads));
         return switch (entry.join()) {
             case Found<V>(Optional<V> value) -> value;
             case Failed<V>(RuntimeException error) -> {

@@ -22,10 +22,16 @@ class TtlCacheTest {
     private static final Duration NEGATIVE_TTL = Duration.ofSeconds(2);
 
     private final AtomicLong now = new AtomicLong(1_000_000_000L);
-    private final TtlCache<String, String> cache = new TtlCache<>(TTL, NEGATIVE_TTL, now::get);
+    /** Loads on the caller: each entry's life has begun when get returns, before the test moves the clock. */
+    private final TtlCache<String, String> cache = new TtlCache<>(TTL, NEGATIVE_TTL, now::get, Runnable::run);
+
     private final AtomicInteger loads = new AtomicInteger();
 
     private Optional<String> lookUp(String key, Optional<String> answer) {
+        return lookUp(cache, key, answer);
+    }
+
+    private Optional<String> lookUp(TtlCache<String, String> cache, String key, Optional<String> answer) {
         return cache.get(key, k -> {
             loads.incrementAndGet();
             return answer;
@@ -83,6 +89,7 @@ class TtlCacheTest {
 
     @Test
     void callsThatWantTheSameKeyTogetherShareOneLoad() throws Exception {
+        TtlCache<String, String> cache = new TtlCache<>(TTL, NEGATIVE_TTL, now::get); // loads on threads of their own
         CountDownLatch loading = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         int callers = 8;
@@ -96,10 +103,10 @@ class TtlCacheTest {
             assertEquals(true, loading.await(10, TimeUnit.SECONDS));
             var others = new java.util.ArrayList<Future<Optional<String>>>();
             for (int i = 0; i < callers - 1; i++) {
-                others.add(pool.submit(() -> lookUp("k", Optional.of("second load"))));
+                others.add(pool.submit(() -> lookUp(cache, "k", Optional.of("second load"))));
             }
             // Another key is not held up by the slow one.
-            assertEquals(Optional.of("x"), lookUp("another", Optional.of("x")));
+            assertEquals(Optional.of("x"), lookUp(cache, "another", Optional.of("x")));
             release.countDown();
             assertEquals(Optional.of("v"), first.get(10, TimeUnit.SECONDS));
             for (var other : others) {
