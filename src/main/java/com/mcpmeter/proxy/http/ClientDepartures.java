@@ -48,6 +48,14 @@ final class ClientDepartures implements AutoCloseable {
         void stop();
     }
 
+    /**
+     * The longest wait between two turns. A stopped watch's key stays in the selector until the next
+     * turn, and a socket closed meanwhile keeps its descriptor until then (the JDK closes it when the
+     * key is dropped; the peer has its end-of-stream at once): on an idle proxy, a turn a second
+     * bounds that.
+     */
+    private static final long TURN_MILLIS = 1_000;
+
     private final Selector selector;
     private final Executor callbacks;
     private final Thread thread;
@@ -103,7 +111,7 @@ final class ClientDepartures implements AutoCloseable {
         while (selector.isOpen()) {
             try {
                 registerPending();
-                selector.select(this::readable);
+                selector.select(this::readable, TURN_MILLIS);
             } catch (IOException | RuntimeException e) {
                 if (selector.isOpen()) {
                     log.warn("client departure watcher: {}", e.toString());

@@ -76,6 +76,23 @@ class ClientDeparturesTest {
         }
     }
 
+    /**
+     * A stop does not wake the watcher, and the JDK closes a socket's descriptor only once every
+     * key of it is dropped: a connection Jetty closes after its call must still be let go on an idle
+     * proxy, where no other watch comes to start a turn.
+     */
+    @Test
+    void aConnectionClosedAfterItsWatchStoppedIsReleasedWithoutAnotherWatch() throws Exception {
+        try (Pair pair = connect()) {
+            ClientDepartures.Watch watch = departures.watch(pair.proxySide(), () -> {});
+            awaitTrue(() -> departures.registered(pair.proxySide()), "the socket registered");
+            watch.stop();
+            pair.proxySide().close();
+            assertEquals(-1, pair.client().getInputStream().read(), "the client reads end-of-stream");
+            awaitTrue(() -> !pair.proxySide().isRegistered(), "the closed socket released");
+        }
+    }
+
     /** The watcher registers a socket at its next turn: one closed by then is a departure too. */
     @Test
     void aClientThatLeavesBeforeItsSocketIsRegisteredIsNoticed() throws Exception {
