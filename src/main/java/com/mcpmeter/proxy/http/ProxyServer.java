@@ -74,9 +74,7 @@ public final class ProxyServer implements AutoCloseable {
             IntSupplier spooled,
             RequestLog accessLog)
             throws Exception {
-        QueuedThreadPool threads = new QueuedThreadPool();
-        threads.setName("mcpmeter");
-        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        QueuedThreadPool threads = new ServerThreads("mcpmeter", Executors.newVirtualThreadPerTaskExecutor());
         // No reserved threads: with one in reserve, the thread that read a request runs the servlet
         // itself (its blocking steps then park a platform thread, a futex wake-up each) and wakes a
         // reserved thread to take over reading. Without, requests go to the executor and the
