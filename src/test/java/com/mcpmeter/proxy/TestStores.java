@@ -200,4 +200,18 @@ public final class TestStores {
             client.shutdown();
         }
     }
+
+    /** The first column of the first row of {@code sql}: a count, a balance. */
+    public static long queryLong(javax.sql.DataSource source, String sql) throws SQLException {
+        try (java.sql.Connection c = source.getConnection();
+                java.sql.PreparedStatement ps = c.prepareStatement(sql);
+                java.sql.ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+                throw new SQLException("no row: " + sql);
+            }
+            long value = rs.getLong(1);
+            c.commit();
+            return value;
+        }
+    }
 }

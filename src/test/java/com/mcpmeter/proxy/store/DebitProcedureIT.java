@@ -266,13 +266,6 @@ class DebitProcedureIT {
     }
 
     private static long query(String sql) throws Exception {
-        try (Connection c = db.dataSource().getConnection();
-                PreparedStatement ps = c.prepareStatement(sql);
-                ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            long value = rs.getLong(1);
-            c.commit();
-            return value;
-        }
+        return TestStores.queryLong(db.dataSource(), sql);
     }
 }
