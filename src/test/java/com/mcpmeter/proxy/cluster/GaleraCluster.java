@@ -45,10 +45,12 @@ public final class GaleraCluster implements AutoCloseable {
 
     private final Path dir;
     private final int[] sqlPorts = new int[NODES];
-    /** Galera's group port; the incremental state transfer listens on the next one. */
+    /** Galera's group port, which the other nodes know. */
     private final int[] groupPorts = new int[NODES];
-
+    /** Where a joining node receives a state transfer: picked again at each restart (see {@link #restart}). */
     private final int[] sstPorts = new int[NODES];
+
+    private final int[] istPorts = new int[NODES];
     private final Process[] nodes = new Process[NODES];
     private final int[] starts = new int[NODES];
 
@@ -145,6 +147,11 @@ public final class GaleraCluster implements AutoCloseable {
         if (nodes[node] != null && nodes[node].isAlive()) {
             throw new IllegalStateException("galera node " + node + " is running");
         }
+        // The ports a node listened on before may since have become the local end of another
+        // connection (they were picked from the ephemeral range), and a joiner that cannot listen
+        // for its state transfer aborts ("Failed to open IST listener … Address already in use",
+        // seen in CI): fresh ones for each start.
+        pickTransferPorts(node);
         launch(node, false);
         try {
             awaitSynced(node, NODES);
@@ -156,6 +163,7 @@ public final class GaleraCluster implements AutoCloseable {
             // failed: No message of desired type", seen once in CI), and the joiner then aborts.
             // Once more, as an operator would start it again.
             System.out.println("galera node " + node + " exited while joining; starting it once more");
+            pickTransferPorts(node);
             launch(node, false);
             awaitSynced(node, NODES);
         }
@@ -201,14 +209,21 @@ public final class GaleraCluster implements AutoCloseable {
         List<Integer> taken = new ArrayList<>();
         for (int i = 0; i < NODES; i++) {
             sqlPorts[i] = freePort(taken);
-            sstPorts[i] = freePort(taken);
-            int group;
-            do {
-                group = freePort(taken);
-            } while (!free(group + 1) || taken.contains(group + 1));
-            taken.add(group + 1);
-            groupPorts[i] = group;
+            groupPorts[i] = freePort(taken);
         }
+        for (int i = 0; i < NODES; i++) {
+            pickTransferPorts(i);
+        }
+    }
+
+    /** Free ports, none of them another port of this cluster, for a node's state transfers. */
+    private void pickTransferPorts(int node) throws IOException {
+        List<Integer> taken = new ArrayList<>();
+        for (int i = 0; i < NODES; i++) {
+            taken.addAll(List.of(sqlPorts[i], groupPorts[i], sstPorts[i], istPorts[i]));
+        }
+        sstPorts[node] = freePort(taken);
+        istPorts[node] = freePort(taken);
     }
 
     private void installDataDir(int node) throws Exception {
@@ -250,8 +265,7 @@ public final class GaleraCluster implements AutoCloseable {
                 "--wsrep-cluster-address=gcomm://" + members,
                 "--wsrep-node-address=127.0.0.1:" + groupPorts[node],
                 "--wsrep-node-name=node" + node,
-                "--wsrep-provider-options=base_port=" + groupPorts[node] + ";ist.recv_addr=127.0.0.1:"
-                        + (groupPorts[node] + 1),
+                "--wsrep-provider-options=base_port=" + groupPorts[node] + ";ist.recv_addr=127.0.0.1:" + istPorts[node],
                 "--wsrep-sst-method=rsync",
                 "--wsrep-sst-receive-address=127.0.0.1:" + sstPorts[node]));
         if (bootstrap) {
@@ -294,14 +308,6 @@ public final class GaleraCluster implements AutoCloseable {
                     return port;
                 }
             }
-        }
-    }
-
-    private static boolean free(int port) {
-        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-            return probe.isBound();
-        } catch (IOException e) {
-            return false;
         }
     }
 
