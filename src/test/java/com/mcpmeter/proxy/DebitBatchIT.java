@@ -265,18 +265,7 @@ class DebitBatchIT {
     }
 
     private static UsageRow row(String requestId, long user, long project, long listing) {
-        return new UsageRow(
-                requestId + "-" + Seeder.token(4),
-                user,
-                project,
-                listing,
-                OptionalLong.empty(),
-                "echo",
-                "",
-                "",
-                Instant.now(),
-                PRICE,
-                2_000);
+        return TestRows.echoCall(requestId + "-" + Seeder.token(4), user, project, listing, PRICE, Instant.now());
     }
 
     private static YearMonth month(UsageRow row) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.mcpmeter.proxy.TestRows;
 import com.mcpmeter.proxy.TestStores;
 import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
@@ -20,7 +21,6 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -250,18 +250,7 @@ class DebitProcedureIT {
 
     private static DebitProcedure.Debit debit(long user, long project, long listing, long amount) {
         Instant now = Instant.now();
-        UsageRow row = new UsageRow(
-                "proc-" + Seeder.token(8),
-                user,
-                project,
-                listing,
-                OptionalLong.empty(),
-                "echo",
-                "",
-                "",
-                now,
-                amount,
-                2_000);
+        UsageRow row = TestRows.echoCall("proc-" + Seeder.token(8), user, project, listing, amount, now);
         return new DebitProcedure.Debit(row, YearMonth.from(now.atZone(ZoneOffset.UTC)));
     }
 

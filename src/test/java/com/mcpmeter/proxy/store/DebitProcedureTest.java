@@ -4,11 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.mcpmeter.proxy.meter.Ledger.UsageRow;
+import com.mcpmeter.proxy.TestRows;
 import java.time.Instant;
 import java.time.YearMonth;
 import java.util.List;
-import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
 /** What the batch tells the procedure about each consumer's calls, to take them at once. */
@@ -49,18 +48,13 @@ class DebitProcedureTest {
 
     private static DebitProcedure.Debit debit(long user, long project, long listing, long amount, YearMonth month) {
         return new DebitProcedure.Debit(
-                new UsageRow(
+                TestRows.echoCall(
                         "r-" + user + "-" + amount,
                         user,
                         project,
                         listing,
-                        OptionalLong.empty(),
-                        "echo",
-                        "",
-                        "",
-                        Instant.parse("2026-12-02T12:00:00Z"),
                         amount,
-                        2_000),
+                        Instant.parse("2026-12-02T12:00:00Z")),
                 month);
     }
 }

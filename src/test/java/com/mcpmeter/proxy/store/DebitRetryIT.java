@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.mcpmeter.proxy.TestRows;
 import com.mcpmeter.proxy.TestStores;
 import com.mcpmeter.proxy.demo.ListingSpec;
 import com.mcpmeter.proxy.demo.Seeder;
@@ -18,7 +19,6 @@ import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -149,18 +149,7 @@ class DebitRetryIT {
     }
 
     private static UsageRow row(long user, long project) {
-        return new UsageRow(
-                "retry-" + Seeder.token(8),
-                user,
-                project,
-                mcp,
-                OptionalLong.empty(),
-                "echo",
-                "",
-                "",
-                Instant.now(),
-                PRICE,
-                2_000);
+        return TestRows.echoCall("retry-" + Seeder.token(8), user, project, mcp, PRICE, Instant.now());
     }
 
     private static long balance(long user) {
