@@ -17,6 +17,8 @@
 #   BENCH_JIT_WARMUP=30      seconds of load on the proxy before anything is measured (0..600)
 #   BENCH_CONNECTIONS="1 16 64"
 #   BENCH_DIRECT_ONLY=1      measure only the upstream; needs no database, Redis or proxy
+#   BENCH_BARE=1             also measure Jetty's own ProxyServlet, unmetered, in front of the
+#                            upstream (BareProxy): the floor the proxy's cost stands on; 0: skip
 #   BENCH_PROXY_PATH=/bench  path of the paid JSON listing on the proxy; the others add -sse,
 #                            -free, -free-sse (bench-setup's slugs)
 #   BENCH_JVM_OPTS=...       JVM flags for both upstream and proxy (default below)
@@ -40,13 +42,18 @@ WARMUP=${BENCH_WARMUP:-3}
 JIT_WARMUP=${BENCH_JIT_WARMUP:-30}
 CONNECTIONS=${BENCH_CONNECTIONS:-1 16 64}
 DIRECT_ONLY=${BENCH_DIRECT_ONLY:-0}
+BARE=${BENCH_BARE:-1}
 PROXY_PATH=${BENCH_PROXY_PATH:-/bench}
 ALL_SCENARIOS="one-json-paid many-json-paid one-sse-paid many-sse-paid one-json-free many-json-free one-sse-free many-sse-free"
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 # Same flags for both JVMs so neither side is favoured. A fixed heap stops resizing from showing
 # up as noise, and the parallel collector has no concurrent GC threads to steal the two cores
-# that wrk and the other JVM also need. Override to bench another setup, e.g. the default G1.
-JVM_OPTS=${BENCH_JVM_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
+# that wrk and the other JVM also need. 192 MiB with an 80 MiB young generation: the proxy's live
+# set is ~45 MiB after a full collection, and a 256 MiB heap, once an old generation of mostly dead
+# objects had touched all of it, put the RSS at 64 connections over 400 MiB (430-462 with the AOT
+# cache mapped). TrimNativeHeapInterval hands memory that the C library keeps after the JIT's
+# compilations back every 5 s (~10 MiB). Override to bench another setup, e.g. the default G1.
+JVM_OPTS=${BENCH_JVM_OPTS:--Xms192m -Xmx192m -Xmn80m -XX:+UseParallelGC -XX:TrimNativeHeapInterval=5000}
 AOT=${BENCH_AOT:-auto}
 AOT_CACHE=target/mcpmeter-proxy.aot
 
@@ -70,6 +77,7 @@ case $AOT in
         SCENARIOS=$ALL_SCENARIOS
         (( JIT_WARMUP >= 10 )) || die "BENCH_AOT=train needs BENCH_JIT_WARMUP of 10 s or more (the training load)"
         [ "$DIRECT_ONLY" != 1 ] || die "BENCH_AOT=train needs the proxy: unset BENCH_DIRECT_ONLY"
+        BARE=0
         ;;
     *) die "BENCH_AOT must be auto, 0 or train" ;;
 esac
@@ -193,6 +201,28 @@ PIDS+=($!)
 wait_until upstream "$!" 30 upstream_ready
 echo "demo upstream: $UPSTREAM_URL (SSE answers: $UPSTREAM_SSE_URL)" >&2
 
+# ---- bare Jetty proxy (baseline) -------------------------------------------------------------
+# Jetty's transparent ProxyServlet with no metering, on the proxy's server threads: what one hop
+# through Jetty costs here, in req/s and CPU per call, next to which the proxy's figures read.
+BARE_PID=
+BARE_BASE=
+bare_url() { local direct; direct=$(direct_url "$1"); echo "$BARE_BASE${direct#http://127.0.0.1:"$UPSTREAM_PORT"}"; }
+bare_ready() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Content-Type: application/json' \
+        -d "$PING" "$(bare_url json)")" = 200 ]
+}
+if [ "$BARE" = 1 ]; then
+    free_port
+    BARE_BASE="http://127.0.0.1:$FREE_PORT"
+    # shellcheck disable=SC2086
+    java $JVM_OPTS "$JAVA_RUNTIME_FLAGS" -cp "$JAR" com.mcpmeter.proxy.http.BareProxy "$FREE_PORT" \
+        "http://127.0.0.1:$UPSTREAM_PORT" >"$LOGS/bare.log" 2>&1 &
+    BARE_PID=$!
+    PIDS+=("$BARE_PID")
+    wait_until bare "$BARE_PID" 30 bare_ready
+    echo "bare Jetty proxy: $BARE_BASE" >&2
+fi
+
 # ---- proxy ---------------------------------------------------------------------------------
 export MCPMETER_KEY=
 MANY_KEYS=
@@ -271,6 +301,15 @@ if [ -n "$PROXY_PID" ] && (( JIT_WARMUP > 0 )); then
         wrk -t2 -c64 -d"${JIT_WARMUP}s" --timeout 5s -s bench/tools-call.lua "$PROXY_BASE${paths%%,*}" >/dev/null
 fi
 
+# The bare proxy's JIT gets its own, shorter warm-up (it has far less code to compile).
+if [ -n "$BARE_PID" ] && [ "$AOT" != train ] && (( JIT_WARMUP > 0 )); then
+    echo "warming the bare Jetty proxy's JIT for $(( JIT_WARMUP < 15 ? JIT_WARMUP : 15 ))s" >&2
+    for answer in $ANSWERS; do
+        MCPMETER_KEY= MCPMETER_KEYS= wrk -t2 -c64 -d"$(( (JIT_WARMUP < 15 ? JIT_WARMUP : 15) / 2 + 1 ))s" --timeout 5s \
+            -s bench/tools-call.lua "$(bare_url "$answer")" >/dev/null
+    done
+fi
+
 # ---- AOT training: the cache is written when the proxy exits --------------------------------
 if [ "$AOT" = train ]; then
     # The warm-up above was the 64-connection half of the training; one connection takes other
@@ -321,6 +360,24 @@ measure_direct() {
     check_clean "direct $answer" "$conns" "${DIRECT[$answer/$conns]}"
 }
 
+# measure_bare ANSWER CONNECTIONS: as measure_direct, through the bare Jetty proxy, with its CPU.
+declare -A BARED=()
+measure_bare() {
+    local answer=$1 conns=$2 out="$LOGS/wrk-bare-$1-$2.txt" url result p0 p1 t0 t1 requests us=-
+    url=$(bare_url "$answer")
+    (( WARMUP > 0 )) && MCPMETER_KEY= MCPMETER_KEYS= wrk_run "$url" "$conns" "$WARMUP" >/dev/null
+    p0=$(cpu_ticks "$BARE_PID"); t0=$(now_ns)
+    MCPMETER_KEY= MCPMETER_KEYS= wrk_run "$url" "$conns" "$DURATION" --latency >"$out"
+    t1=$(now_ns); p1=$(cpu_ticks "$BARE_PID")
+    result=$(grep '^RESULT ' "$out") || die "wrk printed no RESULT line (see $out)"
+    check_clean "bare $answer" "$conns" "$result"
+    requests=$(field requests "$result")
+    if [ "$p0" != - ] && [ "$p1" != - ] && (( requests > 0 )); then
+        us=$(awk -v d=$(( p1 - p0 )) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
+    fi
+    BARED[$answer/$conns]="$result cpu_us=$us cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1")"
+}
+
 # measure_proxy SCENARIO CONNECTIONS: warm up, let the ledger settle, measure with the CPU and RSS
 # samples around the measured run only, then check the ledger. Keeps the RESULT line plus the
 # figures from /proc.
@@ -358,6 +415,10 @@ for conns in $CONNECTIONS; do
     for answer in $ANSWERS; do
         echo "  $conns connection(s): direct, $answer answers" >&2
         measure_direct "$answer" "$conns"
+        if [ -n "$BARE_PID" ]; then
+            echo "  $conns connection(s): bare Jetty proxy, $answer answers" >&2
+            measure_bare "$answer" "$conns"
+        fi
     done
     [ -n "$PROXY_PID" ] || continue
     for scenario in $SCENARIOS; do
@@ -381,7 +442,7 @@ row() { printf '| %5s | %10s | %20s | %17s | %8s | %9s | %8s | %9s |\n' "$@"; }
 pct() { [ "$1" = - ] && echo - || echo "$1 %"; }
 rps() { awk -v r="$(field rps "$1")" 'BEGIN { printf "%.0f", r }'; }
 tables() {
-    local scenario conns d p d_p50 added
+    local scenario conns d p b d_p50 added
     echo "## make bench, $(date -u +%Y-%m-%d), $(nproc 2>/dev/null || echo '?') CPU(s)"
     echo
     echo "${DURATION} s per run after ${WARMUP} s warm-up$([ -n "$PROXY_PID" ] && echo ", the proxy's JIT warmed for ${JIT_WARMUP} s first");"
@@ -390,13 +451,26 @@ tables() {
     echo
     echo "### direct to the demo upstream"
     echo
-    printf '| %5s | %7s | %10s | %17s |\n' conns answer 'direct rps' 'p50 / p99 ms'
-    printf '|%s|\n' '------:|--------:|-----------:|------------------:'
+    if [ -n "$BARE_PID" ]; then
+        echo "and through Jetty's own ProxyServlet with no metering (\"bare\", BareProxy), the floor under the proxy:"
+        echo
+    fi
+    printf '| %5s | %7s | %10s | %17s | %18s | %17s | %11s | %11s |\n' conns answer 'direct rps' 'p50 / p99 ms' \
+        'bare rps / added p50' 'bare p50 / p99 ms' 'bare CPU' 'CPU µs/call'
+    printf '|%s|\n' '------:|--------:|-----------:|------------------:|-------------------:|------------------:|------------:|------------:'
     for conns in $CONNECTIONS; do
         for answer in $ANSWERS; do
             d=${DIRECT[$answer/$conns]}
-            printf '| %5s | %7s | %10s | %17s |\n' "$conns" "$answer" "$(rps "$d")" \
-                "$(field p50_ms "$d") / $(field p99_ms "$d")"
+            b=${BARED[$answer/$conns]:-}
+            if [ -n "$b" ]; then
+                printf '| %5s | %7s | %10s | %17s | %18s | %17s | %11s | %11s |\n' "$conns" "$answer" "$(rps "$d")" \
+                    "$(field p50_ms "$d") / $(field p99_ms "$d")" \
+                    "$(rps "$b") / $(awk -v p="$(field p50_ms "$b")" -v d="$(field p50_ms "$d")" 'BEGIN { printf "%.2f", p - d }') ms" \
+                    "$(field p50_ms "$b") / $(field p99_ms "$b")" "$(pct "$(field cpu_pct "$b")")" "$(field cpu_us "$b")"
+            else
+                printf '| %5s | %7s | %10s | %17s | %18s | %17s | %11s | %11s |\n' "$conns" "$answer" "$(rps "$d")" \
+                    "$(field p50_ms "$d") / $(field p99_ms "$d")" - - - -
+            fi
         done
     done
     [ -n "$PROXY_PID" ] || return 0
