@@ -180,6 +180,11 @@ cpu_ticks() {
 }
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo -; }
 now_ns() { date +%s%N; }
+# per_call_us TICKS0 TICKS1 REQUESTS: CPU µs per call over a run ("-" when unknown).
+per_call_us() {
+    if [[ $1 == - || $2 == - ]] || (( $3 <= 0 )); then echo -; return; fi
+    awk -v d=$(( $2 - $1 )) -v hz="$CLK_TCK" -v n="$3" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }'
+}
 # cpu_share TICKS0 TICKS1 NS0 NS1: percent of one core over that wall time.
 cpu_share() {
     [[ $1 == - || $2 == - ]] && { echo -; return; }
@@ -363,7 +368,7 @@ measure_direct() {
 # measure_bare ANSWER CONNECTIONS: as measure_direct, through the bare Jetty proxy, with its CPU.
 declare -A BARED=()
 measure_bare() {
-    local answer=$1 conns=$2 out="$LOGS/wrk-bare-$1-$2.txt" url result p0 p1 t0 t1 requests us=-
+    local answer=$1 conns=$2 out="$LOGS/wrk-bare-$1-$2.txt" url result p0 p1 t0 t1
     url=$(bare_url "$answer")
     (( WARMUP > 0 )) && MCPMETER_KEY= MCPMETER_KEYS= wrk_run "$url" "$conns" "$WARMUP" >/dev/null
     p0=$(cpu_ticks "$BARE_PID"); t0=$(now_ns)
@@ -371,11 +376,7 @@ measure_bare() {
     t1=$(now_ns); p1=$(cpu_ticks "$BARE_PID")
     result=$(grep '^RESULT ' "$out") || die "wrk printed no RESULT line (see $out)"
     check_clean "bare $answer" "$conns" "$result"
-    requests=$(field requests "$result")
-    if [ "$p0" != - ] && [ "$p1" != - ] && (( requests > 0 )); then
-        us=$(awk -v d=$(( p1 - p0 )) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
-    fi
-    BARED[$answer/$conns]="$result cpu_us=$us cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1")"
+    BARED[$answer/$conns]="$result cpu_us=$(per_call_us "$p0" "$p1" "$(field requests "$result")") cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1")"
 }
 
 # measure_proxy SCENARIO CONNECTIONS: warm up, let the ledger settle, measure with the CPU and RSS
@@ -395,12 +396,7 @@ measure_proxy() {
     rss=$(rss_mib "$PROXY_PID")
     result=$(grep '^RESULT ' "$out") || die "wrk printed no RESULT line (see $out)"
     check_clean "$scenario" "$conns" "$result"
-    local requests us_per_call=-
-    requests=$(field requests "$result")
-    if [ "$p0" != - ] && [ "$p1" != - ] && (( requests > 0 )); then
-        us_per_call=$(awk -v d=$(( p1 - p0 )) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.0f", d / hz * 1e6 / n }')
-    fi
-    PROXIED[$scenario/$conns]="$result cpu_us=$us_per_call cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1") db_pct=$(cpu_share "$m0" "$m1" "$t0" "$t1") rss_mib=$rss"
+    PROXIED[$scenario/$conns]="$result cpu_us=$(per_call_us "$p0" "$p1" "$(field requests "$result")") cpu_pct=$(cpu_share "$p0" "$p1" "$t0" "$t1") db_pct=$(cpu_share "$m0" "$m1" "$t0" "$t1") rss_mib=$rss"
     if ledger_check "$scenario" "$conns" "$result"; then
         echo "    ledger: $LEDGER_SUMMARY" >&2
     else
